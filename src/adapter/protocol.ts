@@ -1,0 +1,75 @@
+/**
+ * Custom DAP requests, declared once. The adapter registers a handler per entry and the
+ * extension (or any DAP client) sends them with `customRequest(name, args)`.
+ * Addresses cross the wire as "0x…" strings: JSON has no 64-bit integers.
+ */
+export type HexString = `0x${string}`;
+
+export interface CpuInfo {
+  cpu: number;
+  /** gdb thread id of this vCPU. */
+  threadId: number;
+  state: 'running' | 'idle' | 'halted' | 'offline' | 'unknown';
+  mode: 'kernel' | 'user' | 'unknown';
+  task?: { comm: string; pid: number; address: HexString };
+  pc?: HexString;
+  function?: string;
+  file?: string;
+  line?: number;
+  preemptCount?: number;
+  irqsDisabled?: boolean;
+  nrRunning?: number;
+  perCpuOffset?: HexString;
+}
+
+export interface WalkLevel {
+  level: string;
+  index: number;
+  entryAddress: HexString;
+  entryPhysical?: HexString;
+  raw: HexString;
+  flags: string[];
+  next?: HexString;
+  leaf?: boolean;
+}
+
+export interface WalkResult {
+  va: HexString;
+  phys: HexString | null;
+  pageSize: number | null;
+  levels: WalkLevel[];
+  fault: string | null;
+  summary?: string;
+}
+
+export interface ModuleInfo {
+  name: string;
+  state: 'live' | 'coming' | 'going' | 'unformed';
+  base: HexString;
+  size: number;
+  sections: Record<string, HexString>;
+  symbolFile: string | null;
+}
+
+export interface CustomRequests {
+  'kdap/cpus': { args: Record<string, never>; result: { cpus: CpuInfo[] } };
+  'kdap/walk': {
+    args: { va: string; cpu?: number; mm?: 'kernel' | 'cpu' | `pid:${number}` };
+    result: WalkResult;
+  };
+  'kdap/modules': { args: Record<string, never>; result: { modules: ModuleInfo[] } };
+  'kdap/dmesg': { args: Record<string, never>; result: { text: string } };
+  'kdap/decodePte': {
+    args: { value: string; level?: string };
+    result: { flags: string[]; phys: HexString | null; summary: string };
+  };
+}
+
+export type CustomRequestName = keyof CustomRequests;
+export const customRequestNames: readonly CustomRequestName[] = [
+  'kdap/cpus',
+  'kdap/walk',
+  'kdap/modules',
+  'kdap/dmesg',
+  'kdap/decodePte',
+];
