@@ -1,1 +1,1 @@
-// One import per subcommand file; each calls register() from ./main.
+// One import per subcommand file; each calls register() from ./registry.

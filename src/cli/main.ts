@@ -3,17 +3,12 @@
  * Each subcommand lives in its own file and exports `run(argv): Promise<number>`.
  */
 import { UsageError } from './args';
-
-type Command = { summary: string; run: (argv: string[]) => Promise<number> };
-
-const commands: Record<string, Command> = {};
-
-export function register(name: string, command: Command): void {
-  commands[name] = command;
-}
+import { commands } from './registry';
+// Subcommands register themselves on import.
+import './commands';
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  kdap ${name.padEnd(14)} ${c.summary}`);
+  const lines = [...commands].map(([name, c]) => `  kdap ${name.padEnd(14)} ${c.summary}`);
   return ['usage:', ...lines, '', 'Addresses in --json output are "0x…" strings.'].join('\n');
 }
 
@@ -27,16 +22,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write('kdap 0.1.0\n');
     return 0;
   }
-  const command = commands[name];
+  const command = commands.get(name);
   if (!command) {
     process.stderr.write(`kdap: unknown command '${name}'\n${usage()}\n`);
     return 2;
   }
   return command.run(rest);
 }
-
-// Subcommands register themselves on import.
-import './commands';
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
