@@ -1,1 +1,2 @@
 // One import per subcommand file; each calls register() from ./registry.
+import './dap';

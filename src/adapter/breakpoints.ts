@@ -1,0 +1,213 @@
+/**
+ * Source, function, instruction and data breakpoints, logpoints, hit counts and kernel
+ * exception filters, mapped onto gdb breakpoints.
+ *
+ * arm64 quirk: Debian kernels build with -fpatchable-function-entry=2, so every ftrace-able
+ * function has two locations 8 bytes apart (the NOP pad at the ELF symbol and the DWARF
+ * entry). The first stop would have no arguments; we disable the NOP location so the user
+ * sees one stop, with arguments.
+ */
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { GdbBackend } from '../gdb/backend';
+import * as bp from '../gdb/mi/breakpoints';
+import type { KernelArch } from './config';
+
+export interface KernelException {
+  filter: string;
+  label: string;
+  description: string;
+  /** Candidate functions, first existing wins. */
+  functions: Record<KernelArch, string[]>;
+  default?: boolean;
+}
+
+export const kernelExceptions: readonly KernelException[] = [
+  { filter: 'panic', label: 'panic', description: 'Stop when the kernel panics (panic()).', functions: { x86_64: ['panic'], arm64: ['panic'] }, default: true },
+  { filter: 'oops', label: 'Oops', description: 'Stop when the kernel dies with an Oops (die / __die).', functions: { x86_64: ['__die', 'oops_enter'], arm64: ['die', 'oops_enter'] }, default: true },
+  { filter: 'warn', label: 'WARN', description: 'Stop on WARN()/WARN_ON() (__warn).', functions: { x86_64: ['__warn'], arm64: ['__warn'] } },
+  { filter: 'bug', label: 'BUG', description: 'Stop on BUG()/BUG_ON() (report_bug / bug_handler).', functions: { x86_64: ['report_bug'], arm64: ['bug_handler', 'report_bug'] } },
+  { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).', functions: { x86_64: ['kasan_report'], arm64: ['kasan_report'] } },
+];
+
+export interface BreakpointMode {
+  hardware: boolean;
+}
+
+interface Internal {
+  kind: 'exception' | 'logpoint';
+  filter?: string;
+  logMessage?: string;
+}
+
+export class Breakpoints {
+  private readonly bySource = new Map<string, number[]>();
+  private functionBps: number[] = [];
+  private instructionBps: number[] = [];
+  private dataBps: number[] = [];
+  private exceptionBps: number[] = [];
+  /** gdb breakpoint number → what it is for, when the stop is not a plain user breakpoint. */
+  readonly internal = new Map<number, Internal>();
+  /** DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds. */
+
+  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+
+  async setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    await this.clear(this.bySource.get(file) ?? []);
+    const numbers: number[] = [];
+    const out: DebugProtocol.Breakpoint[] = [];
+    for (const req of requested) {
+      const r = await this.insertOne(`${file}:${req.line}`, req.condition, req.hitCondition, req.mode, req.logMessage);
+      if (r.number !== undefined) numbers.push(r.number);
+      out.push(r.dap);
+    }
+    this.bySource.set(file, numbers);
+    return out;
+  }
+
+  async setFunctions(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    await this.clear(this.functionBps);
+    this.functionBps = [];
+    const out: DebugProtocol.Breakpoint[] = [];
+    for (const req of requested) {
+      const r = await this.insertOne(req.name, req.condition, req.hitCondition, (req as { mode?: string }).mode);
+      if (r.number !== undefined) this.functionBps.push(r.number);
+      out.push(r.dap);
+    }
+    return out;
+  }
+
+  async setInstructions(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    await this.clear(this.instructionBps);
+    this.instructionBps = [];
+    const out: DebugProtocol.Breakpoint[] = [];
+    for (const req of requested) {
+      const address = BigInt(req.instructionReference) + BigInt(req.offset ?? 0);
+      const r = await this.insertOne(`*0x${address.toString(16)}`, req.condition, req.hitCondition, req.mode);
+      if (r.number !== undefined) this.instructionBps.push(r.number);
+      out.push(r.dap);
+    }
+    return out;
+  }
+
+  async setData(requested: readonly DebugProtocol.DataBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    await this.clear(this.dataBps);
+    this.dataBps = [];
+    const out: DebugProtocol.Breakpoint[] = [];
+    for (const req of requested) {
+      const access = req.accessType === 'read' ? 'read' : req.accessType === 'readWrite' ? 'readWrite' : 'write';
+      try {
+        const n = await bp.insertWatch(this.gdb, req.dataId, access);
+        if (req.condition) await bp.condition(this.gdb, n, req.condition);
+        this.dataBps.push(n);
+        out.push({ id: n, verified: true });
+      } catch (err) {
+        out.push({ verified: false, message: errorText(err) });
+      }
+    }
+    return out;
+  }
+
+  async setExceptions(filters: readonly string[]): Promise<void> {
+    await this.clear(this.exceptionBps);
+    this.exceptionBps = [];
+    for (const filter of filters) {
+      const ex = kernelExceptions.find((e) => e.filter === filter);
+      if (!ex) continue;
+      for (const fn of ex.functions[this.arch]) {
+        try {
+          const b = await bp.insert(this.gdb, fn, {});
+          await this.dedupeFtraceLocations(b);
+          this.exceptionBps.push(b.number);
+          this.internal.set(b.number, { kind: 'exception', filter });
+          break;
+        } catch {
+          // this kernel has no such function (config or version): try the next candidate
+        }
+      }
+    }
+  }
+
+  exceptionFor(number: number | undefined): KernelException | undefined {
+    const info = number === undefined ? undefined : this.internal.get(number);
+    return info?.kind === 'exception' ? kernelExceptions.find((e) => e.filter === info.filter) : undefined;
+  }
+
+  logMessageFor(number: number | undefined): string | undefined {
+    const info = number === undefined ? undefined : this.internal.get(number);
+    return info?.kind === 'logpoint' ? info.logMessage : undefined;
+  }
+
+  private async insertOne(spec: string, condition?: string, hitCondition?: string, mode?: string, logMessage?: string): Promise<{ number?: number; dap: DebugProtocol.Breakpoint }> {
+    const opts: bp.InsertOptions = { pending: true, condition: condition || undefined, hardware: mode === 'hardware' };
+    const hit = parseHitCondition(hitCondition);
+    if (hit !== undefined) opts.ignoreCount = hit - 1;
+    let b: bp.Breakpoint;
+    try {
+      b = await bp.insert(this.gdb, spec, opts);
+    } catch (err) {
+      // Software breakpoints need writable, mapped text; fall back to hardware where they fail.
+      if (!opts.hardware && /cannot (insert|access)/i.test(errorText(err))) {
+        try {
+          b = await bp.insert(this.gdb, spec, { ...opts, hardware: true });
+        } catch (err2) {
+          return { dap: { verified: false, message: errorText(err2) } };
+        }
+      } else {
+        return { dap: { verified: false, message: errorText(err) } };
+      }
+    }
+    await this.dedupeFtraceLocations(b);
+    if (logMessage) this.internal.set(b.number, { kind: 'logpoint', logMessage });
+    return { number: b.number, dap: toDap(b) };
+  }
+
+  /** See the file comment: keep the DWARF entry, disable the NOP pad 8 bytes before it. */
+  private async dedupeFtraceLocations(b: bp.Breakpoint): Promise<void> {
+    if (this.arch !== 'arm64' || b.locations.length < 2) return;
+    const byFunc = new Map<string, bp.BreakpointLocation[]>();
+    for (const loc of b.locations) {
+      if (!loc.func || loc.address === undefined) continue;
+      const list = byFunc.get(loc.func) ?? [];
+      list.push(loc);
+      byFunc.set(loc.func, list);
+    }
+    for (const locs of byFunc.values()) {
+      if (locs.length !== 2) continue;
+      const [lo, hi] = locs.sort((a, c) => (a.address! < c.address! ? -1 : 1));
+      if (hi.address! - lo.address! === 8n) {
+        await bp.disableLocation(this.gdb, lo.number).catch(() => undefined);
+        lo.enabled = false;
+      }
+    }
+  }
+
+  private async clear(numbers: readonly number[]): Promise<void> {
+    for (const n of numbers) this.internal.delete(n);
+    await bp.remove(this.gdb, numbers).catch(() => undefined);
+  }
+}
+
+/** DAP hit conditions: "5", "=5", ">=5" → stop on the 5th hit; ">5" → from the 6th. */
+export function parseHitCondition(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const m = /^\s*(>=|=|>)?\s*(\d+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[2]);
+  return m[1] === '>' ? n + 1 : n;
+}
+
+function toDap(b: bp.Breakpoint): DebugProtocol.Breakpoint {
+  const loc = b.locations.find((l) => l.enabled) ?? b.locations[0];
+  if (b.pending || !loc) return { id: b.number, verified: false, message: 'pending: binds when the code is loaded', reason: 'pending' };
+  return {
+    id: b.number,
+    verified: true,
+    line: loc.line,
+    source: loc.fullname || loc.file ? { path: loc.fullname ?? loc.file, name: (loc.file ?? '').split('/').pop() } : undefined,
+    instructionReference: loc.address !== undefined ? `0x${loc.address.toString(16)}` : undefined,
+  };
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

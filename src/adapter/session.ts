@@ -1,0 +1,507 @@
+/**
+ * The DAP session: a router from requests to the engine and the feature modules. Handlers
+ * throw; `guard` turns every throw into one error response, so no request is left hanging.
+ */
+import {
+
+  Event,
+  InitializedEvent,
+  LoggingDebugSession,
+  OutputEvent,
+  StoppedEvent,
+  TerminatedEvent,
+} from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as path from 'node:path';
+import * as data from '../gdb/mi/data';
+import * as exec from '../gdb/mi/exec';
+import * as stack from '../gdb/mi/stack';
+import { Breakpoints, errorText, kernelExceptions } from './breakpoints';
+import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
+import { elfArch } from './elf-arch';
+import { Engine, StopInfo } from './engine';
+import { UserError } from './errors';
+import { decodeFrameId, frameId } from './handles';
+import { launchQemu, LaunchedQemu } from './launch';
+import { SourceMapper } from './sources';
+import { trimKernelStack } from './stack';
+import { ThreadCache } from './threads';
+import { Variables } from './variables';
+
+const consolePrefixes = ['-exec ', '`'];
+
+export class KdapSession extends LoggingDebugSession {
+  private engine: Engine | undefined;
+  private qemu: LaunchedQemu | undefined;
+  private arch: KernelArch = 'x86_64';
+  private threads: ThreadCache | undefined;
+  private variables: Variables | undefined;
+  private breakpoints: Breakpoints | undefined;
+  private sources = new SourceMapper(undefined);
+  private configurationDone!: () => void;
+  private readonly configured = new Promise<void>((resolve) => (this.configurationDone = resolve));
+  private entryBreakpoint: number | undefined;
+  private terminated = false;
+  /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
+  private reporting = false;
+  private lastException: { filter: string; description: string } | undefined;
+
+  constructor() {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+    response.body = {
+      supportsConfigurationDoneRequest: true,
+      supportsFunctionBreakpoints: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsLogPoints: true,
+      supportsEvaluateForHovers: true,
+      supportsSetVariable: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsDisassembleRequest: true,
+      supportsInstructionBreakpoints: true,
+      supportsDataBreakpoints: true,
+      supportsSteppingGranularity: true,
+      supportsTerminateRequest: true,
+      supportsExceptionInfoRequest: true,
+      supportsValueFormattingOptions: false,
+      exceptionBreakpointFilters: kernelExceptions.map((e) => ({ filter: e.filter, label: e.label, description: e.description, default: e.default ?? false })),
+      breakpointModes: [
+        { mode: 'software', label: 'Software', description: 'Patched into the code (or emulated by QEMU).', appliesTo: ['source', 'function', 'instruction'] },
+        { mode: 'hardware', label: 'Hardware', description: 'A CPU debug register: works before paging is on and in read-only text.', appliesTo: ['source', 'function', 'instruction'] },
+      ],
+    };
+    this.sendResponse(response);
+  }
+
+  protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
+    void this.guard(response, async () => {
+      checkLaunch(args);
+      this.arch = args.arch ?? elfArch(args.vmlinux!);
+      this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
+      this.qemu = await launchQemu(args, this.arch);
+      this.qemu.onConsole((text) => this.serialOutput(text, args));
+      this.qemu.onExit((why) => this.end(`QEMU exited (${why}).`));
+      await this.startEngine(args);
+      await this.engine!.connect(this.qemu.remote);
+      await this.configureAndStop(args.stopAt ?? 'start_kernel');
+    });
+  }
+
+  protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
+    void this.guard(response, async () => {
+      checkAttach(args);
+      if (args.kgdb) throw new UserError('kgdb attach is not available in this version of kdap yet; attach to a QEMU gdbstub with "remote".');
+      this.arch = args.arch ?? elfArch(args.vmlinux!);
+      this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
+      await this.startEngine(args);
+      await this.engine!.connect(args.remote!);
+      await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
+    });
+  }
+
+  private async startEngine(args: LaunchArguments | AttachArguments): Promise<void> {
+    this.progress('Loading vmlinux symbols…');
+    const engine = await Engine.start({
+      vmlinux: args.vmlinux!,
+      arch: this.arch,
+      gdbPath: args.gdbPath,
+      indexCacheDir: args.indexCacheDir,
+      substitutePath: args.substitutePath,
+      sourceRoot: args.sourceRoot,
+      setupCommands: args.setupCommands,
+      onTrace: args.trace ? (dir, line) => this.sendEvent(new OutputEvent(`${dir === 'send' ? '→' : '←'} ${line}\n`, 'console')) : undefined,
+    });
+    this.engine = engine;
+    this.threads = new ThreadCache(engine.gdb);
+    this.variables = new Variables(engine.gdb, this.arch);
+    this.breakpoints = new Breakpoints(engine.gdb, this.arch);
+    engine.on('stopped', (s) => void this.onStopped(s));
+    engine.on('running', () => {
+      this.threads?.invalidate();
+      void this.variables?.reset();
+    });
+    engine.on('console', (text) => this.sendEvent(new OutputEvent(text, 'console')));
+    engine.on('exited', (why) => this.end(`gdb exited: ${why}`));
+  }
+
+  /** Hands control to the client for breakpoints, then makes the first stop happen. */
+  private async configureAndStop(stopAt: string): Promise<void> {
+    this.sendEvent(new InitializedEvent());
+    await this.configured;
+    const engine = this.engine!;
+    this.reporting = true;
+    if (stopAt === 'reset' || stopAt === 'here') {
+      this.sendEvent(new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1));
+      return;
+    }
+    if (stopAt !== 'none') {
+      // Hardware: early boot runs before paging is on, where a software breakpoint may not hold.
+      const r = await engine.gdb.send('-break-insert', ['-t', '-h', stopAt]).catch((err: unknown) => {
+        throw new UserError(`Cannot stop at '${stopAt}': ${errorText(err)}`);
+      });
+      const bkpt = r.results.bkpt as { number?: string } | undefined;
+      this.entryBreakpoint = bkpt?.number ? Number(bkpt.number) : undefined;
+    }
+    await engine.continue();
+  }
+
+  protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
+    this.configurationDone();
+    this.sendResponse(response);
+  }
+
+  protected override disconnectRequest(response: DebugProtocol.DisconnectResponse): void {
+    void this.guard(response, () => this.teardown());
+  }
+
+  protected override terminateRequest(response: DebugProtocol.TerminateResponse): void {
+    void this.guard(response, async () => {
+      await this.teardown();
+      this.end();
+    });
+  }
+
+  private async teardown(): Promise<void> {
+    this.terminated = true;
+    const engine = this.engine;
+    this.engine = undefined;
+    if (engine) {
+      if (!this.qemu && engine.gdb.running) {
+        // Attached: leave the kernel running as we found it.
+        await engine.interrupt().catch(() => undefined);
+        await engine.gdb.send('-target-detach', [], 5000).catch(() => undefined);
+      }
+      await engine.stop().catch(() => undefined);
+    }
+    await this.qemu?.dispose();
+    this.qemu = undefined;
+  }
+
+  private end(message?: string): void {
+    if (message && !this.terminated) this.sendEvent(new OutputEvent(`${message}\n`, 'important'));
+    if (this.terminated && message) return;
+    this.terminated = true;
+    void this.teardown().finally(() => this.sendEvent(new TerminatedEvent()));
+  }
+
+  // ---- run control -------------------------------------------------------------------------
+
+  private async onStopped(s: StopInfo): Promise<void> {
+    if (!this.reporting) return;
+    const thread = s.threadId ?? 1;
+    if (s.reason === 'exited' || s.reason === 'exited-normally') return this.end('The target exited.');
+    const log = this.breakpoints?.logMessageFor(s.breakpointNumber);
+    if (log !== undefined) {
+      this.sendEvent(new OutputEvent(`${await this.interpolate(log, thread)}\n`, 'console'));
+      await this.engine?.continue().catch(() => undefined);
+      return;
+    }
+    const exception = this.breakpoints?.exceptionFor(s.breakpointNumber);
+    let reason = stopReason(s);
+    if (s.breakpointNumber !== undefined && s.breakpointNumber === this.entryBreakpoint) {
+      reason = 'entry';
+      this.entryBreakpoint = undefined;
+    }
+    const event = new StoppedEvent(exception ? 'exception' : reason, thread) as DebugProtocol.StoppedEvent;
+    event.body.allThreadsStopped = true;
+    if (exception) {
+      this.lastException = { filter: exception.filter, description: `${exception.label} in ${s.frame?.func ?? '??'}` };
+      event.body.description = `Paused on ${exception.label}`;
+      event.body.text = exception.label;
+    } else if (s.breakpointNumber !== undefined && reason === 'breakpoint') {
+      event.body.hitBreakpointIds = [s.breakpointNumber];
+    }
+    this.sendEvent(event);
+  }
+
+  private async interpolate(message: string, thread: number): Promise<string> {
+    const parts = message.split(/(\{[^{}]+\})/);
+    const out: string[] = [];
+    for (const part of parts) {
+      if (part.startsWith('{') && part.endsWith('}')) {
+        out.push(await data.evaluate(this.engine!.gdb, part.slice(1, -1), { thread, frame: 0 }).catch((e: unknown) => `<${errorText(e)}>`));
+      } else out.push(part);
+    }
+    return out.join('');
+  }
+
+  protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+    void this.guard(response, async () => {
+      await this.requireEngine().continue();
+      response.body = { allThreadsContinued: true };
+    });
+  }
+
+  protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+    void this.guard(response, () => this.requireEngine().interrupt());
+  }
+
+  protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
+    void this.guard(response, () => exec.next(this.requireEngine().gdb, args.threadId, args.granularity === 'instruction'));
+  }
+
+  protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
+    void this.guard(response, () => exec.step(this.requireEngine().gdb, args.threadId, args.granularity === 'instruction'));
+  }
+
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
+    void this.guard(response, () => exec.finish(this.requireEngine().gdb, args.threadId));
+  }
+
+  // ---- state ---------------------------------------------------------------------------------
+
+  protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
+    void this.guard(response, async () => {
+      const engine = this.engine;
+      if (!engine || engine.state !== 'stopped' || !this.threads) {
+        response.body = { threads: [{ id: 1, name: 'CPU 0' }] };
+        return;
+      }
+      const list = await this.threads.list();
+      response.body = { threads: list.map((t) => ({ id: t.id, name: t.name })) };
+    });
+  }
+
+  protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
+    void this.guard(response, async () => {
+      const gdb = this.requireEngine().gdb;
+      const start = args.startFrame ?? 0;
+      const levels = args.levels || 64;
+      const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
+      const { frames, truncated } = trimKernelStack(this.arch, raw);
+      response.body = {
+        stackFrames: frames.map((f) => {
+          const file = this.sources.resolve(f.fullname ?? f.file);
+          const sourceName = f.file ? path.basename(f.file) : undefined;
+          return {
+            id: frameId(args.threadId, f.level),
+            name: f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`,
+            source: file ? { path: file, name: sourceName } : f.file ? { name: sourceName, presentationHint: 'deemphasize' } : undefined,
+            line: file && f.line ? f.line : 0,
+            column: file && f.line ? 1 : 0,
+            instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
+            presentationHint: f.func ? 'normal' : 'subtle',
+          } satisfies DebugProtocol.StackFrame;
+        }),
+        totalFrames: truncated ? start + frames.length : undefined,
+      };
+    });
+  }
+
+  protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
+    void this.guard(response, async () => {
+      const { thread, frame } = decodeFrameId(args.frameId);
+      response.body = { scopes: this.requireVariables().scopes(thread, frame) };
+    });
+  }
+
+  protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+    void this.guard(response, async () => {
+      response.body = { variables: await this.requireVariables().variables(args.variablesReference, args.start, args.count) };
+    });
+  }
+
+  protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
+    void this.guard(response, async () => {
+      const engine = this.requireEngine();
+      const prefix = consolePrefixes.find((p) => args.expression.startsWith(p));
+      if (args.context === 'repl' && prefix) {
+        const text = await engine.gdb.console(args.expression.slice(prefix.length), 120_000);
+        response.body = { result: text.replace(/\n$/, ''), variablesReference: 0 };
+        return;
+      }
+      if (engine.state !== 'stopped') throw new UserError('The target is running: pause it to evaluate expressions.');
+      const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: undefined, frame: undefined };
+      response.body = await this.requireVariables().evaluate(args.expression, where.thread, where.frame);
+    });
+  }
+
+  protected override setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): void {
+    void this.guard(response, async () => {
+      throw new UserError(`Set '${args.name}' from the Watch view or with "-exec set var ${args.name} = ${args.value}".`);
+    });
+  }
+
+  protected override setExpressionRequest(response: DebugProtocol.SetExpressionResponse, args: DebugProtocol.SetExpressionArguments): void {
+    void this.guard(response, async () => {
+      const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: 1, frame: 0 };
+      const value = await this.requireVariables().setVariable(args.expression, args.value, where.thread, where.frame);
+      response.body = { value };
+    });
+  }
+
+  protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
+    void this.guard(response, async () => {
+      const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
+      const bytes = await data.readMemory(this.requireEngine().gdb, address, args.count).catch(() => new Uint8Array(0));
+      response.body = {
+        address: `0x${address.toString(16)}`,
+        data: Buffer.from(bytes).toString('base64'),
+        unreadableBytes: args.count - bytes.length,
+      };
+    });
+  }
+
+  protected override writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): void {
+    void this.guard(response, async () => {
+      const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
+      const bytes = Buffer.from(args.data, 'base64');
+      await data.writeMemory(this.requireEngine().gdb, address, bytes);
+      response.body = { bytesWritten: bytes.length };
+    });
+  }
+
+  protected override disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): void {
+    void this.guard(response, async () => {
+      const base = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
+      const count = args.instructionCount;
+      const before = Math.max(0, -(args.instructionOffset ?? 0));
+      // Instructions are at most 15 bytes on x86 and 4 on arm64; read a generous window.
+      const width = this.arch === 'arm64' ? 4n : 16n;
+      const start = base - BigInt(before) * width;
+      const insns = await data.disassemble(this.requireEngine().gdb, start, base + BigInt(count) * width);
+      const firstAt = insns.findIndex((i) => i.address >= base);
+      const from = Math.max(0, firstAt - before);
+      const slice = insns.slice(from, from + count);
+      response.body = {
+        instructions: slice.map((i) => ({
+          address: `0x${i.address.toString(16)}`,
+          instructionBytes: i.opcodes,
+          instruction: i.inst,
+          symbol: i.func ? `${i.func}+${i.offset ?? 0}` : undefined,
+        })),
+      };
+    });
+  }
+
+  // ---- breakpoints ---------------------------------------------------------------------------
+
+  protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
+    void this.guard(response, async () => {
+      const file = args.source.path;
+      if (!file) throw new UserError('Breakpoints need a source file path.');
+      response.body = { breakpoints: await this.requireBreakpoints().setSource(file, args.breakpoints ?? []) };
+    });
+  }
+
+  protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
+    void this.guard(response, async () => {
+      response.body = { breakpoints: await this.requireBreakpoints().setFunctions(args.breakpoints) };
+    });
+  }
+
+  protected override setInstructionBreakpointsRequest(response: DebugProtocol.SetInstructionBreakpointsResponse, args: DebugProtocol.SetInstructionBreakpointsArguments): void {
+    void this.guard(response, async () => {
+      response.body = { breakpoints: await this.requireBreakpoints().setInstructions(args.breakpoints) };
+    });
+  }
+
+  protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
+    void this.guard(response, async () => {
+      const expression = args.variablesReference ? args.name : args.name;
+      response.body = {
+        dataId: expression,
+        description: `watch ${expression}`,
+        accessTypes: ['write', 'read', 'readWrite'],
+        canPersist: false,
+      };
+    });
+  }
+
+  protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
+    void this.guard(response, async () => {
+      response.body = { breakpoints: await this.requireBreakpoints().setData(args.breakpoints) };
+    });
+  }
+
+  protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
+    void this.guard(response, () => this.requireBreakpoints().setExceptions(args.filters));
+  }
+
+  protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
+    void this.guard(response, async () => {
+      const ex = this.lastException;
+      response.body = {
+        exceptionId: ex?.filter ?? 'unknown',
+        description: ex?.description,
+        breakMode: 'always',
+      };
+    });
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    void this.guard(response, async () => {
+      if (command === 'kdap/serialInput') {
+        const text = (args as { text?: string } | undefined)?.text ?? '';
+        this.qemu?.write(text);
+        return;
+      }
+      throw new UserError(`'${command}' is not supported by this adapter version.`);
+    });
+  }
+
+  private serialOutput(text: string, args: LaunchArguments): void {
+    if (args.serialConsole === false) return;
+    if (args.serialTerminal) this.sendEvent(new Event('kdap/serial', { text }));
+    else this.sendEvent(new OutputEvent(text, 'stdout'));
+  }
+
+  private progress(message: string): void {
+    this.sendEvent(new OutputEvent(`${message}\n`, 'console'));
+  }
+
+  private requireEngine(): Engine {
+    if (!this.engine) throw new UserError('No kernel is attached.');
+    return this.engine;
+  }
+
+  private requireVariables(): Variables {
+    this.requireEngine();
+    return this.variables!;
+  }
+
+  private requireBreakpoints(): Breakpoints {
+    this.requireEngine();
+    return this.breakpoints!;
+  }
+
+  private async guard(response: DebugProtocol.Response, body: () => Promise<unknown>): Promise<void> {
+    try {
+      await body();
+      this.sendResponse(response);
+    } catch (err) {
+      const message = errorText(err);
+      this.sendErrorResponse(response, { id: 1, format: message.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')')), showUser: err instanceof UserError });
+    }
+  }
+}
+
+function stopReason(s: StopInfo): string {
+  switch (s.reason) {
+    case 'breakpoint-hit':
+      return 'breakpoint';
+    case 'watchpoint-trigger':
+    case 'read-watchpoint-trigger':
+    case 'access-watchpoint-trigger':
+      return 'data breakpoint';
+    case 'end-stepping-range':
+    case 'function-finished':
+    case 'location-reached':
+      return 'step';
+    case 'signal-received':
+      return s.signal === 'SIGINT' || s.signal === 'SIGTRAP' || s.signal === '0' ? 'pause' : 'exception';
+    default:
+      return 'pause';
+  }
+}
+

@@ -1,0 +1,196 @@
+/**
+ * Scopes and variables. Locals come from one `-stack-list-variables`; structs are expanded
+ * lazily through gdb variable objects (task_struct has ~250 members: never fetch them all
+ * up front). Registers are grouped, and system registers are decoded into named bit fields.
+ */
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { GdbBackend } from '../gdb/backend';
+import * as data from '../gdb/mi/data';
+import * as stack from '../gdb/mi/stack';
+import * as vars from '../gdb/mi/vars';
+import { x86SystemRegisters } from '../kernel/arch/x86_64/sysregs';
+import { arm64SystemRegisters } from '../kernel/arch/arm64/sysregs';
+import { BitField, decodeFields, setFlags } from '../kernel/sysregs';
+import type { KernelArch } from './config';
+import { Handles } from './handles';
+
+type Container =
+  | { kind: 'locals'; thread: number; frame: number }
+  | { kind: 'registers'; thread: number; frame: number; group: 'general' | 'system' }
+  | { kind: 'expression'; expression: string; thread: number; frame: number }
+  | { kind: 'varobj'; name: string; thread: number; frame: number }
+  | { kind: 'bits'; value: bigint; fields: readonly BitField[] };
+
+const generalRegisters: Record<KernelArch, RegExp> = {
+  x86_64: /^(r[a-d]x|r[sd]i|r[bs]p|r\d+|rip|eflags|[cdefgs]s|fs_base|gs_base|k_gs_base)$/,
+  arm64: /^(x\d+|sp|pc|cpsr)$/,
+};
+
+const systemTables: Record<KernelArch, Readonly<Record<string, readonly BitField[]>>> = {
+  x86_64: x86SystemRegisters,
+  arm64: arm64SystemRegisters,
+};
+
+const systemRegisterNames: Record<KernelArch, string[]> = {
+  x86_64: ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'],
+  arm64: ['cpsr', 'SP_EL0', 'TTBR0_EL1', 'TTBR1_EL1', 'TCR_EL1', 'MAIR_EL1', 'SCTLR', 'ESR_EL1', 'FAR_EL1', 'ELR_EL1', 'SPSR_EL1', 'TPIDR_EL1', 'VBAR'],
+};
+
+export class Variables {
+  private readonly containers = new Handles<Container>();
+  private varobjs: string[] = [];
+  private registerNames: string[] | undefined;
+
+  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+
+  private ref(c: Container): number {
+    return this.containers.create(c);
+  }
+
+  /** Called on every resume: references and variable objects belong to one stop. */
+  async reset(): Promise<void> {
+    this.containers.reset();
+    const names = this.varobjs;
+    this.varobjs = [];
+    for (const name of names) await vars.remove(this.gdb, name).catch(() => undefined);
+  }
+
+  scopes(thread: number, frame: number): DebugProtocol.Scope[] {
+    return [
+      { name: 'Locals', variablesReference: this.ref({ kind: 'locals', thread, frame }), expensive: false, presentationHint: 'locals' },
+      { name: 'Registers', variablesReference: this.ref({ kind: 'registers', thread, frame, group: 'general' }), expensive: false, presentationHint: 'registers' },
+      { name: 'System Registers', variablesReference: this.ref({ kind: 'registers', thread, frame, group: 'system' }), expensive: true, presentationHint: 'registers' },
+    ];
+  }
+
+  async variables(reference: number, start?: number, count?: number): Promise<DebugProtocol.Variable[]> {
+    const c = this.containers.get(reference);
+    if (!c) return [];
+    switch (c.kind) {
+      case 'locals':
+        return this.locals(c.thread, c.frame);
+      case 'registers':
+        return this.registers(c.thread, c.frame, c.group);
+      case 'expression': {
+        const v = await this.createVarobj(c.expression, c.thread, c.frame);
+        return this.children(v.name, c.thread, c.frame, start, count);
+      }
+      case 'varobj':
+        return this.children(c.name, c.thread, c.frame, start, count);
+      case 'bits':
+        return decodeFields(c.value, c.fields).map((f) => ({ name: f.name, value: f.text, variablesReference: 0 }));
+    }
+  }
+
+  /** Evaluates for hover, watch and the console: a value, and children if it has any. */
+  async evaluate(expression: string, thread: number | undefined, frame: number | undefined): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const v = await this.createVarobj(expression, thread, frame);
+    let result = v.value ?? '';
+    // A varobj shows an array as "[16]"; gdb's own print is what a user wants (char arrays as strings).
+    if (/^\[\d+\]$/.test(result)) {
+      result = await data.evaluate(this.gdb, expression, { thread, frame }).catch(() => result);
+      if (result.length > 400) result = result.slice(0, 400) + '…';
+    }
+    return {
+      result,
+      type: v.type,
+      variablesReference: v.numchild > 0 || v.dynamic ? this.ref({ kind: 'varobj', name: v.name, thread: thread ?? 1, frame: frame ?? 0 }) : 0,
+      indexedVariables: v.numchild > 100 ? v.numchild : undefined,
+      memoryReference: pointerValue(v.value),
+    };
+  }
+
+  async setVariable(expression: string, value: string, thread: number, frame: number): Promise<string> {
+    const v = await this.createVarobj(expression, thread, frame);
+    return vars.assign(this.gdb, v.name, value);
+  }
+
+  private async createVarobj(expression: string, thread: number | undefined, frame: number | undefined): Promise<vars.VarObject> {
+    const v = await vars.create(this.gdb, expression, { thread, frame });
+    this.varobjs.push(v.name);
+    return v;
+  }
+
+  private async locals(thread: number, frame: number): Promise<DebugProtocol.Variable[]> {
+    const list = await stack.listVariables(this.gdb, thread, frame);
+    // Arguments first, as in the function's signature.
+    list.sort((a, b) => Number(b.arg) - Number(a.arg));
+    return list.map((v) => {
+      const compound = v.value === undefined;
+      return {
+        name: v.name,
+        value: v.value ?? `{…}`,
+        type: v.type,
+        evaluateName: v.name,
+        variablesReference: compound ? this.ref({ kind: 'expression', expression: v.name, thread, frame }) : 0,
+        memoryReference: pointerValue(v.value),
+        presentationHint: v.arg ? { kind: 'property', attributes: [] } : undefined,
+      };
+    });
+  }
+
+  private async children(name: string, thread: number, frame: number, start?: number, count?: number): Promise<DebugProtocol.Variable[]> {
+    const to = start !== undefined && count !== undefined ? start + count : undefined;
+    const kids = await vars.listChildren(this.gdb, name, start ?? 0, to);
+    const out: DebugProtocol.Variable[] = [];
+    for (const k of kids) {
+      this.varobjs.push(k.name);
+      const expandable = k.numchild > 0 || k.dynamic;
+      out.push({
+        name: k.exp ?? k.name,
+        value: k.value ?? (expandable ? '{…}' : ''),
+        type: k.type,
+        variablesReference: expandable ? this.ref({ kind: 'varobj', name: k.name, thread, frame }) : 0,
+        indexedVariables: k.numchild > 100 ? k.numchild : undefined,
+        memoryReference: pointerValue(k.value),
+      });
+    }
+    return out;
+  }
+
+  private async registers(thread: number, frame: number, group: 'general' | 'system'): Promise<DebugProtocol.Variable[]> {
+    this.registerNames ??= await data.registerNames(this.gdb);
+    const names = this.registerNames;
+    const wanted: number[] = [];
+    names.forEach((n, i) => {
+      if (!n) return;
+      const keep = group === 'general' ? generalRegisters[this.arch].test(n) : systemRegisterNames[this.arch].includes(n);
+      if (keep) wanted.push(i);
+    });
+    if (wanted.length === 0) return [];
+    const values = await data.registerValues(this.gdb, wanted, { thread, frame });
+    const table = systemTables[this.arch];
+    const out: DebugProtocol.Variable[] = [];
+    for (const i of wanted) {
+      const text = values.get(i);
+      if (text === undefined) continue;
+      const name = names[i];
+      const raw = parseRegister(text);
+      const fields = table[name];
+      if (raw !== undefined && fields) {
+        const flags = setFlags(raw, fields);
+        out.push({
+          name,
+          value: `0x${raw.toString(16)}${flags.length ? ` [ ${flags.join(' ')} ]` : ''}`,
+          variablesReference: this.ref({ kind: 'bits', value: raw, fields }),
+        });
+      } else {
+        out.push({ name, value: text, variablesReference: 0, memoryReference: raw !== undefined ? `0x${raw.toString(16)}` : undefined });
+      }
+    }
+    return out;
+  }
+}
+
+export function parseRegister(text: string): bigint | undefined {
+  const m = /^(-?)(0x[0-9a-f]+|\d+)$/i.exec(text.trim());
+  if (!m) return undefined;
+  const v = BigInt(m[2]);
+  return m[1] ? (1n << 64n) - v : v;
+}
+
+/** The address in a gdb pointer value (`0xffff888004a88cc0 <init_task>`), for the memory view. */
+export function pointerValue(value: string | undefined): string | undefined {
+  const m = value ? /^(?:\([^)]*\)\s*)?(0x[0-9a-f]+)/i.exec(value) : null;
+  return m ? m[1] : undefined;
+}

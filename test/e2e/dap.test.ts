@@ -1,0 +1,192 @@
+/**
+ * The debug adapter against the real fixture kernels under QEMU, driven over DAP like VS Code.
+ * One boot per architecture; the steps run in order on that boot.
+ * Ground truth is gdb itself (`gdb -batch … info line`) and the guest's own console.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { KdapClient } from '../support/dap';
+import { loadFixtures, ArchFixture } from '../support/fixtures';
+
+const fixtures = loadFixtures();
+
+/** What gdb alone says about a function's line: the oracle for our stack frames. */
+function gdbInfoLine(vmlinux: string, func: string): { file: string; line: number } {
+  const r = spawnSync('gdb-multiarch', ['-nx', '-batch', vmlinux, '-ex', `info line ${func}`], { encoding: 'utf8', timeout: 120_000 });
+  const m = /Line (\d+) of "([^"]+)"/.exec(r.stdout);
+  assert.ok(m, `gdb could not locate ${func}: ${r.stdout}${r.stderr}`);
+  return { line: Number(m[1]), file: m[2] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes the adapter started (its direct children), from the process table. */
+function childrenOf(parent: number): number[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m && Number(m[2]) === parent)
+    .map((m) => Number(m[1]));
+}
+
+for (const arch of ['x86_64', 'arm64'] as const) {
+  const fx: ArchFixture = fixtures.arches[arch];
+  describe(`debug adapter on ${arch}`, { concurrency: false }, () => {
+    const dc = new KdapClient();
+    let thread = 1;
+    const launch = {
+      name: `e2e ${arch}`,
+      type: 'kdap',
+      request: 'launch',
+      kernel: fx.kernel,
+      vmlinux: fx.vmlinux,
+      initrd: fx.initrd,
+      append: fx.append,
+      smp: 2,
+      memory: '512M',
+      sourceRoot: fixtures.sourceRoot,
+      substitutePath: fx.substitutePath,
+      stopAt: 'start_kernel',
+    };
+
+    before(async () => {
+      await dc.start();
+    });
+
+    after(async () => {
+      await dc.stop().catch(() => undefined);
+    });
+
+    test('launch boots QEMU and stops at start_kernel with its source line', async () => {
+      await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsVariableType: true });
+      const stop = dc.stopped('entry', 180_000);
+      await Promise.all([dc.launch(launch), dc.configurationSequence()]);
+      thread = (await stop).body.threadId!;
+      const top = await dc.topFrame(thread);
+      const truth = gdbInfoLine(fx.vmlinux, 'start_kernel');
+      assert.equal(top.name, 'start_kernel');
+      assert.equal(top.line, truth.line);
+      assert.ok(top.source?.path?.endsWith('init/main.c'), `source ${top.source?.path}`);
+      const text = fs.readFileSync(top.source!.path!, 'utf8').split('\n');
+      // The exact-version source must have start_kernel's opening at the line gdb names.
+      assert.match(text.slice(truth.line - 6, truth.line).join('\n'), /start_kernel\(void\)/);
+    });
+
+    test('threads are one per vCPU, named by CPU', async () => {
+      const t = await dc.threadsRequest();
+      assert.deepEqual(t.body.threads.map((x) => x.name.split(' ·')[0]), ['CPU 0', 'CPU 1']);
+    });
+
+    test('the guest boots to a shell whose commands reach a kernel breakpoint', async () => {
+      await dc.continueRequest({ threadId: thread });
+      await dc.waitForConsole(new RegExp(fixtures.guest.prompt.replace(/[#$]/g, '\\$&')), 180_000);
+      const pause = dc.stopped('pause');
+      await dc.pauseRequest({ threadId: thread });
+      await pause;
+      const bp = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'do_sys_openat2' }] });
+      assert.equal(bp.body.breakpoints[0].verified, true);
+      const hit = dc.stopped('breakpoint');
+      await dc.continueRequest({ threadId: thread });
+      await dc.type('cat /proc/version');
+      thread = (await hit).body.threadId!;
+      const top = await dc.topFrame(thread);
+      assert.equal(top.name, 'do_sys_openat2');
+      assert.ok(top.source?.path?.endsWith('fs/open.c'));
+      const truth = gdbInfoLine(fx.vmlinux, 'do_sys_openat2');
+      // arm64 ftrace pad: the user stops once, at the DWARF entry, with arguments.
+      assert.ok(Math.abs(top.line - truth.line) <= 2, `line ${top.line} vs gdb ${truth.line}`);
+      const scopes = await dc.scopesRequest({ frameId: top.id });
+      const locals = await dc.variablesRequest({ variablesReference: scopes.body.scopes[0].variablesReference });
+      const names = locals.body.variables.map((v) => v.name);
+      assert.ok(names.includes('filename') && names.includes('dfd'), `locals: ${names.join(', ')}`);
+      assert.equal(locals.body.variables.find((v) => v.name === 'dfd')?.value, '-100');
+    });
+
+    test('a struct expands lazily into its members', async () => {
+      const top = await dc.topFrame(thread);
+      const r = await dc.evaluateRequest({ expression: 'init_task', frameId: top.id, context: 'watch' });
+      assert.ok(r.body.variablesReference > 0);
+      const members = await dc.variablesRequest({ variablesReference: r.body.variablesReference });
+      const comm = members.body.variables.find((v) => v.name === 'comm');
+      assert.ok(comm, 'task_struct has comm');
+      assert.match(comm.value, /swapper/);
+    });
+
+    test('step over, into and out', async () => {
+      await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+      const before = await dc.topFrame(thread);
+      let s = dc.stopped('step');
+      await dc.nextRequest({ threadId: thread });
+      await s;
+      const afterNext = await dc.topFrame(thread);
+      assert.equal(afterNext.name, 'do_sys_openat2');
+      assert.notEqual(afterNext.line, before.line);
+      s = dc.stopped('step');
+      await dc.stepOutRequest({ threadId: thread });
+      await s;
+      const caller = await dc.topFrame(thread);
+      assert.notEqual(caller.name, 'do_sys_openat2');
+      assert.match(caller.name, /openat|open/);
+      s = dc.stopped('step');
+      await dc.stepInRequest({ threadId: thread, granularity: 'instruction' });
+      await s;
+    });
+
+    test('registers scope decodes system registers into bit fields', async () => {
+      const top = await dc.topFrame(thread);
+      const scopes = await dc.scopesRequest({ frameId: top.id });
+      const system = scopes.body.scopes.find((s) => s.name === 'System Registers')!;
+      const regs = await dc.variablesRequest({ variablesReference: system.variablesReference });
+      const name = arch === 'x86_64' ? 'cr0' : 'cpsr';
+      const reg = regs.body.variables.find((v) => v.name === name);
+      assert.ok(reg, `${name} in ${regs.body.variables.map((v) => v.name).join(',')}`);
+      const fields = await dc.variablesRequest({ variablesReference: reg.variablesReference });
+      if (arch === 'x86_64') assert.equal(fields.body.variables.find((f) => f.name === 'PG')?.value, '1');
+      else assert.match(fields.body.variables.find((f) => f.name === 'EL')?.value ?? '', /EL1/);
+    });
+
+    test('a watchpoint on jiffies_64 stops when the timer writes it', async () => {
+      const info = await dc.dataBreakpointInfoRequest({ name: 'jiffies_64' });
+      const set = await dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId!, accessType: 'write' }] });
+      assert.equal(set.body.breakpoints[0].verified, true);
+      const hit = dc.stopped('data breakpoint');
+      await dc.continueRequest({ threadId: thread });
+      thread = (await hit).body.threadId!;
+      await dc.setDataBreakpointsRequest({ breakpoints: [] });
+    });
+
+    test('the WARN exception filter stops in __warn when the test module warns', async () => {
+      await dc.setExceptionBreakpointsRequest({ filters: ['warn'] });
+      const cont = dc.continueRequest({ threadId: thread });
+      await cont;
+      const hit = dc.stopped('exception');
+      await dc.type(`insmod ${fx.kmod.guestPath} 2>/dev/null; echo w > ${fx.kmod.procFile}`);
+      const e = await hit;
+      const info = await dc.exceptionInfoRequest({ threadId: e.body.threadId! });
+      assert.equal(info.body.exceptionId, 'warn');
+      const top = await dc.topFrame(e.body.threadId!);
+      assert.equal(top.name, '__warn');
+      await dc.setExceptionBreakpointsRequest({ filters: [] });
+    });
+
+    test('disconnect ends QEMU and gdb', async () => {
+      const adapterPid = (dc as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
+      const before = childrenOf(adapterPid);
+      assert.ok(before.length >= 2, 'the adapter runs QEMU and gdb');
+      await dc.disconnectRequest({ terminateDebuggee: true });
+      await new Promise((r) => setTimeout(r, 1500));
+      const left = before.filter(alive);
+      assert.deepEqual(left, [], 'processes left behind');
+    });
+  });
+}

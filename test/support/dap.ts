@@ -1,0 +1,54 @@
+/**
+ * Drives the real built adapter (dist/adapter.js) over DAP, as VS Code does, and collects
+ * what it prints: serial console text (output category stdout) and stop events.
+ */
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+export const adapterJs = path.join(repoRoot, 'dist', 'adapter.js');
+
+export class KdapClient extends DebugClient {
+  console = '';
+  private consoleWaiters: Array<{ re: RegExp; from: number; resolve: () => void }> = [];
+
+  constructor() {
+    super(process.execPath, adapterJs, 'kdap');
+    this.defaultTimeout = 120_000;
+    this.on('output', (e: DebugProtocol.OutputEvent) => {
+      if (e.body.category !== 'stdout') return;
+      this.console += e.body.output.replace(/\r/g, '').replace(/\x1b\[6n/g, '');
+      this.consoleWaiters = this.consoleWaiters.filter((w) => {
+        if (!w.re.test(this.console.slice(w.from))) return true;
+        w.resolve();
+        return false;
+      });
+    });
+  }
+
+  /** Resolves when the serial console shows `re` after offset `from`. */
+  waitForConsole(re: RegExp, timeoutMs = 120_000, from = 0): Promise<void> {
+    if (re.test(this.console.slice(from))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`console never showed ${re}; tail:\n${this.console.slice(-800)}`)), timeoutMs);
+      this.consoleWaiters.push({ re, from, resolve: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+
+  /** Types a line into the guest shell through the adapter. */
+  async type(line: string): Promise<void> {
+    await this.customRequest('kdap/serialInput', { text: `${line}\n` });
+  }
+
+  async stopped(reason?: string, timeoutMs = 120_000): Promise<DebugProtocol.StoppedEvent> {
+    const e = (await this.waitForEvent('stopped', timeoutMs)) as DebugProtocol.StoppedEvent;
+    if (reason && e.body.reason !== reason) throw new Error(`stopped for '${e.body.reason}' (${e.body.description ?? ''}), expected '${reason}'`);
+    return e;
+  }
+
+  async topFrame(threadId: number): Promise<DebugProtocol.StackFrame> {
+    const st = await this.stackTraceRequest({ threadId, startFrame: 0, levels: 20 });
+    return st.body.stackFrames[0];
+  }
+}
