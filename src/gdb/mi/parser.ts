@@ -99,18 +99,26 @@ class Cursor {
 
   resultsUntilEnd(): MITuple {
     const tuple: MITuple = {};
+    let last: string | undefined;
     while (!this.atEnd()) {
       this.expect(',');
-      this.result(tuple);
+      last = this.result(tuple, last);
     }
     return tuple;
   }
 
-  private result(into: MITuple): void {
+  /** One `name=value`, or (mi2's `bkpt={…},{…}`) a bare value continuing the previous name. */
+  private result(into: MITuple, previous?: string): string {
+    const c = this.text[this.pos];
+    if (previous !== undefined && (c === '{' || c === '[' || c === '"')) {
+      addMember(into, previous, this.value());
+      return previous;
+    }
     const name = this.word();
     if (name === '') this.fail('expected a variable name');
     this.expect('=');
     addMember(into, name, this.value());
+    return name;
   }
 
   private value(): MIValue {
@@ -128,8 +136,9 @@ class Cursor {
       this.pos++;
       return tuple;
     }
+    let last: string | undefined;
     for (;;) {
-      this.result(tuple);
+      last = this.result(tuple, last);
       const c = this.text[this.pos++];
       if (c === '}') return tuple;
       if (c !== ',') this.fail("expected ',' or '}'");

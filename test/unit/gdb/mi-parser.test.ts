@@ -113,6 +113,11 @@ describe('MI parser edge cases', () => {
   test('mi2 repeated bkpt keys are all kept', () => {
     const r = parseMILine('^done,bkpt={number="1",addr="<MULTIPLE>"},{number="1.1",addr="0x10"},{number="1.2",addr="0x18"}');
     assert.equal(r.type, 'result');
+    const results = (r as { results: MITuple }).results;
+    const all = results['bkpt*'] as MITuple[];
+    assert.equal(all.length, 3);
+    const b = parseBreakpoint(all[0], all.slice(1));
+    assert.deepEqual(b.locations.map((l) => l.address), [0x10n, 0x18n]);
   });
 
   test('empty tuple and list, and an error record', () => {
