@@ -1,0 +1,150 @@
+import * as vscode from 'vscode';
+import type { WalkResult } from '../adapter/protocol';
+import type { Ctx } from './ctx';
+import { viewIds } from './ctx';
+import { kernelLogLanguage } from './language';
+import { describeRequestError, kdapRequest } from './sessions';
+import { withTimeout } from './views/tree';
+
+/** Command ids, as package.json contributes them. */
+export const Commands = {
+  decodeVirtualAddress: 'kdap.decodeVirtualAddress',
+  decodeOops: 'kdap.decodeOops',
+  showDmesg: 'kdap.showDmesg',
+  goToKernelSource: 'kdap.goToKernelSource',
+  refreshCpus: 'kdap.refreshCpus',
+  refreshModules: 'kdap.refreshModules',
+} as const;
+
+type Cmd = (...args: unknown[]) => unknown;
+type SessionCmd = (session: vscode.DebugSession, ...args: unknown[]) => unknown;
+
+/**
+ * How a command is made from the context. `stopped` commands talk to the active kdap session
+ * and need it paused; without one they say so instead of running.
+ */
+type CommandFactory = { kind: 'plain'; make: (ctx: Ctx) => Cmd } | { kind: 'stopped'; make: (ctx: Ctx) => SessionCmd };
+
+export function createCommands(): Record<string, CommandFactory> {
+  return {
+    [Commands.decodeVirtualAddress]: { kind: 'stopped', make: decodeVirtualAddress },
+    [Commands.showDmesg]: { kind: 'stopped', make: showDmesg },
+    [Commands.decodeOops]: { kind: 'plain', make: decodeOops },
+    [Commands.goToKernelSource]: { kind: 'plain', make: goToKernelSource },
+    [Commands.refreshCpus]: { kind: 'plain', make: (ctx) => () => ctx.cpus.refresh() },
+    [Commands.refreshModules]: { kind: 'plain', make: (ctx) => () => ctx.modules.refresh() },
+  };
+}
+
+export function registerCommands(ctx: Ctx): void {
+  for (const [id, factory] of Object.entries(createCommands())) {
+    const handler: Cmd = factory.kind === 'plain' ? factory.make(ctx) : withStoppedSession(ctx, factory.make(ctx));
+    ctx.pushExtCleanup(vscode.commands.registerCommand(id, handler));
+  }
+}
+
+function withStoppedSession(ctx: Ctx, cmd: SessionCmd): Cmd {
+  return async (...args) => {
+    const session = ctx.sessions.active;
+    if (!session) {
+      void vscode.window.showInformationMessage('No kernel debug session: start one with a kdap launch or attach configuration.');
+      return undefined;
+    }
+    if (ctx.sessions.state(session) !== 'stopped') {
+      void vscode.window.showInformationMessage('The kernel is running: pause it first.');
+      return undefined;
+    }
+    return cmd(session, ...args);
+  };
+}
+
+/** An address typed as hex, decimal, or a gdb expression the adapter evaluates. */
+function validateAddress(text: string): string | undefined {
+  return text.trim() ? undefined : 'Type an address (0xffff888000000000) or an expression (&init_task).';
+}
+
+/** Asks for an address (or takes one as argument), walks it with kdap/walk, shows the Page Walk view. */
+function decodeVirtualAddress(ctx: Ctx): SessionCmd {
+  return async (session, arg) => {
+    const editor = vscode.window.activeTextEditor;
+    const selected = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection).trim() : '';
+    const va =
+      typeof arg === 'string' && arg.trim()
+        ? arg.trim()
+        : await vscode.window.showInputBox({
+            title: 'Decode Virtual Address',
+            prompt: 'Virtual address or expression; walked through the kernel page tables of the stopped CPU',
+            placeHolder: '0xffff888000000000 or &init_task',
+            value: selected || ctx.pageWalk.current?.va || '',
+            validateInput: validateAddress,
+          });
+    if (!va) return undefined;
+    let result: WalkResult | undefined;
+    try {
+      result = await withTimeout('kdap/walk', kdapRequest(session, 'kdap/walk', { va }));
+      ctx.pageWalk.show({ result, va, sessionId: session.id });
+    } catch (err) {
+      ctx.pageWalk.show({ error: describeRequestError('kdap/walk', err), va, sessionId: session.id });
+    }
+    await vscode.commands.executeCommand(`${viewIds.pageWalk}.focus`);
+    return result;
+  };
+}
+
+/** Reads the kernel log buffer of the stopped kernel (kdap/dmesg) into a Kernel Log editor. */
+function showDmesg(_ctx: Ctx): SessionCmd {
+  return async (session) => {
+    try {
+      const { text } = await withTimeout('kdap/dmesg', kdapRequest(session, 'kdap/dmesg', {}));
+      const doc = await vscode.workspace.openTextDocument({ language: kernelLogLanguage, content: text });
+      await vscode.window.showTextDocument(doc, { preview: false });
+      return doc.uri.toString();
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Could not read dmesg: ${describeRequestError('kdap/dmesg', err)}`);
+      return undefined;
+    }
+  };
+}
+
+/**
+ * Opens a crash log as a Kernel Log document, where the language server turns frames into
+ * links and decodes the Code: line: the selection, else the clipboard. A Kernel Log editor
+ * that is already active is only switched to (its decorations are already there).
+ */
+function decodeOops(_ctx: Ctx): Cmd {
+  return async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (editor?.document.languageId === kernelLogLanguage && editor.selection.isEmpty) {
+      return editor.document.uri.toString();
+    }
+    const text =
+      editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : await vscode.env.clipboard.readText();
+    if (!text.trim()) {
+      void vscode.window.showInformationMessage('Select a crash log (or copy one to the clipboard) to decode it.');
+      return undefined;
+    }
+    const doc = await vscode.workspace.openTextDocument({ language: kernelLogLanguage, content: text });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return doc.uri.toString();
+  };
+}
+
+/**
+ * Follows the kernel-source link under the cursor, as the language server resolved it for a
+ * frame like `do_init_module+0x48/0x1d0 [hello]`.
+ */
+function goToKernelSource(_ctx: Ctx): Cmd {
+  return async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) return undefined;
+    const pos = editor.selection.active;
+    const links = await vscode.commands.executeCommand<vscode.DocumentLink[]>('vscode.executeLinkProvider', editor.document.uri);
+    const link = links?.find((l) => l.range.contains(pos) && l.target);
+    if (!link?.target) {
+      void vscode.window.showInformationMessage('No kernel source location under the cursor.');
+      return undefined;
+    }
+    await vscode.commands.executeCommand('vscode.open', link.target);
+    return link.target.toString();
+  };
+}
