@@ -163,27 +163,28 @@ export class Breakpoints {
 
   /** See the file comment: keep the DWARF entry, disable the NOP pad 8 bytes before it. */
   private async dedupeFtraceLocations(b: bp.Breakpoint): Promise<void> {
-    if (this.arch !== 'arm64' || b.locations.length < 2) return;
-    const byFunc = new Map<string, bp.BreakpointLocation[]>();
-    for (const loc of b.locations) {
-      if (!loc.func || loc.address === undefined) continue;
-      const list = byFunc.get(loc.func) ?? [];
-      list.push(loc);
-      byFunc.set(loc.func, list);
-    }
-    for (const locs of byFunc.values()) {
-      if (locs.length !== 2) continue;
-      const [lo, hi] = locs.sort((a, c) => (a.address! < c.address! ? -1 : 1));
-      if (hi.address! - lo.address! === 8n) {
-        await bp.disableLocation(this.gdb, lo.number).catch(() => undefined);
-        lo.enabled = false;
-      }
-    }
+    await dedupeFtraceLocations(this.gdb, this.arch, b);
   }
 
   private async clear(numbers: readonly number[]): Promise<void> {
     for (const n of numbers) this.internal.delete(n);
     await bp.remove(this.gdb, numbers).catch(() => undefined);
+  }
+}
+
+/**
+ * gdb reports the pad location without a function name (and with a bogus line), the entry
+ * 8 bytes later with both; disable every location that sits 8 bytes before another one.
+ */
+export async function dedupeFtraceLocations(gdb: GdbBackend, arch: KernelArch, b: bp.Breakpoint): Promise<void> {
+  if (arch !== 'arm64' || b.locations.length < 2) return;
+  const addresses = new Map(b.locations.filter((l) => l.address !== undefined).map((l) => [l.address!, l]));
+  for (const pad of b.locations) {
+    if (pad.address === undefined) continue;
+    const entry = addresses.get(pad.address + 8n);
+    if (!entry || (pad.func !== undefined && entry.func !== undefined && pad.func !== entry.func)) continue;
+    await bp.disableLocation(gdb, pad.number).catch(() => undefined);
+    pad.enabled = false;
   }
 }
 

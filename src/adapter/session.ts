@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import * as data from '../gdb/mi/data';
 import * as exec from '../gdb/mi/exec';
 import * as stack from '../gdb/mi/stack';
-import { Breakpoints, errorText, kernelExceptions } from './breakpoints';
+import * as bp from '../gdb/mi/breakpoints';
+import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from './breakpoints';
 import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
 import { elfArch } from './elf-arch';
 import { Engine, StopInfo } from './engine';
@@ -144,11 +145,11 @@ export class KdapSession extends LoggingDebugSession {
     }
     if (stopAt !== 'none') {
       // Hardware: early boot runs before paging is on, where a software breakpoint may not hold.
-      const r = await engine.gdb.send('-break-insert', ['-t', '-h', stopAt]).catch((err: unknown) => {
+      const b = await bp.insert(engine.gdb, stopAt, { temporary: true, hardware: true }).catch((err: unknown) => {
         throw new UserError(`Cannot stop at '${stopAt}': ${errorText(err)}`);
       });
-      const bkpt = r.results.bkpt as { number?: string } | undefined;
-      this.entryBreakpoint = bkpt?.number ? Number(bkpt.number) : undefined;
+      await dedupeFtraceLocations(engine.gdb, this.arch, b);
+      this.entryBreakpoint = b.number;
     }
     await engine.continue();
   }

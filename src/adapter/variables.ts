@@ -136,9 +136,11 @@ export class Variables {
     for (const k of kids) {
       this.varobjs.push(k.name);
       const expandable = k.numchild > 0 || k.dynamic;
+      // Simple values omit arrays; a char array (comm, name) is worth one more query: it is a string.
+      const value = k.value ?? (k.type && /char \[\d+\]$/.test(k.type) ? await vars.evaluate(this.gdb, k.name).catch(() => undefined) : undefined);
       out.push({
         name: k.exp ?? k.name,
-        value: k.value ?? (expandable ? '{…}' : ''),
+        value: value ?? (expandable ? '{…}' : ''),
         type: k.type,
         variablesReference: expandable ? this.ref({ kind: 'varobj', name: k.name, thread, frame }) : 0,
         indexedVariables: k.numchild > 100 ? k.numchild : undefined,
