@@ -1,2 +1,3 @@
 // One import per subcommand file; each calls register() from ./registry.
 import './dap';
+import './oops';

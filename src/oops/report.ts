@@ -1,0 +1,197 @@
+/**
+ * One report under construction: the parser decides what a line is, this file records it.
+ */
+import { archFromSymbol, archFromCodeLocation } from './arch';
+import type { FrameText } from './frame';
+import type { CodeText, RegisterLine } from './registers';
+import type { Arch, CodeBytes, Frame, RegisterBlock, Report, ReportKind, Section, TextRange } from './types';
+
+/** Frames seen before any section title are listed under this name. */
+export const DEFAULT_SECTION = 'Call Trace';
+const MAX_CONTEXT_DEPTH = 8;
+
+export interface ReportStart {
+  kind: ReportKind;
+  title: string;
+  line: number;
+  titleRange: TextRange;
+  startLine: number;
+  caller: string | undefined;
+}
+
+export function newReport(s: ReportStart): Report {
+  return {
+    kind: s.kind,
+    title: s.title,
+    arch: 'unknown',
+    line: s.line,
+    titleRange: s.titleRange,
+    startLine: s.startLine,
+    endLine: s.line,
+    cpu: undefined,
+    pid: undefined,
+    comm: undefined,
+    taint: undefined,
+    release: undefined,
+    hardware: undefined,
+    modules: [],
+    registers: {},
+    pc: undefined,
+    lr: undefined,
+    code: undefined,
+    registerBlocks: [],
+    sections: [],
+    frames: [],
+    caller: s.caller,
+    ended: false,
+  };
+}
+
+/** What the last recognised line of the report was; register blocks and `Code:` continue only across their own kind. */
+type LastLine = 'registers' | 'code' | 'other';
+
+export class ReportState {
+  section: Section | undefined;
+  private contexts: string[] = [];
+  private block: RegisterBlock | undefined;
+  private last: LastLine = 'other';
+  /** 2 = from registers or the oops line, 1 = from frame names, 0 = none yet. */
+  private archStrength = 0;
+  /** Unrecognised lines since the last recognised one. */
+  quiet = 0;
+
+  constructor(readonly report: Report) {}
+
+  touch(line: number): void {
+    if (line > this.report.endLine) this.report.endLine = line;
+    this.quiet = 0;
+  }
+
+  /** Text under a section title (frames, markers, free text) extends the section; registers do not. */
+  extendSection(line: number): void {
+    if (this.section && line > this.section.endLine) this.section.endLine = line;
+  }
+
+  hintArch(arch: Arch | undefined, strength: 1 | 2): void {
+    if (!arch || arch === 'unknown' || strength < this.archStrength) return;
+    if (strength === this.archStrength && this.report.arch !== 'unknown') return;
+    this.report.arch = arch;
+    this.archStrength = strength;
+  }
+
+  other(line: number): void {
+    this.last = 'other';
+    this.touch(line);
+  }
+
+  openSection(name: string, line: number): void {
+    this.section = { name, line, endLine: line, frames: [] };
+    this.report.sections.push(this.section);
+    this.contexts = [];
+    this.other(line);
+  }
+
+  markers(list: readonly string[], line: number): void {
+    for (const m of list) {
+      const inner = m.replace(/[<>]/g, '');
+      if (inner.startsWith('/') || inner === 'EOI' || inner === 'EOE') this.contexts.pop();
+      else if (this.contexts.length < MAX_CONTEXT_DEPTH) this.contexts.push(inner);
+    }
+    if (this.section) {
+      this.other(line);
+      this.extendSection(line);
+    }
+  }
+
+  frame(ft: FrameText, line: number, column: number): Frame {
+    if (!this.section) this.openSection(DEFAULT_SECTION, line);
+    const section = this.section as Section;
+    const f: Frame = {
+      symbol: ft.symbol,
+      offset: ft.offset,
+      size: ft.size,
+      module: ft.module,
+      buildId: ft.buildId,
+      address: ft.address,
+      line,
+      range: { start: ft.range.start + column, end: ft.range.end + column },
+      reliable: ft.reliable,
+      section: section.name,
+      context: this.contexts.length ? this.contexts[this.contexts.length - 1] : undefined,
+      source: ft.source,
+      inlined: ft.inlined,
+      callee: ft.callee,
+      tag: ft.tag,
+    };
+    section.frames.push(f);
+    this.report.frames.push(f);
+    if (ft.callee !== undefined) this.hintArch('arm', 1);
+    else if (ft.symbol) this.hintArch(archFromSymbol(ft.symbol), 1);
+    this.other(line);
+    this.extendSection(line);
+    return f;
+  }
+
+  private currentBlock(line: number): RegisterBlock {
+    if (!this.block || this.last === 'other') {
+      this.block = { line, endLine: line, values: {}, pc: undefined, lr: undefined, code: undefined };
+      this.report.registerBlocks.push(this.block);
+    }
+    this.block.endLine = line;
+    return this.block;
+  }
+
+  registers(r: RegisterLine, line: number): void {
+    if (this.report.ended) return this.touch(line);
+    const b = this.currentBlock(line);
+    Object.assign(b.values, r.values);
+    if (r.pc && !b.pc) b.pc = { ...r.pc, line };
+    if (r.lr && !b.lr) b.lr = { ...r.lr, line };
+    this.hintArch(r.pc ? archFromCodeLocation(r.arch, r.pc.address) : r.arch, 2);
+    if (this.report.registerBlocks[0] === b) {
+      this.report.registers = b.values;
+      this.report.pc = b.pc;
+      this.report.lr = b.lr;
+    }
+    this.last = 'registers';
+    this.touch(line);
+  }
+
+  code(c: CodeText, line: number, continuation: boolean): void {
+    if (this.report.ended) return this.touch(line);
+    const b = this.currentBlock(line);
+    if (continuation && b.code) {
+      if (c.faultIndex >= 0) b.code.faultIndex = b.code.words.length + c.faultIndex;
+      b.code.words.push(...c.words);
+      b.code.endLine = line;
+    } else if (!b.code) {
+      const width = c.words.length ? c.words[0].length / 2 : 0;
+      const code: CodeBytes = {
+        line,
+        endLine: line,
+        words: c.words,
+        faultIndex: c.faultIndex,
+        width,
+        unavailable: c.unavailable,
+      };
+      b.code = code;
+      if (this.report.registerBlocks[0] === b) this.report.code = code;
+    }
+    this.last = 'code';
+    this.touch(line);
+  }
+
+  get lastWasCode(): boolean {
+    return this.last === 'code';
+  }
+
+  end(line: number): void {
+    this.report.ended = true;
+    this.other(line);
+  }
+
+  /** Sections grow with free text the report may not keep (it ends at its last recognised line). */
+  finish(): void {
+    for (const s of this.report.sections) if (s.endLine > this.report.endLine) s.endLine = this.report.endLine;
+  }
+}
