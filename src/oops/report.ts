@@ -54,6 +54,7 @@ export class ReportState {
   section: Section | undefined;
   private contexts: string[] = [];
   private block: RegisterBlock | undefined;
+  private openCode: CodeBytes | undefined;
   private last: LastLine = 'other';
   /** 2 = from registers or the oops line, 1 = from frame names, 0 = none yet. */
   private archStrength = 0;
@@ -159,23 +160,23 @@ export class ReportState {
 
   code(c: CodeText, line: number, continuation: boolean): void {
     if (this.report.ended) return this.touch(line);
-    const b = this.currentBlock(line);
-    if (continuation && b.code) {
-      if (c.faultIndex >= 0) b.code.faultIndex = b.code.words.length + c.faultIndex;
-      b.code.words.push(...c.words);
-      b.code.endLine = line;
-    } else if (!b.code) {
-      const width = c.words.length ? c.words[0].length / 2 : 0;
-      const code: CodeBytes = {
-        line,
-        endLine: line,
-        words: c.words,
-        faultIndex: c.faultIndex,
-        width,
-        unavailable: c.unavailable,
-      };
-      b.code = code;
-      if (this.report.registerBlocks[0] === b) this.report.code = code;
+    if (continuation) {
+      const code = this.openCode;
+      if (code) {
+        if (c.faultIndex >= 0) code.faultIndex = code.words.length + c.faultIndex;
+        code.words.push(...c.words);
+        code.endLine = line;
+      }
+    } else {
+      // arm64 prints `Code:` after the call trace, away from the registers it belongs to.
+      const first = this.report.registerBlocks[0];
+      const b = this.last === 'other' && first && !first.code ? first : this.currentBlock(line);
+      if (!b.code) {
+        const width = c.words.length ? c.words[0].length / 2 : 0;
+        b.code = { line, endLine: line, words: c.words, faultIndex: c.faultIndex, width, unavailable: c.unavailable };
+        if (b === first) this.report.code = b.code;
+      }
+      this.openCode = b.code;
     }
     this.last = 'code';
     this.touch(line);
