@@ -1,0 +1,146 @@
+/**
+ * Typed access to the kernel fixtures that scripts/fixtures.sh builds into the cache
+ * (${KDAP_CACHE:-~/.cache/kdap}/fixtures.json): kernels, vmlinux with DWARF, initramfs,
+ * the kdap_test module and the exact-version kernel source.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type FixtureArch = 'x86_64' | 'arm64';
+export const fixtureArches: readonly FixtureArch[] = ['x86_64', 'arm64'];
+
+export interface PathMapping {
+  from: string;
+  to: string;
+}
+
+export interface ModuleFixture {
+  /** Runtime .ko, as in the initramfs. */
+  ko: string;
+  /** Same module with DWARF (from the -dbg package). */
+  debug: string;
+  /** Where the initramfs holds it, for insmod in the guest. */
+  guestPath: string;
+}
+
+export interface KmodFixture {
+  name: 'kdap_test';
+  /** Built module (its DWARF points at sourceFile). */
+  ko: string;
+  /** test/fixtures/kmod in this checkout. */
+  source: string;
+  sourceFile: string;
+  guestPath: string;
+  /** Control file: write t, c, w, b or o (b and o from a child shell). */
+  procFile: string;
+  /** kdap_test_percpu on CPU n is percpuBase + n. */
+  percpuBase: string;
+  /** Source line of each `LINE:<name>` marker in kdap_test.c. */
+  lines: Record<string, number>;
+}
+
+export interface ArchFixture {
+  /** uname -r of the guest, e.g. 6.1.0-50-cloud-amd64. */
+  release: string;
+  /** Image for QEMU -kernel (bzImage; arm64: an uncompressed Image). */
+  kernel: string;
+  /** ELF kernel with DWARF. */
+  vmlinux: string;
+  systemMap: string;
+  config: string;
+  initrd: string;
+  append: string;
+  machine: string;
+  cpu: string;
+  /** QEMU program name. */
+  qemu: string;
+  /** Console device name inside the guest (ttyS0 / ttyAMA0). */
+  console: string;
+  /** gdb's `set architecture` name. */
+  gdbArchitecture: string;
+  buildId: string;
+  kmod: KmodFixture;
+  /** brd, binfmt_misc, dummy, loop: all in the initramfs, none with dependencies. */
+  modules: Record<string, ModuleFixture>;
+  /** Folder of the debug .ko files we extracted (only `modules`). */
+  debugModulesDir: string;
+  /** gdb substitute-path pairs that map the DWARF's paths onto sourceRoot. */
+  substitutePath: PathMapping[];
+  /** DW_AT_comp_dir of the kernel's C compile units (relative). */
+  dwarfCompDir: string;
+  /** Headers tree for `make -C <headers> M=<dir> modules`. */
+  headers: string;
+  /** CROSS_COMPILE for that build ("" on x86_64). */
+  crossCompile: string;
+}
+
+export interface Fixtures {
+  /** Debian package version, e.g. 6.1.176-1. */
+  version: string;
+  abi: string;
+  /** False when the pinned version was not downloadable and a newer set was used. */
+  pinned: boolean;
+  cache: string;
+  /** Kernel source of exactly `version`. */
+  sourceRoot: string;
+  guest: { readyMarker: string; prompt: string };
+  arches: Record<FixtureArch, ArchFixture>;
+}
+
+export function fixturesCacheDir(): string {
+  return path.resolve(process.env.KDAP_CACHE || path.join(os.homedir(), '.cache', 'kdap'));
+}
+
+export function manifestPath(): string {
+  return path.join(fixturesCacheDir(), 'fixtures.json');
+}
+
+export class FixturesMissingError extends Error {
+  constructor(detail: string) {
+    super(`kernel fixtures are not ready (${detail}). Run \`npm run fixtures\` (bash scripts/fixtures.sh) first.`);
+    this.name = 'FixturesMissingError';
+  }
+}
+
+let cached: Fixtures | undefined;
+
+/** Reads and checks the manifest (once per process). Throws FixturesMissingError when absent. */
+export function loadFixtures(): Fixtures {
+  if (cached) return cached;
+  const file = manifestPath();
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new FixturesMissingError(`no ${file}`);
+  }
+  let m: Fixtures;
+  try {
+    m = JSON.parse(text) as Fixtures;
+  } catch (e) {
+    throw new FixturesMissingError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  for (const arch of fixtureArches) {
+    const a = m.arches?.[arch];
+    if (!a) throw new FixturesMissingError(`${file} has no ${arch} entry`);
+    for (const f of [a.kernel, a.vmlinux, a.initrd, a.kmod.ko, a.systemMap]) {
+      if (!fs.existsSync(f)) throw new FixturesMissingError(`${f} is missing`);
+    }
+  }
+  if (!fs.existsSync(m.sourceRoot)) throw new FixturesMissingError(`${m.sourceRoot} is missing`);
+  cached = m;
+  return m;
+}
+
+/** The fixture of one architecture. */
+export function archFixture(arch: FixtureArch): ArchFixture {
+  return loadFixtures().arches[arch];
+}
+
+/** Line number of a `LINE:<name>` marker in kdap_test.c. */
+export function kmodLine(arch: FixtureArch, marker: string): number {
+  const line = archFixture(arch).kmod.lines[marker];
+  if (line === undefined) throw new Error(`kdap_test.c has no /* LINE:${marker} */ marker`);
+  return line;
+}
