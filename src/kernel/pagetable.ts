@@ -160,8 +160,9 @@ export interface EntryDecode extends DecodedEntry {
 
 /**
  * Decodes one entry value, e.g. for a hover over `p/x *(long *)pte`. `level` is the manual's or
- * the kernel's name (`L3`, `PTE`, `PMD`); default the last level. Without VA bits or levels in
- * `config`, arm64 assumes 48-bit VAs (52 with LPA2), which only changes the level names.
+ * the kernel's name (`L3`, `PTE`, `PMD`); default the last level. With neither registers nor a VA
+ * size (vaBits, levels, la57) in `config`, 48-bit VAs are assumed (52 with LPA2): that only
+ * changes how many levels there are, not how an entry of a given level decodes.
  * Throws TranslationFault when `config` cannot describe the entry (arm64 without a granule).
  */
 export function decodeEntry(
@@ -172,7 +173,8 @@ export function decodeEntry(
   registers: ReadonlyMap<string, bigint> = new Map(),
 ): EntryDecode {
   const hooks = archOps(arch).paging;
-  const sized = config.vaBits === undefined && config.levels === undefined && !registers.has('TCR_EL1')
+  const unsized = config.vaBits === undefined && config.levels === undefined && config.la57 === undefined;
+  const sized = unsized && registers.size === 0
     ? { ...config, vaBits: config.lpa2 ? 52 : 48 }
     : config;
   const paging = hooks.config(registers, sized);

@@ -243,9 +243,10 @@ describe('arm64 TTBR0 / TTBR1 selection', () => {
     assert.equal(image.count('physical'), 0);
   });
 
-  test('TCR.EPD1 disables walks through TTBR1', async () => {
+  test('TCR.EPD1 disables walks through TTBR1, but not from an explicit root', async () => {
     const image = userImage(TCR_4K_48 | (1n << 23n));
     assert.equal((await walk(image, JIFFIES_4K)).fault, 'walks through TTBR1_EL1 are disabled (TCR_EL1.EPD1)');
+    assert.equal((await walk(image, JIFFIES_4K, { root: 0x4157b000n })).phys, 0x41a079c0n);
   });
 
   test('without system registers (kgdb) a config and a root are enough', async () => {
@@ -333,6 +334,24 @@ describe('arm64 16K granule', () => {
       await assertNonPresentAtEachLevel({ TCR_EL1: TCR_16K_52, TTBR1_EL1: TTBR1 }, JIFFIES_16K,
         slots(lpa2Address(0x428fc000n) | 0x403n), ['L0', 'L1', 'L2', 'L3']);
     });
+  });
+});
+
+describe('arm64 level layouts', () => {
+  test('two levels fall out of 64K pages with 42-bit VAs: L2 is the PGD', () => {
+    const level = (name: string) => decodeEntry('arm64', 0n, name, { granule: 65536, vaBits: 42 }).level;
+    assert.deepEqual([level('PGD').name, level('PGD').shift, level('PGD').entries], ['L2', 29, 8192]);
+    assert.equal(level('PTE').name, 'L3');
+    assert.throws(() => level('PMD'), /levels are L2\/PGD, L3\/PTE/);
+  });
+
+  test('4K pages with 39-bit VAs: three levels, L1 is the PGD', () => {
+    const pgd = decodeEntry('arm64', 0n, 'PGD', { granule: 4096, levels: 3 }).level;
+    assert.deepEqual([pgd.name, pgd.shift, pgd.entries], ['L1', 30, 512]);
+  });
+
+  test('52-bit VAs with 4K pages need LPA2', () => {
+    assert.throws(() => decodeEntry('arm64', 0n, 'PTE', { granule: 4096, vaBits: 52 }), /need TCR_EL1.DS/);
   });
 });
 

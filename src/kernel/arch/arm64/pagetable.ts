@@ -183,11 +183,12 @@ function granuleFromOverride(o: PagingOverride): Granule {
 }
 
 /** VA bits from the override: given, or the most the levels can resolve (48, or 52 with 52-bit formats). */
-function vaBitsFromOverride(o: PagingOverride, granule: Granule, wide: boolean): number | undefined {
+function vaBitsFromOverride(o: PagingOverride, granule: Granule, ds: boolean, paBits: number): number | undefined {
   const pageShift = pageShiftOf(granule);
-  const fromLevels = o.levels === undefined ? undefined : Math.min(pageShift + o.levels * (pageShift - 3), wide ? 52 : 48);
+  const most = pa52({ paBits, ds }, granule) ? 52 : 48;
+  const fromLevels = o.levels === undefined ? undefined : Math.min(pageShift + o.levels * (pageShift - 3), most);
   if (o.vaBits !== undefined && fromLevels !== undefined) {
-    const actual = arm64Levels(granule, o.vaBits, wide && granule !== 65536).length;
+    const actual = arm64Levels(granule, o.vaBits, ds).length;
     if (actual !== o.levels) {
       throw new TranslationFault(`${o.vaBits}-bit VAs with ${sizeName(BigInt(granule))} pages take ${actual} levels, not ${o.levels}`);
     }
@@ -208,7 +209,7 @@ function config(registers: ReadonlyMap<string, bigint>, o: PagingOverride): Arm6
     const granule = o.granule ?? (tcr ? (n === 0 ? tcr.tg0 : tcr.tg1) : granuleFromOverride(o));
     if (granule === null) throw new TranslationFault(`TCR_EL1.TG${n} holds a reserved granule encoding`);
     const vaBits =
-      vaBitsFromOverride(o, granule, ds || paBits === 52) ??
+      vaBitsFromOverride(o, granule, ds, paBits) ??
       (tcr ? 64 - (n === 0 ? tcr.t0sz : tcr.t1sz) : undefined);
     if (vaBits === undefined) throw new TranslationFault('TCR_EL1 is not available: give the VA bits or levels in the config');
     const ttbrValue = registers.get(ttbr);
@@ -240,9 +241,10 @@ function plan(va: bigint, c: Arm64PagingConfig, root: bigint | undefined): WalkP
       `${hex(va)} is in neither TTBR0_EL1 (0x0–${hex(lowEnd)}) nor TTBR1_EL1 (${hex(highStart)}–0xffffffffffffffff)`,
     );
   }
-  if (half.disabled) throw new TranslationFault(`walks through ${half.ttbr} are disabled (TCR_EL1.EPD${upper ? 1 : 0})`);
   const levels = arm64Levels(half.granule, half.vaBits, c.ds);
+  // An explicit root (say a task's mm->pgd) is walked whatever the CPU's TCR allows right now.
   if (root !== undefined) return { root, rootName: 'root', levels };
+  if (half.disabled) throw new TranslationFault(`walks through ${half.ttbr} are disabled (TCR_EL1.EPD${upper ? 1 : 0})`);
   if (half.root === null) throw new TranslationFault(`${half.ttbr} is not available: pass the root table`);
   return { root: half.root, rootName: half.ttbr, levels };
 }

@@ -201,6 +201,6 @@ export const x86_64Paging: PagingHooks<X86PagingConfig> = {
   },
 
   levels: (config) => levels(config.la57),
-  decode: (raw, level) => decode(raw, level),
+  decode,
   summarize,
 };
