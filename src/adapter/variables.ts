@@ -137,7 +137,7 @@ export class Variables {
       this.varobjs.push(k.name);
       const expandable = k.numchild > 0 || k.dynamic;
       // Simple values omit arrays; a char array (comm, name) is worth one more query: it is a string.
-      const value = k.value ?? (k.type && /char \[\d+\]$/.test(k.type) ? await vars.evaluate(this.gdb, k.name).catch(() => undefined) : undefined);
+      const value = (k.value === undefined || /^\[\d+\]$/.test(k.value)) && k.type && /char \[\d+\]$/.test(k.type) ? await this.printed(k.name, thread, frame) ?? k.value : k.value;
       out.push({
         name: k.exp ?? k.name,
         value: value ?? (expandable ? '{…}' : ''),
@@ -148,6 +148,16 @@ export class Variables {
       });
     }
     return out;
+  }
+
+  /** gdb's print of a varobj's expression (a varobj only says "[16]" for an array). */
+  private async printed(name: string, thread: number, frame: number): Promise<string | undefined> {
+    try {
+      const expression = await vars.infoPathExpression(this.gdb, name);
+      return await data.evaluate(this.gdb, expression, { thread, frame });
+    } catch {
+      return undefined;
+    }
   }
 
   private async registers(thread: number, frame: number, group: 'general' | 'system'): Promise<DebugProtocol.Variable[]> {
