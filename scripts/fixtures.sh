@@ -81,6 +81,14 @@ apt_update_once() {
   fi
 }
 
+# apt-get download into the current directory. As root, apt would hand the download to the
+# _apt user, who cannot write into a private cache: keep it as root instead.
+apt_download() {
+  local opts=(-q)
+  [[ $(id -u) == 0 ]] && opts+=(-o APT::Sandbox::User=root)
+  apt-get download "${opts[@]}" "$@" >/dev/null
+}
+
 # Downloads the packages of a set that are not in debs/ yet. Returns non-zero if any is missing.
 fetch_set() { # abi version
   local want=() pkg ver arch
@@ -90,10 +98,12 @@ fetch_set() { # abi version
   done < <(package_set "$1" "$2")
   [[ ${#want[@]} == 0 ]] && return 0
   log "downloading ${#want[@]} package(s): ${want[*]}"
-  if ! (cd "$DEBS" && apt-get download -q "${want[@]}" >/dev/null); then
+  local t0; t0=$(date +%s%N)
+  if ! (cd "$DEBS" && apt_download "${want[@]}"); then
     apt_update_once
-    (cd "$DEBS" && apt-get download -q "${want[@]}" >/dev/null) || return 1
+    (cd "$DEBS" && apt_download "${want[@]}") || return 1
   fi
+  log "downloaded in $(elapsed "$t0")"
 }
 
 # Newest version whose whole set apt offers for both arches, as "abi version".
@@ -133,9 +143,9 @@ busybox_deb() { # debarch
   local f
   f=$(ls "$DEBS"/busybox-static_*_"$1".deb 2>/dev/null | sort -V | tail -n1 || true)
   if [[ -z $f ]]; then
-    log "downloading busybox-static:$1"
-    (cd "$DEBS" && apt-get download -q "busybox-static:$1" >/dev/null) \
-      || { apt_update_once; (cd "$DEBS" && apt-get download -q "busybox-static:$1" >/dev/null); }
+    log "downloading busybox-static:$1" >&2
+    (cd "$DEBS" && apt_download "busybox-static:$1") \
+      || { apt_update_once >&2; (cd "$DEBS" && apt_download "busybox-static:$1"); }
     f=$(ls "$DEBS"/busybox-static_*_"$1".deb | sort -V | tail -n1)
   fi
   echo "$f"
