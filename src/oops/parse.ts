@@ -234,13 +234,19 @@ export class LogParser {
     let st = s.state;
     if (task) {
       // A second task line after frames is a new dump (a WARN followed by dump_stack()).
-      if (!st || (st.report.frames.length > 0 && (st.section?.frames.length ?? 0) > 0)) st = this.implicit(s, l);
+      // (KFENCE prints its only task line after the frames, so the first one never splits.)
+      if (!st || (st.taskLine && st.report.frames.length > 0 && (st.section?.frames.length ?? 0) > 0)) st = this.implicit(s, l);
       const r = st.report;
-      if (task.cpu !== undefined) r.cpu = task.cpu;
-      r.pid = task.pid;
-      r.comm = task.comm;
-      r.taint = task.taint;
-      r.release = task.release;
+      // In stall reports the task lines under a section title are other CPUs' backtraces.
+      const foreign = r.kind !== 'backtrace' && MULTI_CPU_KINDS.has(r.kind) && st.section !== undefined;
+      if (!st.taskLine && !foreign) {
+        r.cpu ??= task.cpu;
+        r.pid ??= task.pid;
+        r.comm ??= task.comm;
+        r.taint = task.taint;
+        r.release = task.release;
+      }
+      st.taskLine = true;
       st.other(l.no);
       return true;
     }
@@ -269,10 +275,11 @@ export class LogParser {
   }
 }
 
-/** arm64 prints a 16-digit ESR in `Internal error: Oops: 0000000096000006 [#1]`, arm a short FSR. */
+/** arm appends ` ARM`/` THUMB2` to the oops line; arm64 6.x prints a 16-digit ESR. */
 function oopsArch(t: string): Arch | undefined {
-  const m = /^Internal error: [^:]{0,60}: ([0-9a-f]{1,16}) \[#/.exec(t);
-  if (m) return m[1].length === 16 ? 'arm64' : 'arm';
+  if (/\[#\d{1,6}\].{0,80}\b(?:ARM|THUMB2)\b/.test(t)) return 'arm';
+  // Older arm64 kernels printed the ESR with 8 digits too, so only the 16-digit form is proof.
+  if (/^Internal error: [^:]{0,60}: [0-9a-f]{16} \[#/.test(t)) return 'arm64';
   return undefined;
 }
 

@@ -3,8 +3,8 @@
  */
 import { archFromSymbol, archFromCodeLocation } from './arch';
 import type { FrameText } from './frame';
-import type { CodeText, RegisterLine } from './registers';
-import type { Arch, CodeBytes, Frame, RegisterBlock, Report, ReportKind, Section, TextRange } from './types';
+import type { CodeText, LocationText, RegisterLine } from './registers';
+import type { Arch, CodeBytes, CodeLocation, Frame, RegisterBlock, Report, ReportKind, Section, TextRange } from './types';
 
 /** Frames seen before any section title are listed under this name. */
 export const DEFAULT_SECTION = 'Call Trace';
@@ -60,6 +60,8 @@ export class ReportState {
   private archStrength = 0;
   /** Unrecognised lines since the last recognised one. */
   quiet = 0;
+  /** A `CPU: … PID: … Comm:` line was seen (a second one after frames starts a new dump). */
+  taskLine = false;
 
   constructor(readonly report: Report) {}
 
@@ -127,6 +129,7 @@ export class ReportState {
     section.frames.push(f);
     this.report.frames.push(f);
     if (ft.callee !== undefined) this.hintArch('arm', 1);
+    else if (ft.tag !== undefined) this.hintArch('arm64', 1);
     else if (ft.symbol) this.hintArch(archFromSymbol(ft.symbol), 1);
     this.other(line);
     this.extendSection(line);
@@ -146,8 +149,8 @@ export class ReportState {
     if (this.report.ended) return this.touch(line);
     const b = this.currentBlock(line);
     Object.assign(b.values, r.values);
-    if (r.pc && !b.pc) b.pc = { ...r.pc, line };
-    if (r.lr && !b.lr) b.lr = { ...r.lr, line };
+    b.pc = mergeLocation(b.pc, r.pc, line);
+    b.lr = mergeLocation(b.lr, r.lr, line);
     this.hintArch(r.pc ? archFromCodeLocation(r.arch, r.pc.address) : r.arch, 2);
     if (this.report.registerBlocks[0] === b) {
       this.report.registers = b.values;
@@ -195,4 +198,18 @@ export class ReportState {
   finish(): void {
     for (const s of this.report.sections) if (s.endLine > this.report.endLine) s.endLine = this.report.endLine;
   }
+}
+
+/**
+ * Several lines may name the same register: syzbot prints the inlined callees first
+ * (`RIP: 0010:__orc_find file.c:101 [inline]`) and the real function last, riscv prints
+ * `epc : func+0x1/0x2` and then `epc : ffffffff806fe448`. Keep the entry with an offset and
+ * fill in the address when a later line gives it.
+ */
+function mergeLocation(have: CodeLocation | undefined, next: LocationText | undefined, line: number): CodeLocation | undefined {
+  if (!next) return have;
+  if (!have) return { ...next, line };
+  if (have.offset === undefined && next.offset !== undefined) return { ...next, line, address: next.address ?? have.address };
+  if (have.address === undefined && next.symbol === undefined && next.address !== undefined) have.address = next.address;
+  return have;
 }
