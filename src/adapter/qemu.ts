@@ -198,6 +198,11 @@ export interface QemuSpawnOptions {
   consoleLog?: string;
   /** How long start() waits for the gdbstub to listen (default 15 s). */
   gdbStubTimeoutMs?: number;
+  /**
+   * Have the kernel kill QEMU when this process dies, even by SIGKILL (Linux, through
+   * util-linux setpriv --pdeathsig). Default true.
+   */
+  dieWithParent?: boolean;
 }
 
 /** Console bytes kept in memory for consoleText (the newest ones). */
@@ -237,6 +242,33 @@ function installCleanup(): void {
     };
     process.on(sig, onSignal);
   }
+}
+
+/** Full path of `program` (as given when it has a slash, else looked up on PATH). */
+export function resolveProgram(program: string, envPath = process.env.PATH ?? ''): string | undefined {
+  const executable = (f: string): boolean => {
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return fs.statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes('/')) return executable(program) ? program : undefined;
+  for (const dir of envPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const f = path.join(dir, program);
+    if (executable(f)) return f;
+  }
+  return undefined;
+}
+
+let setprivPath: string | null | undefined;
+function setpriv(): string | undefined {
+  if (setprivPath === undefined) {
+    setprivPath = process.platform === 'linux' ? (['/usr/bin/setpriv', '/bin/setpriv'].find((f) => fs.existsSync(f)) ?? null) : null;
+  }
+  return setprivPath ?? undefined;
 }
 
 /** Whether something listens on 127.0.0.1:port (from /proc/net/tcp; undefined if unreadable). */
@@ -334,10 +366,23 @@ export class QemuProcess extends EventEmitter<QemuEvents> {
 
   private launch(options: QemuSpawnOptions): Promise<void> {
     installCleanup();
+    const env = options.env ?? process.env;
+    const program = resolveProgram(this.command.program, env.PATH ?? '');
+    if (!program) {
+      return Promise.reject(new Error(`cannot start QEMU: ${this.command.program} not found (install QEMU or set "qemuPath")`));
+    }
+    let file = program;
+    let args = this.command.args;
+    const wrapper = options.dieWithParent === false ? undefined : setpriv();
+    if (wrapper) {
+      // setpriv sets PR_SET_PDEATHSIG and then execs QEMU: same pid, killed with its parent.
+      args = ['--pdeathsig', 'KILL', '--', program, ...args];
+      file = wrapper;
+    }
     if (options.consoleLog) this.logFd = fs.openSync(options.consoleLog, 'a');
-    const child = spawn(this.command.program, this.command.args, {
+    const child = spawn(file, args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
