@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildQemuCommand, findFreePort, kernelImageArch } from '../../src/adapter/qemu';
+import { buildQemuCommand, findFreePort, kernelImageArch, QemuProcess, resolveProgram } from '../../src/adapter/qemu';
 
 let dir: string;
 let bzImage: string;
@@ -182,5 +182,18 @@ describe('kernelImageArch', () => {
     elf.writeUInt16LE(62, 18);
     fs.writeFileSync(f, elf);
     assert.equal(kernelImageArch(f), 'x86_64');
+  });
+});
+
+describe('QemuProcess', () => {
+  test('a QEMU that is not installed is a clear error, not a hang', async () => {
+    const missing = path.join(dir, 'no-qemu-here');
+    await assert.rejects(QemuProcess.start({ kernel: bzImage, arch: 'x86_64', qemuPath: missing }), (e: Error) => e.message.includes(missing) && /not found/.test(e.message));
+  });
+
+  test('resolveProgram looks on PATH and checks paths given with a slash', () => {
+    assert.equal(resolveProgram('sh', '/usr/bin:/bin')?.endsWith('/sh'), true);
+    assert.equal(resolveProgram('kdap-no-such-program', '/usr/bin:/bin'), undefined);
+    assert.equal(resolveProgram(path.join(dir, 'bzImage')), undefined, 'not executable');
   });
 });
