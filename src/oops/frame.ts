@@ -44,6 +44,7 @@ const ADDR = /\[<([0-9a-fA-F]{1,16})>\]/y;
 const PPC_PAIR = /\[([0-9a-fA-F]{8,16})\] \[([0-9a-fA-F]{8,16})\]/y;
 const SYM = /([A-Za-z_.$][A-Za-z0-9_.$]{0,255})(?:\+0x([0-9a-fA-F]{1,16})(?:\/0x([0-9a-fA-F]{1,16}))?)?/y;
 const MODULE = /\[([A-Za-z0-9_-]{1,64})(?: ([0-9a-fA-F]{8,64}))?\]/y;
+const OLD_MODULE = /:([A-Za-z0-9_-]{1,64}):(?=[A-Za-z_.$])/y;
 const HEX = /0x([0-9a-fA-F]{1,16})(?![0-9A-Za-z_])/y;
 const FROM = /[ \t]{1,8}from[ \t]{1,8}/y;
 const TAG = /\(([A-Z])\)/y;
@@ -90,10 +91,15 @@ interface SymPart {
 /** `sym[+0xoff[/0xsize]] [ [mod [buildid]]]` at the cursor. */
 function symPart(c: Cursor): SymPart | undefined {
   const start = c.pos;
+  // 2.6-era x86_64 named the module first: `:jbd:log_wait_commit+0xa3/0xf5`.
+  const prefixed = c.match(OLD_MODULE);
   const m = c.match(SYM);
-  if (!m) return undefined;
+  if (!m) {
+    c.pos = start;
+    return undefined;
+  }
   let end = c.pos;
-  let module: string | undefined;
+  let module: string | undefined = prefixed?.[1];
   let buildId: string | undefined;
   const save = c.pos;
   c.ws();

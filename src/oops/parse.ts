@@ -214,7 +214,9 @@ export class LogParser {
   }
 
   private stackLine(s: Stream, l: Line): boolean {
-    const inTrace = s.state?.section !== undefined;
+    // Weak forms (a bare `0x…`, `func+0x10` without size) only continue a trace already under way.
+    const section = s.state?.section;
+    const inTrace = section !== undefined && (section.frames.length > 0 || /^(?:Call [Tt]race|Backtrace|Stack trace)/.test(section.name));
     const parsed = parseStackLine(l.body.length > MAX_ANALYSED ? l.t : l.body, inTrace);
     if (!parsed) return false;
     const column = l.body.length > MAX_ANALYSED ? l.column : l.bodyColumn;

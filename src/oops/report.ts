@@ -152,11 +152,11 @@ export class ReportState {
     b.pc = mergeLocation(b.pc, r.pc, line);
     b.lr = mergeLocation(b.lr, r.lr, line);
     this.hintArch(r.pc ? archFromCodeLocation(r.arch, r.pc.address) : r.arch, 2);
-    if (this.report.registerBlocks[0] === b) {
-      this.report.registers = b.values;
-      this.report.pc = b.pc;
-      this.report.lr = b.lr;
-    }
+    // The report shows the first block; an `IP:` line alone (old x86) leaves the values to the next.
+    const rep = this.report;
+    if (rep.registerBlocks[0] === b || Object.keys(rep.registers).length === 0) rep.registers = b.values;
+    if (rep.registerBlocks[0] === b || !rep.pc) rep.pc = b.pc;
+    if (rep.registerBlocks[0] === b || !rep.lr) rep.lr = b.lr;
     this.last = 'registers';
     this.touch(line);
   }
