@@ -134,7 +134,7 @@ export class Variables {
     const kids = await vars.listChildren(this.gdb, name, start ?? 0, to);
     const out: DebugProtocol.Variable[] = [];
     for (const k of kids) {
-      this.varobjs.push(k.name);
+      // Children go away with their root (-var-delete deletes the tree): do not track them.
       const expandable = k.numchild > 0 || k.dynamic;
       // Simple values omit arrays; a char array (comm, name) is worth one more query: it is a string.
       const value = (k.value === undefined || /^\[\d+\]$/.test(k.value)) && k.type && /char \[\d+\]$/.test(k.type) ? await this.printed(k.name, thread, frame) ?? k.value : k.value;

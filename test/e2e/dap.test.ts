@@ -39,7 +39,8 @@ function childrenOf(parent: number): number[] {
     .map((m) => Number(m[1]));
 }
 
-for (const arch of ['x86_64', 'arm64'] as const) {
+const only = process.env.KDAP_E2E_ARCH;
+for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === only)) {
   const fx: ArchFixture = fixtures.arches[arch];
   describe(`debug adapter on ${arch}`, { concurrency: false }, () => {
     const dc = new KdapClient();
@@ -57,6 +58,7 @@ for (const arch of ['x86_64', 'arm64'] as const) {
       sourceRoot: fixtures.sourceRoot,
       substitutePath: fx.substitutePath,
       stopAt: 'start_kernel',
+      trace: true,
     };
 
     before(async () => {
@@ -64,6 +66,7 @@ for (const arch of ['x86_64', 'arm64'] as const) {
     });
 
     after(async () => {
+      dc.saveLogs(`dap-${arch}`);
       await dc.stop().catch(() => undefined);
     });
 

@@ -4,6 +4,7 @@
  */
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -11,12 +12,15 @@ export const adapterJs = path.join(repoRoot, 'dist', 'adapter.js');
 
 export class KdapClient extends DebugClient {
   console = '';
+  /** The adapter's trace (every MI command and reply) when launched with trace: true. */
+  trace: string[] = [];
   private consoleWaiters: Array<{ re: RegExp; from: number; resolve: () => void }> = [];
 
   constructor() {
     super(process.execPath, adapterJs, 'kdap');
     this.defaultTimeout = 120_000;
     this.on('output', (e: DebugProtocol.OutputEvent) => {
+      if (e.body.category === 'console') this.trace.push(e.body.output);
       if (e.body.category !== 'stdout') return;
       this.console += e.body.output.replace(/\r/g, '').replace(/\x1b\[6n/g, '');
       this.consoleWaiters = this.consoleWaiters.filter((w) => {
@@ -34,6 +38,14 @@ export class KdapClient extends DebugClient {
       const timer = setTimeout(() => reject(new Error(`console never showed ${re}; tail:\n${this.console.slice(-800)}`)), timeoutMs);
       this.consoleWaiters.push({ re, from, resolve: () => { clearTimeout(timer); resolve(); } });
     });
+  }
+
+  /** Writes the trace and console next to the other test artifacts, for a failing run. */
+  saveLogs(name: string): void {
+    const dir = path.join(repoRoot, 'test-artifacts', 'e2e');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${name}.mi.log`), this.trace.join(''));
+    fs.writeFileSync(path.join(dir, `${name}.console.log`), this.console);
   }
 
   /** Types a line into the guest shell through the adapter. */
