@@ -57,6 +57,8 @@ export interface ElfSymbol {
   visibility: number;
   /** Section index, with SHN_XINDEX already resolved through `.symtab_shndx`. */
   shndx: number;
+  /** shndx is a reserved value (SHN_ABS, SHN_COMMON …), not a section; only ambiguous past 0xff00 sections. */
+  special: boolean;
 }
 
 export class ElfError extends Error {
@@ -185,6 +187,7 @@ export class ElfFile {
     for (let i = 0, at = 0; at + entsize <= raw.length; i++, at += entsize) {
       const info = f.u8(at + (is64 ? 4 : 12));
       let shndx = f.u16(at + (is64 ? 6 : 14));
+      const special = shndx >= SHN_LORESERVE && shndx !== SHN_XINDEX;
       if (shndx === SHN_XINDEX && fx && i * 4 + 4 <= ext!.length) shndx = fx.u32(i * 4);
       out.push({
         index: i,
@@ -195,6 +198,7 @@ export class ElfFile {
         bind: info >> 4,
         visibility: f.u8(at + (is64 ? 5 : 13)) & 0x3,
         shndx,
+        special,
       });
     }
     return out;

@@ -16,7 +16,7 @@
  * address (the script subtracts an absolute address from a size for vmlinux), and an address
  * of 0 is not rejected (it is legitimate for the first function of a module's `.text`).
  */
-import { ElfFile, ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_FILE, STT_FUNC, STT_SECTION } from './elf';
+import { ElfFile, ET_REL, SHN_UNDEF, STT_FILE, STT_FUNC, STT_SECTION } from './elf';
 import type { ElfHeader, ElfSection, ElfSymbol } from './elf';
 
 export interface SymbolTable {
@@ -63,7 +63,7 @@ export function isMappingSymbol(name: string): boolean {
 }
 
 function inSection(s: ElfSymbol): boolean {
-  return s.shndx !== SHN_UNDEF && s.shndx < SHN_LORESERVE;
+  return s.shndx !== SHN_UNDEF && !s.special;
 }
 
 export function buildSymbolTable(

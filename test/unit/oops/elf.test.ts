@@ -13,6 +13,7 @@ import { kallsymsSize, loadSymbolTable, lookupFuncOffset } from '../../../src/oo
 import { oracleKallsymsSizes, readelfHeader, readelfSections, readelfSymbols, run, tool } from './readelf';
 
 let dir: string;
+const MANY = 66_000;
 const obj = (name: string) => path.join(dir, name);
 
 const C_A = `
@@ -74,6 +75,11 @@ before(() => {
   build(obj('a64le.o'), 64, true, ET_REL, 'aarch64-linux-gnu-as', [obj('f.s'), '-o', obj('a64le.o')]);
   build(obj('a64be.o'), 64, false, ET_REL, 'aarch64-linux-gnu-as', ['-EB', obj('f.s'), '-o', obj('a64be.o')]);
   build(obj('mips.o'), 32, false, ET_REL, 'llvm-mc', ['-triple=mips-linux-gnu', '-filetype=obj', obj('m.s'), '-o', obj('mips.o')]);
+  // More sections than SHN_LORESERVE: e_shnum, e_shstrndx and st_shndx move to extensions.
+  let many = '';
+  for (let i = 0; i < MANY; i++) many += `.section .text.f${i},"ax",@progbits\n.globl f${i}\n.type f${i},@function\nf${i}: ret\n.size f${i}, .-f${i}\n`;
+  fs.writeFileSync(obj('many.s'), many);
+  if (tool('as')) run('as', [obj('many.s'), '-o', obj('many.o')]);
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -125,6 +131,20 @@ describe('ELF reader vs readelf', () => {
       assert.equal(await elf.buildId(), m?.[1], b.file);
       await elf.close();
     }
+  });
+
+  it('extended section numbering (66k sections, SHN_XINDEX symbols)', async (t) => {
+    if (!fs.existsSync(obj('many.o'))) return t.skip('assembler not installed');
+    const table = await loadSymbolTable(obj('many.o'));
+    const sections = readelfSections(obj('many.o'));
+    assert.equal(table.sections.length, sections.length + 1);
+    const last = table.byName.get(`f${MANY - 1}`)![0];
+    assert.ok(last.shndx > 0xff00);
+    assert.equal(table.sections[last.shndx].name, `.text.f${MANY - 1}`);
+    assert.deepEqual(
+      lookupFuncOffset(table, `f${MANY - 1}`, 0n, 1n).matches.map((m) => m.sectionName),
+      [`.text.f${MANY - 1}`],
+    );
   });
 
   it('rejects what is not ELF without leaking the file handle', async () => {

@@ -44,7 +44,8 @@ export interface ReadelfSection {
 export function readelfSections(file: string): ReadelfSection[] {
   const out: ReadelfSection[] = [];
   for (const line of run('readelf', ['-SW', file]).stdout.split('\n')) {
-    const m = /^\s*\[\s*(\d+)\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s/.exec(line);
+    // The type column can be several words (`SYMTAB SECTION INDICES`).
+    const m = /^\s*\[\s*(\d+)\]\s+(\S+)\s+[A-Z_0-9+ ]+?\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s/.exec(line);
     if (!m || m[1] === '0') continue;
     out.push({ index: Number(m[1]), name: m[2], addr: BigInt('0x' + m[3]), offset: BigInt('0x' + m[4]), size: BigInt('0x' + m[5]) });
   }
