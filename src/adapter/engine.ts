@@ -112,6 +112,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     await exec.selectRemote(this.gdb, remote, 30_000);
     this.timings.connect = Date.now() - t;
     this.state = 'stopped';
+    this.qemuStub = /sstep/.test(await this.maintPacket('qqemu.Supported').catch(() => ''));
+    // Step with interrupts and timers masked, so `next` does not land in an interrupt handler.
+    if (this.qemuStub) await this.maintPacket('Qqemu.sstep=0x7').catch(() => '');
+  }
+
+  /** True when the remote is QEMU's gdbstub (it answers the qqemu.* packets). */
+  qemuStub = false;
+
+  /** Sends a raw RSP packet through gdb and returns the reply text. */
+  async maintPacket(packet: string): Promise<string> {
+    const text = await this.gdb.console(`maint packet ${packet}`);
+    const m = /received: "(.*)"/.exec(text);
+    return m ? m[1] : '';
   }
 
   /** Waits for the next `*stopped`, or returns the current stop if already stopped and `already` is set. */

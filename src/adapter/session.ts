@@ -321,13 +321,21 @@ export class KdapSession extends LoggingDebugSession {
       }
       if (engine.state !== 'stopped') throw new UserError('The target is running: pause it to evaluate expressions.');
       const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: undefined, frame: undefined };
-      response.body = await this.requireVariables().evaluate(args.expression, where.thread, where.frame);
+      try {
+        response.body = await this.requireVariables().evaluate(args.expression, where.thread, where.frame);
+      } catch (err) {
+        // A vCPU in user mode (or on PTI's user page tables) cannot read kernel memory through
+        // the stub: evaluate globals on a vCPU that is in the kernel instead.
+        const kernel = /Cannot access memory/.test(errorText(err)) ? await this.threads?.kernelThread(where.thread) : undefined;
+        if (kernel === undefined) throw err;
+        response.body = await this.requireVariables().evaluate(args.expression, kernel, undefined);
+      }
     });
   }
 
   protected override setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): void {
     void this.guard(response, async () => {
-      throw new UserError(`Set '${args.name}' from the Watch view or with "-exec set var ${args.name} = ${args.value}".`);
+      response.body = { value: await this.requireVariables().setChild(args.variablesReference, args.name, args.value) };
     });
   }
 

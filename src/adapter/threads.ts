@@ -49,6 +49,12 @@ export class ThreadCache {
     return this.cached;
   }
 
+  /** A vCPU whose pc is in the kernel's half of the address space, other than `not`. */
+  async kernelThread(not?: number): Promise<number | undefined> {
+    const list = await this.list();
+    return list.find((t) => t.id !== not && (t.info.frame?.address ?? 0n) >= 0xffff000000000000n)?.id;
+  }
+
   async byId(id: number): Promise<CpuThread | undefined> {
     return (await this.list()).find((t) => t.id === id);
   }

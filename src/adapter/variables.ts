@@ -38,6 +38,8 @@ const systemRegisterNames: Record<KernelArch, string[]> = {
 
 export class Variables {
   private readonly containers = new Handles<Container>();
+  /** "reference:name" → the gdb varobj holding that child, for setVariable. */
+  private readonly childVarobjs = new Map<string, string>();
   private varobjs: string[] = [];
   private registerNames: string[] | undefined;
 
@@ -50,6 +52,7 @@ export class Variables {
   /** Called on every resume: references and variable objects belong to one stop. */
   async reset(): Promise<void> {
     this.containers.reset();
+    this.childVarobjs.clear();
     const names = this.varobjs;
     this.varobjs = [];
     for (const name of names) await vars.remove(this.gdb, name).catch(() => undefined);
@@ -73,10 +76,10 @@ export class Variables {
         return this.registers(c.thread, c.frame, c.group);
       case 'expression': {
         const v = await this.createVarobj(c.expression, c.thread, c.frame);
-        return this.children(v.name, c.thread, c.frame, start, count);
+        return this.children(reference, v.name, c.thread, c.frame, start, count);
       }
       case 'varobj':
-        return this.children(c.name, c.thread, c.frame, start, count);
+        return this.children(reference, c.name, c.thread, c.frame, start, count);
       case 'bits':
         return decodeFields(c.value, c.fields).map((f) => ({ name: f.name, value: f.text, variablesReference: 0 }));
     }
@@ -105,6 +108,16 @@ export class Variables {
     return vars.assign(this.gdb, v.name, value);
   }
 
+  /** Assigns to a variable shown under `reference` (a local, or a member of an expanded struct). */
+  async setChild(reference: number, name: string, value: string): Promise<string> {
+    const c = this.containers.get(reference);
+    if (!c) throw new Error('that variable is no longer valid (the target ran since)');
+    if (c.kind === 'locals') return this.setVariable(name, value, c.thread, c.frame);
+    const varobj = this.childVarobjs.get(`${reference}:${name}`);
+    if (!varobj) throw new Error(`'${name}' cannot be assigned here`);
+    return vars.assign(this.gdb, varobj, value);
+  }
+
   private async createVarobj(expression: string, thread: number | undefined, frame: number | undefined): Promise<vars.VarObject> {
     const v = await vars.create(this.gdb, expression, { thread, frame });
     this.varobjs.push(v.name);
@@ -129,7 +142,7 @@ export class Variables {
     });
   }
 
-  private async children(name: string, thread: number, frame: number, start?: number, count?: number): Promise<DebugProtocol.Variable[]> {
+  private async children(reference: number, name: string, thread: number, frame: number, start?: number, count?: number): Promise<DebugProtocol.Variable[]> {
     const to = start !== undefined && count !== undefined ? start + count : undefined;
     const kids = await vars.listChildren(this.gdb, name, start ?? 0, to);
     const out: DebugProtocol.Variable[] = [];
@@ -138,6 +151,7 @@ export class Variables {
       const expandable = k.numchild > 0 || k.dynamic;
       // Simple values omit arrays; a char array (comm, name) is worth one more query: it is a string.
       const value = (k.value === undefined || /^\[\d+\]$/.test(k.value)) && k.type && /char \[\d+\]$/.test(k.type) ? await this.printed(k.name, thread, frame) ?? k.value : k.value;
+      this.childVarobjs.set(`${reference}:${k.exp ?? k.name}`, k.name);
       out.push({
         name: k.exp ?? k.name,
         value: value ?? (expandable ? '{…}' : ''),
