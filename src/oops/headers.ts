@@ -90,9 +90,14 @@ const RULES: Rule[] = [
 
 const MAX_HEADER = 1024;
 
+// Most lines start with none of these; checking one character first skips ~30 regexes for them.
+const FIRST_CHARS = new Set('BkWOIUKgisdabNr['.split(''));
+const MID_LINE = /BUG: soft lockup|Watchdog detected hard LOCKUP| invoked oom-killer: |: page allocation failure: /;
+
 export function detectHeader(t: string): Header | undefined {
   if (t.length === 0) return undefined;
   const head = t.length > MAX_HEADER ? t.slice(0, MAX_HEADER) : t;
+  if (!FIRST_CHARS.has(t[0]) && !MID_LINE.test(head)) return undefined;
   for (const r of RULES) {
     const m = r.re.exec(head);
     if (!m) continue;

@@ -100,7 +100,8 @@ export function splitPrefix(raw: string): LinePrefix {
     pos += c[0].length;
   }
   if (timestamp !== undefined) {
-    const h = HOST_KERNEL.exec(head());
+    const k = raw.indexOf(' kernel: ', pos);
+    const h = k >= 0 && k - pos < 260 ? HOST_KERNEL.exec(head()) : null;
     if (h) pos += h[0].length;
     // Leading `<N>` after the timestamp is how some consoles show the level.
     pos = skip(LEVEL, raw, pos);

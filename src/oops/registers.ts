@@ -58,6 +58,7 @@ const VALUE_LINES: Array<[RegExp, Arch]> = [
 const PAIR =
   /([A-Za-z][A-Za-z0-9_]{0,11}|\$ ?\d{1,2}) {0,4}: {0,3}(?:\[<([0-9a-fA-F]{1,16})>\]|([0-9a-fA-F]{1,16}(?::[0-9a-fA-F]{1,16})?(?:\([0-9a-fA-F]{1,8}\))?))(?![0-9A-Za-z_])/g;
 const MAX_REGISTER_LINE = 1024;
+const NO_COLON = /^(?:PC is at|LR is at|EIP is at|NIP|LR |RIP )/;
 // mips prints `epc   : ffffffff8012345c func+0x1c/0x30`.
 const ADDRESS_THEN_SYMBOL = /^([0-9a-fA-F]{8,16}) (?=\S)/;
 
@@ -121,6 +122,9 @@ function addressOnly(v: string | undefined, line: string, name: string): Locatio
  */
 export function parseRegisterLine(body: string, indent = 0): RegisterLine | undefined {
   if (body.length > MAX_REGISTER_LINE) return undefined;
+  // Every register line names a register in its first few characters, followed by a colon.
+  const colon = body.indexOf(':');
+  if ((colon < 0 || colon > 14) && !NO_COLON.test(body)) return undefined;
   for (const p of LOCATIONS) {
     const m = p.re.exec(body);
     if (!m) continue;
