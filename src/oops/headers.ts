@@ -70,6 +70,8 @@ const RULES: Rule[] = [
   { re: OOPS_LINE, kind: 'oops', role: 'oops' },
   { re: /^Unable to handle kernel NULL pointer dereference/, kind: 'null-deref' },
   { re: /^Unable to handle kernel /, kind: 'oops' },
+  // mips: `CPU 0 Unable to handle kernel paging request at virtual address …, epc == …, ra == …`
+  { re: /^CPU \d{1,5} Unable to handle kernel /, kind: 'oops' },
   { re: /^Kernel panic - not syncing/, kind: 'panic' },
   {
     re: /^INFO: task (.{1,64}):(\d{1,10}) blocked for more than/,
@@ -92,7 +94,7 @@ const MAX_HEADER = 1024;
 
 // Most lines start with none of these; checking one character first skips ~30 regexes for them.
 const FIRST_CHARS = new Set('BkWOIUKgisdabNr['.split(''));
-const MID_LINE = /BUG: soft lockup|Watchdog detected hard LOCKUP| invoked oom-killer: |: page allocation failure: /;
+const MID_LINE = /BUG: soft lockup|Watchdog detected hard LOCKUP| invoked oom-killer: |: page allocation failure: |^CPU \d+ Unable to handle/;
 
 export function detectHeader(t: string): Header | undefined {
   if (t.length === 0) return undefined;

@@ -59,8 +59,8 @@ const PAIR =
   /([A-Za-z][A-Za-z0-9_]{0,11}|\$ ?\d{1,2}) {0,4}: {0,3}(?:\[<([0-9a-fA-F]{1,16})>\]|([0-9a-fA-F]{1,16}(?::[0-9a-fA-F]{1,16})?(?:\([0-9a-fA-F]{1,8}\))?))(?![0-9A-Za-z_])/g;
 const MAX_REGISTER_LINE = 1024;
 const NO_COLON = /^(?:PC is at|LR is at|EIP is at|NIP|LR |RIP )/;
-// mips prints `epc   : ffffffff8012345c func+0x1c/0x30`.
-const ADDRESS_THEN_SYMBOL = /^([0-9a-fA-F]{8,16}) (?=\S)/;
+// mips prints `epc   : ffffffff8012345c func+0x1c/0x30`, powerpc `NIP [c000000000123456] func+0x1c/0x30`.
+const ADDRESS_THEN_SYMBOL = /^\[?([0-9a-fA-F]{8,16})\]? (?=\S)/;
 
 function values(s: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -179,6 +179,31 @@ describe('arm, arm64, riscv', () => {
   });
 });
 
+describe('powerpc and mips registers', () => {
+  it('NIP [addr] func and epc : addr func name the faulting code', () => {
+    const ppc = one(`
+      BUG: Kernel NULL pointer dereference on read at 0x00000000
+      NIP:  c000000000a1b2c4 LR: c000000000a1b2a0 CTR: 0000000000000000
+      NIP [c000000000a1b2c4] foo_probe+0x24/0x60 [foo]
+      LR [c000000000a1b2a0] foo_probe+0x0/0x60 [foo]
+      Call Trace:
+      [c000000006d4f9d0] [c000000000d14ab4] dump_stack_lvl+0x74/0xa8 (unreliable)
+    `);
+    assert.deepEqual([ppc.pc && refText(ppc.pc), ppc.pc?.address, ppc.lr?.address], ['foo_probe+0x24/0x60 [foo]', 0xc000000000a1b2c4n, 0xc000000000a1b2a0n]);
+    assert.deepEqual([ppc.arch, ppc.frames.length, ppc.frames[0].reliable], ['powerpc', 1, false]);
+    const mips = one(`
+      CPU 0 Unable to handle kernel paging request at virtual address 00000000, epc == 8012345c, ra == 80123400
+      Oops[#1]:
+      epc   : 8012345c foo_read+0x1c/0x30
+      ra    : 80123400 vfs_read+0x80/0x160
+      Call Trace:
+      [<8012345c>] foo_read+0x1c/0x30
+    `);
+    assert.deepEqual([mips.pc?.symbol, mips.pc?.address, mips.lr?.symbol, mips.arch], ['foo_read', 0x8012345cn, 'vfs_read', 'mips']);
+    assert.deepEqual([mips.kind, mips.line], ['oops', 1]);
+  });
+});
+
 describe('report boundaries', () => {
   it('kernel BUG + invalid opcode is one report; the panic after it is another', () => {
     const log = parseLog(
