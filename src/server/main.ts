@@ -91,6 +91,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     return hoverFor(target, resolutions);
   });
 
+  // The client syncs the `kdap` settings; the symbolizer that will read them is not there yet.
+  connection.onDidChangeConfiguration(() => undefined);
   connection.onShutdown(() => options.symbolizer?.dispose());
   documents.listen(connection);
   connection.listen();
