@@ -5,7 +5,7 @@
 import type { MemoryImage } from '../../../src/kernel/memory-image';
 import type { MemberLayout, StructLayout } from '../../../src/kernel/target';
 
-export function layout(name: string, size: number, members: Record<string, [offset: number, size: number, type?: string]>): StructLayout {
+export function layout(name: string, size: number, members: Record<string, readonly [offset: number, size: number, type?: string]>): StructLayout {
   const map = new Map<string, MemberLayout>();
   for (const [n, [offset, bytes, type]] of Object.entries(members)) map.set(n, { offset, size: bytes, type: type ?? `u${bytes * 8}` });
   return { name, size, members: map };
