@@ -1,0 +1,410 @@
+/**
+ * The kernel `Target` over a live gdb connected to QEMU's gdbstub.
+ *
+ * QEMU facts this leans on (docs: /work/shared/notes target-*.md §3-§5):
+ * - The stub reads virtual memory through the *selected* vCPU's MMU, with that vCPU's privilege:
+ *   a vCPU at EL0 (arm64) or on PTI's user CR3 (x86) cannot read kernel addresses. Reads go
+ *   to a vCPU that is in the kernel with its MMU on.
+ * - `Qqemu.PhyMemMode:1` switches the whole stub to physical reads until `:0`; while it is on,
+ *   every other read (stack frames, variables) would be physical too.
+ * - Registers come per vCPU with `-data-list-register-values --thread N`, under QEMU's names
+ *   (`cr3`, `TTBR1_EL1`, `SCTLR`), looked up in `-data-list-register-names` once.
+ *
+ * Everything read is cached until `invalidate()`, which the owner calls on every resume.
+ * Symbols (absent ones too) and struct layouts come from the vmlinux and stay cached for the
+ * session: the kernel helpers probe for symbols that exist only in some versions, and each
+ * miss costs a gdb lookup.
+ */
+import type { GdbBackend } from '../gdb/backend';
+import { GdbError } from '../gdb/errors';
+import * as data from '../gdb/mi/data';
+import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
+import { walk } from '../kernel/pagetable';
+import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout, type Target } from '../kernel/target';
+import { cpuOfThread } from './threads';
+
+export type CpuMode = 'kernel' | 'user' | 'unknown';
+
+interface ModeRule {
+  /** Registers read once per vCPU and stop, in one MI command. */
+  readonly registers: readonly string[];
+  mode(r: ReadonlyMap<string, bigint>): CpuMode;
+  irqsDisabled(r: ReadonlyMap<string, bigint>): boolean | undefined;
+}
+
+const bit = (v: bigint | undefined, n: number): boolean | undefined => (v === undefined ? undefined : ((v >> BigInt(n)) & 1n) === 1n);
+
+/** How each arch tells kernel from user mode. A vCPU with its MMU off (reset, BIOS, CPU not
+ * yet started) is neither: its "virtual" reads would be physical. */
+const MODE_RULES: Readonly<Record<Arch, ModeRule>> = {
+  x86_64: {
+    // CS.RPL is the CPL; CR0.PG says paging is on; EFLAGS.IF (bit 9) clear = interrupts off.
+    registers: ['cs', 'eflags', 'cr0'],
+    mode: (r) => {
+      const cs = r.get('cs');
+      if (cs === undefined || bit(r.get('cr0'), 31) === false) return 'unknown';
+      return (cs & 3n) === 0n ? 'kernel' : 'user';
+    },
+    irqsDisabled: (r) => (r.has('eflags') ? !bit(r.get('eflags'), 9) : undefined),
+  },
+  arm64: {
+    // PSTATE.EL is cpsr[3:2]; SCTLR_EL1.M (bit 0, QEMU name SCTLR) says the MMU is on; PSTATE.I is bit 7.
+    registers: ['cpsr', 'SCTLR'],
+    mode: (r) => {
+      const cpsr = r.get('cpsr');
+      if (cpsr === undefined || bit(r.get('SCTLR'), 0) === false) return 'unknown';
+      return (cpsr & 0xcn) !== 0n ? 'kernel' : 'user';
+    },
+    irqsDisabled: (r) => bit(r.get('cpsr'), 7),
+  },
+};
+
+export interface CpuThread {
+  cpu: number;
+  threadId: number;
+  info: ThreadInfo;
+}
+
+export interface LiveTargetOptions {
+  /** The remote is QEMU's gdbstub (answers qqemu.Supported), so PhyMemMode exists. */
+  qemu: boolean;
+  /** Thread to prefer for kernel reads, e.g. the one that stopped; asked on each stop. */
+  preferredThread?: () => number | undefined;
+}
+
+export class LiveTarget implements Target {
+  /** MI commands sent so far, for measuring what a request costs. */
+  commands = 0;
+  private registerNumbers: Promise<Map<string, number>> | undefined;
+  private readonly symbols = new Map<string, Promise<bigint | undefined>>();
+  private readonly layouts = new Map<string, Promise<StructLayout | undefined>>();
+  // ---- per stop ----
+  private threadList: Promise<CpuThread[]> | undefined;
+  private readonly registerCache = new Map<number, Map<string, bigint>>();
+  private readonly virtualCache = new Map<string, Promise<Uint8Array>>();
+  private readonly physicalCache = new Map<string, Promise<Uint8Array>>();
+  private kernelThreadId: Promise<number | undefined> | undefined;
+  /** Serialises PhyMemMode windows, so two physical reads never interleave their toggles. */
+  private physicalQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly gdb: GdbBackend, readonly arch: Arch, private readonly options: LiveTargetOptions) {}
+
+  /** Forgets everything read from the target; call on every resume. */
+  invalidate(): void {
+    this.threadList = undefined;
+    this.registerCache.clear();
+    this.virtualCache.clear();
+    this.physicalCache.clear();
+    this.kernelThreadId = undefined;
+  }
+
+  // ---- Target ----
+
+  readVirtual(address: bigint, length: number): Promise<Uint8Array> {
+    return cached(this.virtualCache, `${address}:${length}`, () => this.readVirtualNow(address, length));
+  }
+
+  readPhysical(address: bigint, length: number): Promise<Uint8Array> {
+    if (!this.options.qemu) return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
+    return cached(this.physicalCache, `${address}:${length}`, () => {
+      const run = this.physicalQueue.then(() => this.readPhysicalNow(address, length));
+      this.physicalQueue = run.catch(() => undefined);
+      return run;
+    });
+  }
+
+  async registers(cpu: number, names: readonly string[]): Promise<Map<string, bigint>> {
+    const have = this.registerCache.get(cpu) ?? new Map<string, bigint>();
+    this.registerCache.set(cpu, have);
+    const numbers = await this.numbers();
+    const missing = names.filter((n) => !have.has(n) && numbers.has(n));
+    if (missing.length > 0) {
+      const thread = await this.threadOf(cpu);
+      this.commands++;
+      const values = await data.registerValues(this.gdb, missing.map((n) => numbers.get(n)!), { thread });
+      for (const n of missing) {
+        const value = parseRegister(values.get(numbers.get(n)!));
+        if (value !== undefined) have.set(n, value);
+      }
+    }
+    const out = new Map<string, bigint>();
+    for (const n of names) if (have.has(n)) out.set(n, have.get(n)!);
+    return out;
+  }
+
+  symbol(name: string): Promise<bigint | undefined> {
+    return cached(this.symbols, name, async () => {
+      this.commands++;
+      try {
+        return parseAddress(await data.evaluate(this.gdb, `&${name}`));
+      } catch (e) {
+        if (e instanceof GdbError && /No symbol|not defined/i.test(e.message)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  layout(structName: string): Promise<StructLayout | undefined> {
+    const name = structName.replace(/^struct\s+/, '');
+    return cached(this.layouts, name, async () => {
+      this.commands++;
+      try {
+        return parsePtype(await this.gdb.console(`ptype/o struct ${name}`, 120_000), name);
+      } catch (e) {
+        if (e instanceof GdbError && /No struct type named/.test(e.message)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async cpus(): Promise<number> {
+    return (await this.threads()).length;
+  }
+
+  // ---- beyond Target: what the kernel views need from the same stop ----
+
+  /** One `-thread-info` per stop: each vCPU's thread, CPU number and frame. */
+  threads(): Promise<CpuThread[]> {
+    this.threadList ??= (async () => {
+      this.commands++;
+      const { threads } = await threadInfo(this.gdb);
+      return threads.map((info, i) => ({ cpu: cpuOfThread(info, i), threadId: info.id, info }));
+    })();
+    this.threadList.catch(() => (this.threadList = undefined));
+    return this.threadList;
+  }
+
+  async mode(cpu: number): Promise<CpuMode> {
+    const rule = MODE_RULES[this.arch];
+    return rule.mode(await this.registers(cpu, rule.registers));
+  }
+
+  async irqsDisabled(cpu: number): Promise<boolean | undefined> {
+    const rule = MODE_RULES[this.arch];
+    return rule.irqsDisabled(await this.registers(cpu, rule.registers));
+  }
+
+  /** Value of a C expression as a 64-bit unsigned number (an address, usually). */
+  async evaluateAddress(expression: string): Promise<bigint> {
+    const thread = await this.kernelThread();
+    this.commands++;
+    const text = await data.evaluate(this.gdb, `(unsigned long)(${expression})`, thread === undefined ? {} : { thread });
+    const m = /^(0x[0-9a-fA-F]+|\d+)/.exec(text.trim());
+    if (!m) throw new GdbError(expression, `'${expression}' is not a number: ${text}`);
+    return BigInt.asUintN(64, BigInt(m[1]));
+  }
+
+  /** A vCPU in kernel mode with its MMU on, the preferred one first; undefined if none is. */
+  kernelThread(): Promise<number | undefined> {
+    this.kernelThreadId ??= (async () => {
+      const threads = await this.threads();
+      const preferred = this.options.preferredThread?.();
+      const ordered = [...threads].sort((a, b) => Number(b.threadId === preferred) - Number(a.threadId === preferred));
+      for (const t of ordered) if ((await this.mode(t.cpu)) === 'kernel') return t.threadId;
+      return undefined;
+    })();
+    return this.kernelThreadId;
+  }
+
+  // ---- internals ----
+
+  private async readVirtualNow(address: bigint, length: number): Promise<Uint8Array> {
+    const thread = await this.kernelThread();
+    let why = 'no vCPU is in kernel mode';
+    if (thread !== undefined) {
+      try {
+        this.commands++;
+        const bytes = await data.readMemory(this.gdb, address, length, { thread });
+        if (bytes.length === length) return bytes;
+        why = `only ${bytes.length} bytes readable`;
+      } catch (e) {
+        if (!(e instanceof GdbError)) throw e;
+        why = e.message;
+      }
+    }
+    // The vCPU's MMU refused (or no vCPU is in the kernel): translate with the kernel's page
+    // tables ourselves and read physical memory, which does not depend on any vCPU's mode.
+    if (!this.options.qemu) throw new FaultError(address, length, why);
+    return this.readThroughPageTables(address, length, why);
+  }
+
+  private async readThroughPageTables(address: bigint, length: number, why: string): Promise<Uint8Array> {
+    const cpu = (await this.threads()).find((t) => t.threadId === (this.options.preferredThread?.() ?? -1))?.cpu ?? 0;
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length; ) {
+      const va = address + BigInt(done);
+      const w = await walk(this, va, { cpu });
+      if (w.phys === null || w.pageSize === null) throw new FaultError(address, length, `${why}; page walk: ${w.fault ?? 'unmapped'}`);
+      const n = Math.min(length - done, Number(w.pageSize - (va & (w.pageSize - 1n))));
+      out.set(await this.readPhysical(w.phys, n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /**
+   * Switch, read, switch back, sent back to back: gdb runs MI commands in the order it gets
+   * them, so nothing another caller sends can land inside the physical window, and the switch
+   * back is already queued whatever happens to the read.
+   */
+  private async readPhysicalNow(address: bigint, length: number): Promise<Uint8Array> {
+    this.commands += 3;
+    const on = this.gdb.console('maint packet Qqemu.PhyMemMode:1');
+    const read = data.readMemory(this.gdb, address, length);
+    const off = this.gdb.console('maint packet Qqemu.PhyMemMode:0');
+    const [switched, bytes, restored] = await Promise.allSettled([on, read, off]);
+    if (restored.status === 'rejected' || !/received: "OK"/.test(restored.value)) {
+      const text = restored.status === 'rejected' ? String(restored.reason) : restored.value.trim();
+      throw new Error(`QEMU's gdbstub may still be in physical-memory mode (Qqemu.PhyMemMode:0 answered ${text})`);
+    }
+    if (switched.status === 'rejected') throw switched.reason;
+    if (!/received: "OK"/.test(switched.value)) throw new UnsupportedError('this QEMU', `physical memory reads (Qqemu.PhyMemMode:1 answered ${switched.value.trim()})`);
+    if (bytes.status === 'rejected') {
+      if (bytes.reason instanceof GdbError) throw new FaultError(address, length, `physical: ${bytes.reason.message}`);
+      throw bytes.reason;
+    }
+    if (bytes.value.length < length) throw new FaultError(address, length, `physical: only ${bytes.value.length} bytes readable`);
+    return bytes.value;
+  }
+
+  private numbers(): Promise<Map<string, number>> {
+    this.registerNumbers ??= (async () => {
+      this.commands++;
+      const names = await data.registerNames(this.gdb);
+      const map = new Map<string, number>();
+      names.forEach((n, i) => n && !map.has(n) && map.set(n, i));
+      return map;
+    })();
+    this.registerNumbers.catch(() => (this.registerNumbers = undefined));
+    return this.registerNumbers;
+  }
+
+  private async threadOf(cpu: number): Promise<number> {
+    const t = (await this.threads()).find((x) => x.cpu === cpu);
+    if (!t) throw new RangeError(`no CPU ${cpu}: the target has ${(await this.threads()).length}`);
+    return t.threadId;
+  }
+}
+
+/** A cache of promises that forgets failures, so a transient error is not remembered. */
+function cached<K, V>(map: Map<K, Promise<V>>, key: K, make: () => Promise<V>): Promise<V> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    map.set(key, p);
+    p.catch(() => map.get(key) === p && map.delete(key));
+  }
+  return p;
+}
+
+function parseRegister(text: string | undefined): bigint | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(0x[0-9a-fA-F]+|-?\d+)\s*$/.exec(text);
+  return m ? BigInt.asUintN(64, BigInt(m[1])) : undefined;
+}
+
+/** `0x31980 <runqueues>`, `(void (*)(void)) 0xffffffff81000000 <_stext>` → the address. */
+export function parseAddress(text: string): bigint | undefined {
+  const m = /(0x[0-9a-fA-F]+)(?:\s*<[^>]*>)?\s*$/.exec(text.trim());
+  return m ? BigInt(m[1]) : undefined;
+}
+
+// ---- `ptype/o struct NAME` ----
+//
+// Why ptype/o rather than one `&((struct X *)0)->m` per member: Target.layout() promises every
+// member, so the set is not known in advance, and one local command (no RSP traffic) answers
+// for all. The first lookup of a big struct costs 0.3-0.8 s while gdb expands its DWARF (a
+// per-member query pays that too); after that `ptype/o struct task_struct` takes ~0.1 s.
+//
+// What gdb 13 prints: absolute offsets for every member, nested struct/union types expanded in
+// place, union members without an offset (they sit at the union's), bitfields as `off: bit`:
+//
+//   /* offset      |    size */  type = struct task_struct {
+//   /*      0      |      24 */    struct thread_info {
+//   /*      0      |       8 */        unsigned long flags;
+//                                  } thread_info;
+//   /*     64      |       4 */        union {
+//   /*                     4 */            unsigned int u_flags;
+//                                      };
+//   /*   2340: 0   |       4 */    unsigned int sched_reset_on_fork : 1;
+//                                 /* total size (bytes): 9728 */
+//                               }
+
+interface Aggregate {
+  offset: number;
+  size: number;
+  type: string;
+  members: Array<[string, MemberLayout]>;
+}
+
+const NUMBER = '(0x[0-9a-fA-F]+|\\d+)';
+const MEMBER_LINE = new RegExp(`^/\\*\\s*(?:${NUMBER}(?::\\s*(?:0x[0-9a-fA-F]+|\\d+))?\\s*\\|)?\\s*${NUMBER}\\s*\\*/\\s*(.*)$`);
+const TOTAL_LINE = new RegExp(`total size \\(bytes\\):\\s*${NUMBER}`);
+const CLOSE_LINE = /^}\s*([A-Za-z_]\w*)?((?:\[[^\]]*\])*)\s*;/;
+
+/**
+ * Members of anonymous structs and unions are listed under their own names, as C reaches them
+ * (`mm->pgd` through mm_struct's anonymous struct); members of named nested aggregates also
+ * under dotted paths (`se.vruntime`). A bitfield gets its storage unit's offset and size.
+ */
+export function parsePtype(text: string, name: string): StructLayout | undefined {
+  const stack: Aggregate[] = [];
+  let size: number | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('/* XXX')) continue;
+    if (stack.length === 0) {
+      const header = /type = (struct|union)\b[^{]*\{$/.exec(line);
+      if (header) stack.push({ offset: 0, size: 0, type: `${header[1]} ${name}`, members: [] });
+      continue;
+    }
+    const total = TOTAL_LINE.exec(line);
+    if (total) {
+      if (stack.length === 1) size = Number(total[1]);
+      continue;
+    }
+    const frame = stack[stack.length - 1];
+    if (line.startsWith('}')) {
+      if (stack.length === 1) break; // the struct's own closing brace
+      stack.pop();
+      const parent = stack[stack.length - 1];
+      const close = CLOSE_LINE.exec(line);
+      const memberName = close?.[1];
+      if (!memberName) {
+        parent.members.push(...frame.members);
+        continue;
+      }
+      parent.members.push([memberName, { offset: frame.offset, size: frame.size, type: close[2] ? `${frame.type} ${close[2]}` : frame.type }]);
+      for (const [child, m] of frame.members) parent.members.push([`${memberName}.${child}`, m]);
+      continue;
+    }
+    const m = MEMBER_LINE.exec(line);
+    if (!m) continue;
+    const offset = m[1] === undefined ? frame.offset : Number(m[1]);
+    const bytes = Number(m[2]);
+    const open = /^((?:struct|union)(?:\s+[A-Za-z_]\w*)?)\s*\{$/.exec(m[3]);
+    if (open) {
+      stack.push({ offset, size: bytes, type: open[1], members: [] });
+      continue;
+    }
+    const decl = parseDeclaration(m[3]);
+    if (decl) frame.members.push([decl.name, { offset, size: bytes, type: decl.type }]);
+  }
+  const top = stack[0];
+  if (!top) return undefined;
+  const members = new Map<string, MemberLayout>();
+  // The first of two same-named entries wins: the struct's own member over a flattened namesake.
+  for (const [n, m] of top.members) if (!members.has(n)) members.set(n, m);
+  const end = Math.max(0, ...[...members.values()].map((m) => m.offset + m.size));
+  return { name, size: size ?? end, members };
+}
+
+/** `struct list_head *next;` → next: `struct list_head *`; `char comm[16];` → comm: `char [16]`. */
+export function parseDeclaration(text: string): { name: string; type: string } | undefined {
+  const decl = text.replace(/;\s*$/, '').replace(/\s*:\s*\d+$/, '').trim();
+  const fn = /\(\s*\*+\s*([A-Za-z_]\w*)\s*\)/.exec(decl);
+  if (fn) return { name: fn[1], type: `${decl.slice(0, fn.index)}(*)${decl.slice(fn.index + fn[0].length)}`.trim() };
+  const m = /^(.*?)\s*\b([A-Za-z_]\w*)((?:\[[^\]]*\])*)$/.exec(decl);
+  if (!m || m[1] === '') return undefined;
+  return { name: m[2], type: m[3] ? `${m[1]} ${m[3]}` : m[1] };
+}
