@@ -21,6 +21,8 @@ import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from 
 import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
 import { elfArch } from './elf-arch';
 import { Engine, StopInfo } from './engine';
+import { isKernelRequest, kernelRequest } from './kernel-views';
+import type { CpuInfo } from './protocol';
 import { UserError } from './errors';
 import { decodeFrameId, frameId } from './handles';
 import { launchQemu, LaunchedQemu } from './launch';
@@ -453,6 +455,12 @@ export class KdapSession extends LoggingDebugSession {
       if (command === 'kdap/serialInput') {
         const text = (args as { text?: string } | undefined)?.text ?? '';
         this.qemu?.write(text);
+        return;
+      }
+      if (isKernelRequest(command)) {
+        response.body = await kernelRequest(this.requireEngine(), this.arch, command, args);
+        // Name each vCPU's thread after the task it runs, now that it is known for this stop.
+        if (command === 'kdap/cpus') for (const c of (response.body as { cpus: CpuInfo[] }).cpus) if (c.task) this.threads?.setTaskName(c.cpu, c.task.comm);
         return;
       }
       throw new UserError(`'${command}' is not supported by this adapter version.`);
