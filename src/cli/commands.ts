@@ -1,3 +1,5 @@
 // One import per subcommand file; each calls register() from ./registry.
 import './dap';
 import './oops';
+import './cpus';
+import './walk';

@@ -1,0 +1,62 @@
+/**
+ * Shared by the CLI commands that look at a live kernel (`kdap cpus`, `kdap walk`): attach gdb
+ * to a gdbstub, let the command read while the kernel is halted, and leave it as it was found.
+ *
+ * QEMU stops every vCPU when gdb connects, so "halt if running" is the connection itself. What
+ * it was doing before is told by the monitor: `VM status: paused (prelaunch)` for a QEMU started
+ * with -S that nobody has run yet, plain `paused` when our connection stopped it. QEMU resumes
+ * the guest when gdb detaches, so a prelaunch guest is left by disconnecting instead, which
+ * keeps it waiting at the reset vector.
+ */
+import { elfArch } from '../adapter/elf-arch';
+import { Engine } from '../adapter/engine';
+import { kernelViews, type KernelViews } from '../adapter/kernel-views';
+import { option, UsageError, type ParsedArgs } from './args';
+
+export interface AttachOptions {
+  remote: string;
+  vmlinux: string;
+  gdbPath?: string;
+}
+
+/** --remote, --vmlinux and --gdb from parsed arguments, checked. */
+export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
+  const remote = option(args, 'remote');
+  const vmlinux = option(args, 'vmlinux');
+  if (!remote || !vmlinux) throw new UsageError(usage);
+  if (!/^[^\s:]*:\d+$/.test(remote)) throw new UsageError(`--remote must be HOST:PORT, not ${remote}\n${usage}`);
+  return { remote, vmlinux, gdbPath: option(args, 'gdb') };
+}
+
+/** Runs `body` with the kernel halted and its views ready; always detaches and ends gdb. */
+export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews) => Promise<T>): Promise<T> {
+  const arch = elfArch(options.vmlinux);
+  const engine = await Engine.start({ vmlinux: options.vmlinux, arch, gdbPath: options.gdbPath });
+  let connected = false;
+  let resume = true;
+  try {
+    await engine.connect(options.remote);
+    connected = true;
+    if (engine.qemuStub) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
+    return await body(kernelViews(engine, arch));
+  } finally {
+    if (connected) {
+      const leave = resume ? engine.gdb.send('-target-detach', [], 10_000) : engine.gdb.send('-target-disconnect', [], 10_000);
+      await leave.catch(() => undefined);
+    }
+    await engine.stop().catch(() => undefined);
+  }
+}
+
+/** A QEMU monitor command's output, which gdb relays as target output, not console text. */
+async function monitor(engine: Engine, command: string): Promise<string> {
+  let text = '';
+  const collect = (chunk: string) => (text += chunk);
+  engine.gdb.on('log', collect);
+  try {
+    await engine.gdb.console(`monitor ${command}`);
+  } finally {
+    engine.gdb.off('log', collect);
+  }
+  return text;
+}
