@@ -162,7 +162,8 @@ export class KdapSession extends LoggingDebugSession {
   }
 
   protected override disconnectRequest(response: DebugProtocol.DisconnectResponse): void {
-    void this.guard(response, () => this.teardown());
+    // After the reply, the base class ends a stdio adapter process (shutdown → exit).
+    void this.guard(response, () => this.teardown()).finally(() => this.shutdown());
   }
 
   protected override terminateRequest(response: DebugProtocol.TerminateResponse): void {
