@@ -12,6 +12,7 @@ import { MITuple } from '../gdb/mi/parser';
 import { optInt, optStr, optTuple } from '../gdb/mi/values';
 import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
+import { ElfFile } from '../oops/elf';
 import type { KernelArch, PathMap } from './config';
 
 export interface EngineOptions {
@@ -24,6 +25,8 @@ export interface EngineOptions {
   sourceRoot?: string;
   setupCommands?: string[];
   onTrace?: (direction: 'send' | 'recv', line: string) => void;
+  /** Told when gdb starts and ends building its DWARF index (first session per vmlinux). */
+  onIndexing?: (phase: 'start' | 'end', detail: string) => void;
 }
 
 export interface StopInfo {
@@ -40,6 +43,20 @@ export interface EngineEvents {
   running: [];
   exited: [string];
   console: [string];
+}
+
+/** gdb names its index cache files after the ELF build id. */
+async function indexCached(cacheDir: string, vmlinux: string): Promise<boolean> {
+  let elf: ElfFile | undefined;
+  try {
+    elf = await ElfFile.open(vmlinux);
+    const id = await elf.buildId();
+    return id !== undefined && fs.existsSync(path.join(cacheDir, `${id}.gdb-index`));
+  } catch {
+    return true; // unknown: do not block start-up on a guess
+  } finally {
+    await elf?.close();
+  }
 }
 
 export function defaultIndexCacheDir(): string {
@@ -89,6 +106,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       t = Date.now();
       await exec.loadSymbols(gdb, options.vmlinux, 300_000);
       engine.timings.symbols = Date.now() - t;
+      if (cacheDir && options.onIndexing && !(await indexCached(cacheDir, options.vmlinux))) {
+        // Cold cache: gdb would stall 10-40 s on the first hover or watch. Build the index now,
+        // while the user is told why, instead of at a surprising moment later.
+        options.onIndexing('start', `Indexing ${path.basename(options.vmlinux)} debug info (first session only)`);
+        try {
+          await engine.warmIndex();
+        } finally {
+          options.onIndexing('end', `Indexed in ${((engine.timings.index ?? 0) / 1000).toFixed(1)} s`);
+        }
+      }
       for (const command of options.setupCommands ?? []) await gdb.console(command, 120_000);
     } catch (err) {
       await gdb.stop();
