@@ -12,7 +12,7 @@ import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel
 import { perCpuOffsets } from '../kernel/percpu';
 import { currentTask, readRq } from '../kernel/sched';
 import { DebugInfoError } from '../kernel/struct';
-import type { Arch } from '../kernel/target';
+import { FaultError, type Arch } from '../kernel/target';
 import { findProcess, readTask } from '../kernel/task';
 import type { Engine } from './engine';
 import { UserError } from './errors';
@@ -32,7 +32,7 @@ export class KernelViews {
   readonly target: LiveTarget;
 
   constructor(private readonly engine: Engine, readonly arch: Arch) {
-    this.target = new LiveTarget(engine.gdb, arch, { qemu: engine.qemuStub, preferredThread: () => engine.stopInfo?.threadId });
+    this.target = new LiveTarget(engine.gdb, arch, { qemu: () => engine.qemuStub, preferredThread: () => engine.stopInfo?.threadId });
     // Both: a step is a resume and a stop, and what was read before either is stale.
     engine.on('running', () => this.target.invalidate());
     engine.on('stopped', () => this.target.invalidate());
@@ -64,10 +64,16 @@ export class KernelViews {
     };
     const irqs = await t.irqsDisabled(cpu);
     if (irqs !== undefined) out.irqsDisabled = irqs;
-    if (online && !online.has(cpu)) return { ...out, state: 'offline' };
-    const [task, rq] = await Promise.all([currentTask(t, cpu).then((a) => readTask(t, a)), readRq(t, cpu)]);
+    // A vCPU with its MMU off (reset, firmware, never started) is not running Linux. The mask
+    // is empty until boot_cpu_init() marks the boot CPU, early in start_kernel().
+    if (mode === 'unknown' || (online && online.size > 0 && !online.has(cpu))) return { ...out, state: 'offline' };
+    // Early in boot (before setup_per_cpu_areas) per-CPU data is not where it will be: what
+    // cannot be read yet is left out rather than failing the whole view.
+    const current = unlessFault(currentTask(t, cpu).then((a) => (a === 0n ? undefined : readTask(t, a))));
+    const [task, rq] = await Promise.all([current, unlessFault(readRq(t, cpu))]);
+    if (rq) out.nrRunning = rq.nrRunning;
+    if (!task) return out;
     out.task = { comm: task.comm, pid: task.pid, address: hex(task.address) };
-    out.nrRunning = rq.nrRunning;
     // pid 0 is the CPU's idle task (swapper/N): the CPU has nothing else to run.
     out.state = task.pid === 0 ? 'idle' : /\[halted/.test(info.details ?? '') ? 'halted' : 'running';
     return out;
@@ -138,6 +144,16 @@ export class KernelViews {
       throw new UserError(`No CPU ${cpu}: the target has CPUs ${threads.map((x) => x.cpu).join(', ')}.`);
     }
     return cpu;
+  }
+}
+
+/** The value, or undefined when the target refused a read on the way. */
+async function unlessFault<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof FaultError) return undefined;
+    throw e;
   }
 }
 

@@ -66,8 +66,11 @@ export interface CpuThread {
 }
 
 export interface LiveTargetOptions {
-  /** The remote is QEMU's gdbstub (answers qqemu.Supported), so PhyMemMode exists. */
-  qemu: boolean;
+  /**
+   * The remote is QEMU's gdbstub (answers qqemu.Supported), so PhyMemMode exists. Asked at each
+   * physical read: the target may be made before gdb connects and learns what it talks to.
+   */
+  qemu: () => boolean;
   /** Thread to prefer for kernel reads, e.g. the one that stopped; asked on each stop. */
   preferredThread?: () => number | undefined;
 }
@@ -105,7 +108,7 @@ export class LiveTarget implements Target {
   }
 
   readPhysical(address: bigint, length: number): Promise<Uint8Array> {
-    if (!this.options.qemu) return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
+    if (!this.options.qemu()) return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
     return cached(this.physicalCache, `${address}:${length}`, () => {
       const run = this.physicalQueue.then(() => this.readPhysicalNow(address, length));
       this.physicalQueue = run.catch(() => undefined);
@@ -224,7 +227,7 @@ export class LiveTarget implements Target {
     }
     // The vCPU's MMU refused (or no vCPU is in the kernel): translate with the kernel's page
     // tables ourselves and read physical memory, which does not depend on any vCPU's mode.
-    if (!this.options.qemu) throw new FaultError(address, length, why);
+    if (!this.options.qemu()) throw new FaultError(address, length, why);
     return this.readThroughPageTables(address, length, why);
   }
 
