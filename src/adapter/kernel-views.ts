@@ -42,8 +42,9 @@ export class KernelViews {
     this.requireStopped('see the CPUs');
     const t = this.target;
     const threads = await t.threads();
-    const [offsets, online] = await Promise.all([perCpuOffsets(t, threads.length), onlineCpus(t, threads.length)]);
-    return Promise.all(threads.map((thread) => this.cpu(thread, offsets[thread.cpu], online)));
+    // Before the kernel runs (QEMU -S, at the reset vector) nothing of it can be read yet.
+    const [offsets, online] = await Promise.all([unlessFault(perCpuOffsets(t, threads.length)), unlessFault(onlineCpus(t, threads.length))]);
+    return Promise.all(threads.map((thread) => this.cpu(thread, offsets?.[thread.cpu], online)));
   }
 
   private async cpu(thread: CpuThread, offset: bigint | undefined, online: Set<number> | undefined): Promise<CpuInfo> {

@@ -29,7 +29,7 @@ export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
 }
 
 /** Runs `body` with the kernel halted and its views ready; always detaches and ends gdb. */
-export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews) => Promise<T>): Promise<T> {
+export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews, engine: Engine) => Promise<T>): Promise<T> {
   const arch = elfArch(options.vmlinux);
   const engine = await Engine.start({ vmlinux: options.vmlinux, arch, gdbPath: options.gdbPath });
   let connected = false;
@@ -38,7 +38,7 @@ export async function withKernel<T>(options: AttachOptions, body: (views: Kernel
     await engine.connect(options.remote);
     connected = true;
     if (engine.qemuStub) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
-    return await body(kernelViews(engine, arch));
+    return await body(kernelViews(engine, arch), engine);
   } finally {
     if (connected) {
       const leave = resume ? engine.gdb.send('-target-detach', [], 10_000) : engine.gdb.send('-target-disconnect', [], 10_000);
@@ -49,7 +49,7 @@ export async function withKernel<T>(options: AttachOptions, body: (views: Kernel
 }
 
 /** A QEMU monitor command's output, which gdb relays as target output, not console text. */
-async function monitor(engine: Engine, command: string): Promise<string> {
+export async function monitor(engine: Engine, command: string): Promise<string> {
   let text = '';
   const collect = (chunk: string) => (text += chunk);
   engine.gdb.on('log', collect);
