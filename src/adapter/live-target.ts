@@ -84,8 +84,8 @@ export class LiveTarget implements Target {
   // ---- per stop ----
   private threadList: Promise<CpuThread[]> | undefined;
   private readonly registerCache = new Map<number, Map<string, bigint>>();
-  private readonly virtualCache = new Map<string, Promise<Uint8Array>>();
-  private readonly physicalCache = new Map<string, Promise<Uint8Array>>();
+  private readonly virtualCache = new ReadCache();
+  private readonly physicalCache = new ReadCache();
   private kernelThreadId: Promise<number | undefined> | undefined;
   /** Serialises PhyMemMode windows, so two physical reads never interleave their toggles. */
   private physicalQueue: Promise<unknown> = Promise.resolve();
@@ -104,12 +104,12 @@ export class LiveTarget implements Target {
   // ---- Target ----
 
   readVirtual(address: bigint, length: number): Promise<Uint8Array> {
-    return cached(this.virtualCache, `${address}:${length}`, () => this.readVirtualNow(address, length));
+    return this.virtualCache.read(address, length, () => this.readVirtualNow(address, length));
   }
 
   readPhysical(address: bigint, length: number): Promise<Uint8Array> {
     if (!this.options.qemu()) return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
-    return cached(this.physicalCache, `${address}:${length}`, () => {
+    return this.physicalCache.read(address, length, () => {
       const run = this.physicalQueue.then(() => this.readPhysicalNow(address, length));
       this.physicalQueue = run.catch(() => undefined);
       return run;
@@ -286,6 +286,38 @@ export class LiveTarget implements Target {
     const t = (await this.threads()).find((x) => x.cpu === cpu);
     if (!t) throw new RangeError(`no CPU ${cpu}: the target has ${(await this.threads()).length}`);
     return t.threadId;
+  }
+}
+
+/**
+ * Reads of one stop. A read inside an earlier, larger one is served from it: helpers read
+ * whole spans (all of `__per_cpu_offset[]`, a task's fields), then single words within them.
+ */
+class ReadCache {
+  private readonly pending = new Map<string, Promise<Uint8Array>>();
+  private done: Array<{ address: bigint; bytes: Uint8Array }> = [];
+  private generation = 0;
+
+  read(address: bigint, length: number, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    const end = address + BigInt(length);
+    const hit = this.done.find((d) => address >= d.address && end <= d.address + BigInt(d.bytes.length));
+    if (hit) {
+      const at = Number(address - hit.address);
+      return Promise.resolve(hit.bytes.slice(at, at + length));
+    }
+    const generation = this.generation;
+    return cached(this.pending, `${address}:${length}`, async () => {
+      const bytes = await make();
+      // A read that finishes after a resume belongs to the old stop.
+      if (generation === this.generation) this.done.push({ address, bytes });
+      return bytes;
+    });
+  }
+
+  clear(): void {
+    this.generation++;
+    this.pending.clear();
+    this.done = [];
   }
 }
 

@@ -181,6 +181,8 @@ describe('LiveTarget virtual reads and registers', () => {
     assert.ok(fake.log.includes('-data-read-memory-bytes --thread 2 0xffffffff82a079c0 8'), fake.log.join('\n'));
     const before = fake.log.length;
     await t.readVirtual(0xffffffff82a079c0n, 8);
+    // a read inside an earlier one is served from it
+    assert.deepEqual([...(await t.readVirtual(0xffffffff82a079c2n, 2))], [0xfe, 0xff]);
     assert.equal(fake.log.length, before);
     t.invalidate();
     await t.readVirtual(0xffffffff82a079c0n, 8);
