@@ -83,7 +83,7 @@ export class LiveTarget implements Target {
   private readonly layouts = new Map<string, Promise<StructLayout | undefined>>();
   // ---- per stop ----
   private threadList: Promise<CpuThread[]> | undefined;
-  private readonly registerCache = new Map<number, Map<string, bigint>>();
+  private readonly registerCache = new Map<number, Map<string, Promise<bigint | undefined>>>();
   private readonly virtualCache = new ReadCache();
   private readonly physicalCache = new ReadCache();
   private kernelThreadId: Promise<number | undefined> | undefined;
@@ -117,21 +117,24 @@ export class LiveTarget implements Target {
   }
 
   async registers(cpu: number, names: readonly string[]): Promise<Map<string, bigint>> {
-    const have = this.registerCache.get(cpu) ?? new Map<string, bigint>();
-    this.registerCache.set(cpu, have);
     const numbers = await this.numbers();
+    let have = this.registerCache.get(cpu);
+    if (!have) this.registerCache.set(cpu, (have = new Map()));
+    // One command for every register not read (or being read) yet on this CPU in this stop.
     const missing = names.filter((n) => !have.has(n) && numbers.has(n));
     if (missing.length > 0) {
-      const thread = await this.threadOf(cpu);
-      this.commands++;
-      const values = await data.registerValues(this.gdb, missing.map((n) => numbers.get(n)!), { thread });
-      for (const n of missing) {
-        const value = parseRegister(values.get(numbers.get(n)!));
-        if (value !== undefined) have.set(n, value);
-      }
+      const batch = this.threadOf(cpu).then((thread) => {
+        this.commands++;
+        return data.registerValues(this.gdb, missing.map((n) => numbers.get(n)!), { thread });
+      });
+      for (const n of missing) have.set(n, batch.then((values) => parseRegister(values.get(numbers.get(n)!))));
+      batch.catch(() => missing.forEach((n) => have.delete(n)));
     }
     const out = new Map<string, bigint>();
-    for (const n of names) if (have.has(n)) out.set(n, have.get(n)!);
+    for (const n of names) {
+      const value = await have.get(n);
+      if (value !== undefined) out.set(n, value);
+    }
     return out;
   }
 
