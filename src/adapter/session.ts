@@ -8,6 +8,8 @@ import {
   InitializedEvent,
   LoggingDebugSession,
   OutputEvent,
+  ProgressEndEvent,
+  ProgressStartEvent,
   StoppedEvent,
   TerminatedEvent,
 } from '@vscode/debugadapter';
@@ -20,6 +22,7 @@ import * as bp from '../gdb/mi/breakpoints';
 import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from './breakpoints';
 import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
 import { elfArch } from './elf-arch';
+import { describeSite, faultSite, FaultSite } from './exceptions';
 import { Engine, StopInfo } from './engine';
 import { isKernelRequest, kernelRequest } from './kernel-views';
 import type { CpuInfo } from './protocol';
@@ -32,6 +35,8 @@ import { ThreadCache } from './threads';
 import { Variables } from './variables';
 
 const consolePrefixes = ['-exec ', '`'];
+/** Frame level of the synthetic faulting-instruction frame (never a real gdb level). */
+const faultFrameLevel = 9999;
 
 export class KdapSession extends LoggingDebugSession {
   private engine: Engine | undefined;
@@ -47,7 +52,10 @@ export class KdapSession extends LoggingDebugSession {
   private terminated = false;
   /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
   private reporting = false;
-  private lastException: { filter: string; description: string } | undefined;
+  private lastException: { filter: string; description: string; site?: FaultSite } | undefined;
+  /** Per thread, where the exception it stopped on really happened (shown as its top frame). */
+  private readonly faults = new Map<number, FaultSite>();
+  private clientShowsProgress = false;
 
   constructor() {
     super();
@@ -57,7 +65,8 @@ export class KdapSession extends LoggingDebugSession {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
+    this.clientShowsProgress = args.supportsProgressReporting === true;
     response.body = {
       supportsConfigurationDoneRequest: true,
       supportsFunctionBreakpoints: true,
@@ -120,6 +129,7 @@ export class KdapSession extends LoggingDebugSession {
       substitutePath: args.substitutePath,
       sourceRoot: args.sourceRoot,
       setupCommands: args.setupCommands,
+      onIndexing: (phase, detail) => this.indexing(phase, detail),
       onTrace: args.trace ? (dir, line) => this.sendEvent(new OutputEvent(`${dir === 'send' ? '→' : '←'} ${line}\n`, 'console')) : undefined,
     });
     this.engine = engine;
@@ -128,6 +138,7 @@ export class KdapSession extends LoggingDebugSession {
     this.breakpoints = new Breakpoints(engine.gdb, this.arch);
     engine.on('stopped', (s) => void this.onStopped(s));
     engine.on('running', () => {
+      this.faults.clear();
       this.threads?.invalidate();
       void this.variables?.reset();
     });
@@ -217,9 +228,11 @@ export class KdapSession extends LoggingDebugSession {
     const event = new StoppedEvent(exception ? 'exception' : reason, thread) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     if (exception) {
-      this.lastException = { filter: exception.filter, description: `${exception.label} in ${s.frame?.func ?? '??'}` };
+      const site = await faultSite(this.engine!.gdb, this.arch, s.frame?.func, thread).catch(() => undefined);
+      if (site) this.faults.set(thread, site);
+      this.lastException = { filter: exception.filter, description: describeSite(exception.label, site, s.frame?.func), site };
       event.body.description = `Paused on ${exception.label}`;
-      event.body.text = exception.label;
+      event.body.text = this.lastException.description;
     } else if (s.breakpointNumber !== undefined && reason === 'breakpoint') {
       event.body.hitBreakpointIds = [s.breakpointNumber];
     }
@@ -281,8 +294,10 @@ export class KdapSession extends LoggingDebugSession {
       const levels = args.levels || 64;
       const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
       const { frames, truncated } = trimKernelStack(this.arch, raw);
+      const site = start === 0 ? this.faults.get(args.threadId) : undefined;
+      const faulting: DebugProtocol.StackFrame[] = site ? [this.faultFrame(args.threadId, site)] : [];
       response.body = {
-        stackFrames: frames.map((f) => {
+        stackFrames: faulting.concat(frames.map((f) => {
           const file = this.sources.resolve(f.fullname ?? f.file);
           const sourceName = f.file ? path.basename(f.file) : undefined;
           return {
@@ -294,8 +309,8 @@ export class KdapSession extends LoggingDebugSession {
             instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
             presentationHint: f.func ? 'normal' : 'subtle',
           } satisfies DebugProtocol.StackFrame;
-        }),
-        totalFrames: truncated ? start + frames.length : undefined,
+        })),
+        totalFrames: truncated ? start + frames.length + faulting.length : undefined,
       };
     });
   }
@@ -445,6 +460,9 @@ export class KdapSession extends LoggingDebugSession {
         exceptionId: ex?.filter ?? 'unknown',
         description: ex?.description,
         breakMode: 'always',
+        details: ex?.site
+          ? { message: ex.description, typeName: ex.filter, evaluateName: ex.site.regs, stackTrace: `0x${ex.site.pc.toString(16)} ${ex.site.func ?? ''}` }
+          : undefined,
       };
     });
   }
@@ -472,6 +490,29 @@ export class KdapSession extends LoggingDebugSession {
     if (args.serialConsole === false) return;
     if (args.serialTerminal) this.sendEvent(new Event('kdap/serial', { text }));
     else this.sendEvent(new OutputEvent(text, 'stdout'));
+  }
+
+  /** The faulting instruction as a frame of its own above the reporting helper's frames. */
+  private faultFrame(thread: number, site: FaultSite): DebugProtocol.StackFrame {
+    const file = this.sources.resolve(site.file);
+    return {
+      id: frameId(thread, faultFrameLevel),
+      name: `${site.func ?? `0x${site.pc.toString(16)}`} (faulting instruction)`,
+      source: file ? { path: file, name: path.basename(file) } : undefined,
+      line: file && site.line ? site.line : 0,
+      column: file && site.line ? 1 : 0,
+      instructionPointerReference: `0x${site.pc.toString(16)}`,
+      presentationHint: 'label',
+    };
+  }
+
+  private indexing(phase: 'start' | 'end', detail: string): void {
+    if (!this.clientShowsProgress) {
+      this.sendEvent(new OutputEvent(`${detail}\n`, 'console'));
+      return;
+    }
+    if (phase === 'start') this.sendEvent(new ProgressStartEvent('kdap-index', 'kdap', detail));
+    else this.sendEvent(new ProgressEndEvent('kdap-index', detail));
   }
 
   private progress(message: string): void {
