@@ -177,8 +177,12 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const e = await hit;
       const info = await dc.exceptionInfoRequest({ threadId: e.body.threadId! });
       assert.equal(info.body.exceptionId, 'warn');
-      const top = await dc.topFrame(e.body.threadId!);
-      assert.equal(top.name, '__warn');
+      const st = await dc.stackTraceRequest({ threadId: e.body.threadId!, startFrame: 0, levels: 5 });
+      const [fault, reporter] = st.body.stackFrames;
+      // The faulting code comes first, the reporting helper (__warn) right below it.
+      assert.match(fault.name, /faulting instruction/);
+      assert.equal(reporter.name, '__warn');
+      assert.ok(BigInt(fault.instructionPointerReference!) >= 0xffff000000000000n);
       await dc.setExceptionBreakpointsRequest({ filters: [] });
     });
 
