@@ -1,5 +1,6 @@
 // One import per subcommand file; each calls register() from ./registry.
 import './dap';
 import './oops';
+import './oops-decode';
 import './cpus';
 import './walk';

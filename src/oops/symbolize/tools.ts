@@ -9,6 +9,7 @@
  * Programs are looked up on PATH by hand so that a missing tool is known before anything is
  * spawned, and so that no shell is ever involved.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Arch } from '../types';
@@ -130,4 +131,30 @@ export function findBinutil(name: 'addr2line' | 'objdump', arch: Arch, options: 
     if (hit) return hit;
   }
   return findProgram(name, options.searchPath);
+}
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion (argument array, no shell) and collects its output. */
+export function runProgram(program: string, args: readonly string[], timeoutMs = 15_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4096)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }
