@@ -3,14 +3,32 @@
  * whatever transport the client picked (`--node-ipc` from VS Code, `--stdio` for other editors).
  *
  * Per report: a diagnostic on its header line, an outline entry with its sections, folding
- * ranges; per frame or code register: a hover. Symbolized hovers and links come from a
- * `Symbolizer` when one is configured (none yet).
+ * ranges and two code lenses; per frame or code register: a hover and a document link. The
+ * symbolized parts (links, lenses, the hover's source) come from a `Symbolizer` built from the
+ * `kdap.*` settings (settings.ts), or one passed in.
  */
-import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection } from 'vscode-languageserver/node';
+import { fileURLToPath } from 'node:url';
+import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Symbolizer } from '../oops/symbolizer';
 import { ParsedDocuments } from './documents';
-import { diagnostics, documentSymbols, foldingRanges, hoverFor } from './features';
+import { diagnostics, documentSymbols, foldingRanges } from './features';
+import {
+  codeLenses,
+  decode,
+  DecodeRequest,
+  documentLinks,
+  locate,
+  LocateRequest,
+  resolveCodeLens,
+  resolveFrameLink,
+  symbolizedHover,
+  type DecodeParams,
+  type DecodeResult,
+  type LocateParams,
+  type LocateResult,
+} from './navigation';
+import { readSettings, SymbolizerHost } from './settings';
 
 /** Edits arrive keystroke by keystroke; diagnostics wait until typing pauses. */
 const DIAGNOSTIC_DELAY_MS = 200;
@@ -25,16 +43,26 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const documents = new TextDocuments(TextDocument);
   const parsed = new ParsedDocuments();
   const pending = new Map<string, NodeJS.Timeout>();
+  const host = new SymbolizerHost(options.symbolizer);
 
-  connection.onInitialize(() => ({
-    capabilities: {
-      textDocumentSync: TextDocumentSyncKind.Incremental,
-      hoverProvider: true,
-      documentSymbolProvider: true,
-      foldingRangeProvider: true,
-    },
-    serverInfo: { name: 'kdap kernel-log', version: '0.1.0' },
-  }));
+  connection.onInitialize((params: InitializeParams) => {
+    const init = (params.initializationOptions ?? {}) as { trusted?: unknown; kdap?: unknown };
+    host.trusted = init.trusted !== false;
+    const roots = (params.workspaceFolders ?? []).map((f) => f.uri).filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u));
+    host.setRoots(roots);
+    if (init.kdap) host.configure(readSettings(init.kdap));
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        documentSymbolProvider: true,
+        foldingRangeProvider: true,
+        documentLinkProvider: { resolveProvider: true },
+        codeLensProvider: { resolveProvider: true },
+      },
+      serverInfo: { name: 'kdap kernel-log', version: '0.1.0' },
+    };
+  });
 
   async function publish(uri: string): Promise<void> {
     const doc = documents.get(uri);
@@ -83,17 +111,54 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const result = doc && (await parsed.get(doc));
     const target = result?.targets.at(position.line, position.character);
     if (!target) return null;
-    const symbolizer = options.symbolizer;
-    if (!symbolizer) return hoverFor(target);
-    const context = { arch: target.report.arch, release: target.report.release };
-    const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), SYMBOLIZE_TIMEOUT_MS).unref());
-    const resolutions = await Promise.race([symbolizer.resolve(target.ref, context).catch(() => undefined), timeout]);
-    return hoverFor(target, resolutions);
+    return symbolizedHover(target, host, SYMBOLIZE_TIMEOUT_MS);
   });
 
-  // The client syncs the `kdap` settings; the symbolizer that will read them is not there yet.
-  connection.onDidChangeConfiguration(() => undefined);
-  connection.onShutdown(() => options.symbolizer?.dispose());
+  connection.onDocumentLinks(async ({ textDocument }) => {
+    const doc = documents.get(textDocument.uri);
+    const result = doc && (await parsed.get(doc));
+    if (!doc || !result) return null;
+    return documentLinks(doc.uri, doc.getText().split(/\r\n|\r|\n/), result.log, host);
+  });
+
+  connection.onDocumentLinkResolve(async (link) => {
+    const uri = (link.data as { uri?: string } | undefined)?.uri;
+    const doc = uri ? documents.get(uri) : undefined;
+    const result = doc && (await parsed.get(doc));
+    return resolveFrameLink(link, result?.targets, host);
+  });
+
+  connection.onCodeLens(async ({ textDocument }) => {
+    const doc = documents.get(textDocument.uri);
+    const result = doc && (await parsed.get(doc));
+    return result ? codeLenses(textDocument.uri, result.log) : null;
+  });
+
+  connection.onCodeLensResolve(async (lens) => {
+    const uri = (lens.data as { uri?: string } | undefined)?.uri;
+    const doc = uri ? documents.get(uri) : undefined;
+    const result = doc && (await parsed.get(doc));
+    return resolveCodeLens(lens, result?.log, host);
+  });
+
+  connection.onRequest(LocateRequest, async (params: LocateParams): Promise<LocateResult> => {
+    const doc = params.uri ? documents.get(params.uri) : undefined;
+    const result = doc && (await parsed.get(doc));
+    const text = doc ? doc.getText() : (params.text ?? '');
+    return locate(text.split(/\r\n|\r|\n/), result?.log, params, host);
+  });
+
+  connection.onRequest(DecodeRequest, async (params: DecodeParams): Promise<DecodeResult> => {
+    const doc = params.uri ? documents.get(params.uri) : undefined;
+    return decode(doc ? doc.getText() : (params.text ?? ''), params, host);
+  });
+
+  // vscode-languageclient sends `{ settings: { kdap: {…} } }` at start and on every change.
+  connection.onDidChangeConfiguration((change) => {
+    const settings = (change.settings as { kdap?: unknown } | null | undefined)?.kdap;
+    if (settings !== undefined) host.configure(readSettings(settings));
+  });
+  connection.onShutdown(() => host.dispose());
   documents.listen(connection);
   connection.listen();
 }
