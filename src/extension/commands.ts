@@ -3,6 +3,7 @@ import type { WalkResult } from '../adapter/protocol';
 import type { Ctx } from './ctx';
 import { viewIds } from './ctx';
 import { kernelLogLanguage } from './language';
+import { decodeOops, goToKernelSource } from './oops';
 import { describeRequestError, kdapRequest } from './sessions';
 import { withTimeout } from './views/tree';
 
@@ -103,48 +104,5 @@ function showDmesg(_ctx: Ctx): SessionCmd {
       void vscode.window.showErrorMessage(`Could not read dmesg: ${describeRequestError('kdap/dmesg', err)}`);
       return undefined;
     }
-  };
-}
-
-/**
- * Opens a crash log as a Kernel Log document, where the language server turns frames into
- * links and decodes the Code: line: the selection, else the clipboard. A Kernel Log editor
- * that is already active is only switched to (its decorations are already there).
- */
-function decodeOops(_ctx: Ctx): Cmd {
-  return async () => {
-    const editor = vscode.window.activeTextEditor;
-    if (editor?.document.languageId === kernelLogLanguage && editor.selection.isEmpty) {
-      return editor.document.uri.toString();
-    }
-    const text =
-      editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : await vscode.env.clipboard.readText();
-    if (!text.trim()) {
-      void vscode.window.showInformationMessage('Select a crash log (or copy one to the clipboard) to decode it.');
-      return undefined;
-    }
-    const doc = await vscode.workspace.openTextDocument({ language: kernelLogLanguage, content: text });
-    await vscode.window.showTextDocument(doc, { preview: false });
-    return doc.uri.toString();
-  };
-}
-
-/**
- * Follows the kernel-source link under the cursor, as the language server resolved it for a
- * frame like `do_init_module+0x48/0x1d0 [hello]`.
- */
-function goToKernelSource(_ctx: Ctx): Cmd {
-  return async () => {
-    const editor = vscode.window.activeTextEditor;
-    if (!editor) return undefined;
-    const pos = editor.selection.active;
-    const links = await vscode.commands.executeCommand<vscode.DocumentLink[]>('vscode.executeLinkProvider', editor.document.uri);
-    const link = links?.find((l) => l.range.contains(pos) && l.target);
-    if (!link?.target) {
-      void vscode.window.showInformationMessage('No kernel source location under the cursor.');
-      return undefined;
-    }
-    await vscode.commands.executeCommand('vscode.open', link.target);
-    return link.target.toString();
   };
 }

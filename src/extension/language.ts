@@ -50,6 +50,8 @@ export class KernelLogClient implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ language: kernelLogLanguage }],
       synchronize: { configurationSection: 'kdap' },
+      // An untrusted workspace must not name the programs the server runs (src/server/settings.ts).
+      initializationOptions: { trusted: vscode.workspace.isTrusted },
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationFailedHandler: (err) => {
@@ -76,6 +78,14 @@ export class KernelLogClient implements vscode.Disposable {
     } catch (err) {
       this.output.warn(`kernel-log language server did not start: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  /** A request to the server, started first if needed; undefined when it is not running. */
+  async sendRequest<R>(method: string, params: unknown): Promise<R | undefined> {
+    await this.start();
+    const client = this.client;
+    if (!client?.isRunning()) return undefined;
+    return client.sendRequest<R>(method, params);
   }
 
   async restart(): Promise<void> {

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { Ctx } from './ctx';
+import { registerOops } from './oops';
 
 let ctx: Ctx | undefined;
 
@@ -14,6 +15,7 @@ export function activate(extCtx: vscode.ExtensionContext): void {
     ctx = new Ctx(extCtx);
     ctx.registerProviders();
     registerCommands(ctx);
+    registerOops(ctx);
     ctx.startLanguageClientOnDemand();
     ctx.watchSettings();
   } catch (err) {

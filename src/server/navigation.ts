@@ -15,6 +15,7 @@ import { MarkupKind, type CodeLens, type DocumentLink, type Hover, type Range } 
 import { parseLog } from '../oops/parse';
 import type { Resolution } from '../oops/symbolizer';
 import { decodedText, decodeLog } from '../oops/symbolize/decode';
+import { fileRefs } from '../oops/symbolize/file-refs';
 import { isReturnAddress, type FrameContext, type ResolvedPosition } from '../oops/symbolize/resolver';
 import type { ParsedLog, Report } from '../oops/types';
 import { hoverFor, TargetIndex, type Target } from './features';
@@ -63,14 +64,6 @@ export interface DecodeResult {
   problems: string[];
 }
 
-export interface FileRef {
-  file: string;
-  line: number;
-  column: number | undefined;
-  start: number;
-  end: number;
-}
-
 interface FrameLinkData {
   kind: 'frame';
   uri: string;
@@ -83,26 +76,8 @@ interface LensData {
   reportLine: number;
 }
 
-const MAX_LINE = 4096;
-const MAX_TOKEN = 512;
-const FILE_TOKEN = /^(\/?(?:[\w.+-]{1,128}\/){0,32}[\w+-][\w.+-]{0,127}\.(?:c|h|S|s|rs|cc|cpp|lds|dts|dtsi)):(\d{1,7})(?::(\d{1,5}))?[!,.;:]?$/;
 const SNIPPET_CONTEXT = 3;
 const MAX_SNIPPET_FILE = 4 * 1024 * 1024;
-
-/** `file.c:123` references in one line (decoded frames, `WARNING: … at file.c:12`, `kernel BUG at …`). */
-export function fileRefs(line: string): FileRef[] {
-  if (line.length > MAX_LINE || !line.includes(':')) return [];
-  const out: FileRef[] = [];
-  const re = /[^\s()[\]<>'"`]+/g;
-  for (let m = re.exec(line); m && out.length < 32; m = re.exec(line)) {
-    const tok = m[0];
-    if (tok.length > MAX_TOKEN || !/:\d/.test(tok)) continue;
-    const f = FILE_TOKEN.exec(tok);
-    if (!f) continue;
-    out.push({ file: f[1], line: Number(f[2]), column: f[3] ? Number(f[3]) : undefined, start: m.index, end: m.index + f[1].length + 1 + f[2].length + (f[3] ? 1 + f[3].length : 0) });
-  }
-  return out;
-}
 
 function fileUri(p: string, line: number, column?: number): string {
   return `${pathToFileURL(p).href}#L${line}${column ? `,${column}` : ''}`;
