@@ -7,7 +7,7 @@
  *   {"Address":"0x…","ModuleName":"…","Symbol":[{"FunctionName":"…","FileName":"…","Line":N,
  *    "Column":N,"Discriminator":N,"StartAddress":"0x…",…}, …]}   (innermost frame first)
  * An address without line info still names its symbol-table function, with `FileName` "" and
- * `Line` 0. llvm-symbolizer cannot be told which section an address is in, so it is not used
+ * `Line` 0; an address in assembler code has a line but no function (`FunctionName` ""). llvm-symbolizer cannot be told which section an address is in, so it is not used
  * for relocatable modules, whose sections all start at 0 (see addr2line.ts).
  */
 import { Batcher } from './batch';
@@ -67,7 +67,9 @@ export class LlvmSymbolizer {
   ) {
     this.process = new LineProcess({
       program,
-      args: ['--obj', object, '--inlining', '--functions=linkage', '--output-style=JSON'],
+      // `short`: the DWARF name, as addr2line prints it. With `linkage` LLVM 14 prefers the
+      // symbol table's name for the outermost frame (`nmi_cpu_backtrace.cold`).
+      args: ['--obj', object, '--inlining', '--functions=short', '--output-style=JSON'],
       idleMs,
       label: `llvm-symbolizer ${object}`,
     });

@@ -18,7 +18,7 @@
  * The faulting pc itself (`RIP:`, `pc :`, the first arm64 trace entry, an entry right after an
  * exception boundary) is exact and looked up as is.
  */
-import { ET_REL } from '../elf';
+import { ET_REL, STT_SECTION } from '../elf';
 import type { Resolution, SourcePosition, SymbolizeContext, Symbolizer } from '../symbolizer';
 import { loadSymbolTable, lookupFuncOffset, type SymbolMatch, type SymbolTable } from '../symbols';
 import type { CodeLocation, Frame, Report, SymbolRef } from '../types';
@@ -129,6 +129,23 @@ function symbolAt(table: SymbolTable, address: bigint): SymbolMatch | undefined 
     if (!sym) return undefined;
     return { symbol: sym, section, size: 0n, offset: address - sym.value, address, sectionName: undefined };
   }
+  return undefined;
+}
+
+/**
+ * The name addr2line falls back to where DWARF has no function (assembler code): the nearest
+ * named symbol at or below the address in the same section.
+ */
+function nearestName(table: SymbolTable, sectionIndex: number, address: bigint): string | undefined {
+  const list = table.bySection.get(sectionIndex) ?? [];
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].value <= address) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo - 1; i >= 0; i--) if (list[i].name !== '' && list[i].type !== STT_SECTION) return list[i].name;
   return undefined;
 }
 
@@ -268,6 +285,8 @@ export class KernelSymbolizer implements Symbolizer {
     let raw: RawPosition[] = [];
     if (tool) raw = await tool.lookup(lookupAddress);
     const positions = this.mapChain(raw);
+    const outer = positions[positions.length - 1];
+    if (outer && outer.function === undefined) outer.function = nearestName(obj.table, m.section.index, lookupAddress);
     return {
       object: obj.path,
       positions,
