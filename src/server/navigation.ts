@@ -212,9 +212,9 @@ export function codeLenses(uri: string, log: ParsedLog): CodeLens[] {
   return out;
 }
 
-/** Where a report faulted: its pc register, else the first reliable frame. */
+/** Where a report faulted: its pc register when it names a symbol (not user space), else the first reliable frame. */
 function faultTarget(r: Report): Target | undefined {
-  if (r.pc && (r.pc.symbol !== undefined || r.pc.address !== undefined)) return { report: r, ref: r.pc, register: 'pc' };
+  if (r.pc && r.pc.symbol !== undefined) return { report: r, ref: r.pc, register: 'pc' };
   const f = r.frames.find((x) => x.reliable && !x.inlined && x.symbol !== undefined);
   return f ? { report: r, ref: f, register: undefined } : undefined;
 }
