@@ -24,7 +24,8 @@ import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments 
 import { elfArch } from './elf-arch';
 import { describeSite, faultSite, FaultSite } from './exceptions';
 import { Engine, StopInfo } from './engine';
-import { isKernelRequest, kernelRequest } from './kernel-views';
+import { isKernelRequest, kernelRequest, kernelViews } from './kernel-views';
+import { ModuleSymbols } from './module-symbols';
 import type { CpuInfo } from './protocol';
 import { UserError } from './errors';
 import { decodeFrameId, frameId } from './handles';
@@ -45,6 +46,7 @@ export class KdapSession extends LoggingDebugSession {
   private threads: ThreadCache | undefined;
   private variables: Variables | undefined;
   private breakpoints: Breakpoints | undefined;
+  private modules: ModuleSymbols | undefined;
   private sources = new SourceMapper(undefined);
   private configurationDone!: () => void;
   private readonly configured = new Promise<void>((resolve) => (this.configurationDone = resolve));
@@ -103,6 +105,7 @@ export class KdapSession extends LoggingDebugSession {
       this.qemu.onExit((why) => this.end(`QEMU exited (${why}).`));
       await this.startEngine(args);
       await this.engine!.connect(this.qemu.remote);
+      await this.modules!.start(false);
       await this.configureAndStop(args.stopAt ?? 'start_kernel');
     });
   }
@@ -115,6 +118,7 @@ export class KdapSession extends LoggingDebugSession {
       this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
       await this.startEngine(args);
       await this.engine!.connect(args.remote!);
+      await this.modules!.start(true);
       await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
     });
   }
@@ -136,6 +140,7 @@ export class KdapSession extends LoggingDebugSession {
     this.threads = new ThreadCache(engine.gdb);
     this.variables = new Variables(engine.gdb, this.arch);
     this.breakpoints = new Breakpoints(engine.gdb, this.arch);
+    this.modules = new ModuleSymbols(engine, kernelViews(engine, this.arch).target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
     engine.on('stopped', (s) => void this.onStopped(s));
     engine.on('running', () => {
       this.faults.clear();
@@ -210,6 +215,8 @@ export class KdapSession extends LoggingDebugSession {
   // ---- run control -------------------------------------------------------------------------
 
   private async onStopped(s: StopInfo): Promise<void> {
+    // Module loads and unloads stop at hidden breakpoints: handled there, never shown.
+    if (await this.modules?.onStop(s)) return;
     if (!this.reporting) return;
     const thread = s.threadId ?? 1;
     if (s.reason === 'exited' || s.reason === 'exited-normally') return this.end('The target exited.');
@@ -474,6 +481,11 @@ export class KdapSession extends LoggingDebugSession {
       if (command === 'kdap/serialInput') {
         const text = (args as { text?: string } | undefined)?.text ?? '';
         this.qemu?.write(text);
+        return;
+      }
+      if (command === 'kdap/modules') {
+        this.requireEngine();
+        response.body = { modules: await this.modules!.list() };
         return;
       }
       if (isKernelRequest(command)) {

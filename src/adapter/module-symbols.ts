@@ -1,0 +1,452 @@
+/**
+ * Module symbols that load themselves: every loaded module's symbols at attach, one module's
+ * on insmod (before its init runs, so breakpoints in init code hit), none left behind on rmmod.
+ *
+ * How the kernel is followed, with breakpoints the user never sees (kernel/module/main.c):
+ * - `do_init_module(mod)`: the module is COMING, its sections are placed and listed in
+ *   `sect_attrs`, its init has not run. Its symbols are loaded, gdb re-binds the pending
+ *   breakpoints that now resolve, and the kernel continues.
+ * - `do_free_init()`: the work item that frees init memory, queued once init has returned.
+ *   Modules loaded with their `.init.*` placed are loaded again with them parked (below), so
+ *   gdb never names addresses the next module will reuse after a dead init function.
+ * - `free_module(mod)`: rmmod (or a failed init). Its symbols go; breakpoints in it turn
+ *   pending again and bind on the next insmod, wherever it lands.
+ *
+ * Sections: each SHF_ALLOC section of the file gets the address the kernel gave it
+ * (`sect_attrs`), `.data..percpu` gets the module's per-CPU area, and every other one (freed
+ * init sections, `.modinfo`, `__versions`) is parked at a non-canonical address that no
+ * kernel code runs at. Left unplaced, gdb would put them at 0 onwards, where x86_64 has its
+ * per-CPU offsets, and bind breakpoints there. Breakpoint locations that land in the park
+ * are disabled, so nothing is ever inserted at them (kgdb would write into memory there).
+ *
+ * arm64: gdb 13.1 relocates the DWARF of an arm64 ET_REL .ko wrongly (every non-.text code
+ * section's functions land at the .text base: notes, target-arm64.md §6). The .ko is linked
+ * at its runtime addresses first (`ld -T empty.ld --section-start=…`, an empty SECTIONS so
+ * each input section stays its own output section) and the resulting ET_EXEC is loaded.
+ * x86_64 `add-symbol-file FILE -s SECTION ADDR …` is right as is.
+ */
+import { Event, BreakpointEvent, OutputEvent } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { GdbBackend } from '../gdb/backend';
+import * as bp from '../gdb/mi/breakpoints';
+import * as data from '../gdb/mi/data';
+import { quoteArg, type MITuple } from '../gdb/mi/parser';
+import { tuples } from '../gdb/mi/values';
+import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
+import type { Target } from '../kernel/target';
+import { dedupeFtraceLocations, errorText } from './breakpoints';
+import type { KernelArch } from './config';
+import type { Engine, StopInfo } from './engine';
+import { ModuleFiles, type ModuleFile } from './module-files';
+import type { HexString, ModuleInfo } from './protocol';
+
+export interface ModuleSymbolsOptions {
+  arch: KernelArch;
+  vmlinux: string;
+  /** Folders with module .ko files (configuration `modulePaths`). */
+  modulePaths?: readonly string[];
+  /** Where unpacked and pre-linked modules are kept; default ~/.cache/kdap/modules. */
+  cacheDir?: string;
+  /** An ld that links for the target (arm64 pre-link); default: found on PATH. */
+  linker?: string;
+  /** DAP events: console text, breakpoints that bound or unbound, module list changes. */
+  sendEvent(event: DebugProtocol.Event): void;
+}
+
+/** A module whose symbols gdb has. */
+interface Loaded {
+  module: KernelModule;
+  file: ModuleFile;
+  /** An address inside the objfile, for `remove-symbol-file -a`. */
+  anchor: bigint;
+  /** Its `.init.*` sections were placed at their (COMING-time) addresses. */
+  withInit: boolean;
+  /** The park window its other sections went to. */
+  park: { start: bigint; end: bigint };
+  /** Breakpoint locations (`N.M`) we disabled because they landed in the park. */
+  parkedLocations: Set<string>;
+}
+
+type Hook = 'load' | 'freeInit' | 'unload';
+
+/** Functions the hidden breakpoints go on. */
+const HOOKS: Record<Hook, string> = { load: 'do_init_module', freeInit: 'do_free_init', unload: 'free_module' };
+
+/**
+ * Parked sections: bits 63..47 not all equal is non-canonical on x86_64 (no access can reach
+ * it), and on arm64 it is outside both translation ranges. One 16 MiB window per load.
+ */
+const PARK_BASE = 0x7f00_0000_0000_0000n;
+const PARK_WINDOW = 0x100_0000n;
+const PARK_END = PARK_BASE + PARK_WINDOW * 0x10000n;
+
+const hex = (v: bigint): HexString => `0x${v.toString(16)}`;
+
+export function defaultModuleCacheDir(): string {
+  return path.join(process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'), 'modules');
+}
+
+export class ModuleSymbols {
+  private readonly gdb: GdbBackend;
+  private readonly loaded = new Map<bigint, Loaded>();
+  /** The last full list read from the kernel, kept up to date by the hooks. */
+  private known: KernelModule[] = [];
+  private readonly missing = new Set<string>();
+  private readonly hooks = new Map<number, Hook>();
+  private files: Promise<ModuleFiles> | undefined;
+  private readonly cacheDir: string;
+  private linker: Promise<string | undefined> | undefined;
+  private nextPark = 0n;
+  /** Last DAP view of each breakpoint, to report only the ones that changed. */
+  private bindings = new Map<number, string>();
+  /** Per-insmod cost, for the trace and the bench: ms spent from the stop to the continue. */
+  readonly timings: Array<{ module: string; hook: Hook; ms: number }> = [];
+
+  constructor(private readonly engine: Engine, private readonly target: Target, private readonly options: ModuleSymbolsOptions) {
+    this.gdb = engine.gdb;
+    this.cacheDir = options.cacheDir ?? defaultModuleCacheDir();
+  }
+
+  /**
+   * After connecting. `booted` false means the kernel is at its reset vector (launch): there
+   * are no modules yet, and kernel memory cannot be read; only the hooks go in.
+   */
+  async start(booted: boolean): Promise<void> {
+    await this.installHooks();
+    // A kernel whose module list cannot be read still gets debugged, without module symbols.
+    if (booted) await this.syncAll(true).catch((e: unknown) => this.say(`Module symbols: cannot read the loaded modules: ${errorText(e)}`));
+  }
+
+  /**
+   * First look at every stop. True when the stop was a hidden one: it has been handled and the
+   * kernel resumed, so nothing must be reported.
+   */
+  async onStop(stop: StopInfo): Promise<boolean> {
+    const hook = stop.breakpointNumber === undefined ? undefined : this.hooks.get(stop.breakpointNumber);
+    if (!hook) {
+      // Without a do_free_init hook, the user must at least not stop amid stale init symbols.
+      if (!this.hasHook('freeInit')) await this.dropFinishedInits().catch((e: unknown) => this.say(`Module symbols: ${errorText(e)}`));
+      return false;
+    }
+    const started = Date.now();
+    let name = '?';
+    try {
+      if (hook === 'freeInit') {
+        await this.dropFinishedInits();
+      } else {
+        const mod = await this.modArgument(stop.threadId);
+        if (hook === 'load') {
+          if (!this.hasHook('freeInit')) await this.dropFinishedInits();
+          const module = await readModule(this.target, mod);
+          name = module.name;
+          this.known = [module, ...this.known.filter((m) => m.address !== mod)];
+          await this.load(module, 'insmod');
+        } else {
+          name = this.loaded.get(mod)?.module.name ?? this.known.find((m) => m.address === mod)?.name ?? name;
+          this.known = this.known.filter((m) => m.address !== mod);
+          await this.unload(mod);
+        }
+      }
+      this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook }));
+    } catch (err) {
+      this.say(`Module symbols: ${hook === 'load' ? 'loading' : hook === 'unload' ? 'unloading' : 'updating'} ${name} failed: ${errorText(err)}`);
+    }
+    this.timings.push({ module: name, hook, ms: Date.now() - started });
+    if (this.timings.length > 200) this.timings.splice(0, 100);
+    await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
+    return true;
+  }
+
+  /**
+   * What `kdap/modules` answers: read fresh when the kernel is stopped (loading any module the
+   * hooks missed), the last known list while it runs.
+   */
+  async list(): Promise<ModuleInfo[]> {
+    if (this.engine.state === 'stopped') await this.syncAll(false);
+    return this.known.map((m) => {
+      const l = this.loaded.get(m.address);
+      return {
+        name: m.name,
+        state: m.state,
+        base: hex(m.base),
+        size: m.size,
+        sections: Object.fromEntries([...m.sections].map(([n, a]) => [n, hex(a)])),
+        symbolFile: l?.file.path ?? null,
+      };
+    });
+  }
+
+  // ---- loading ----------------------------------------------------------------------------
+
+  /** Reads the module list and makes gdb's symbols match it. */
+  private async syncAll(announce: boolean): Promise<void> {
+    const started = Date.now();
+    const modules = await listModules(this.target);
+    this.known = modules;
+    const present = new Set(modules.map((m) => m.address));
+    for (const address of [...this.loaded.keys()]) if (!present.has(address)) await this.unload(address);
+    let loadedNow = 0;
+    for (const m of modules) {
+      const l = this.loaded.get(m.address);
+      if (l && (!l.withInit || m.state === 'coming')) continue;
+      if (l) await this.unload(m.address);
+      if (await this.load(m, announce ? undefined : 'found')) loadedNow++;
+    }
+    if (!announce) return;
+    const without = modules.filter((m) => !this.loaded.has(m.address)).map((m) => m.name);
+    const parts = [`Module symbols: ${modules.length - without.length} of ${modules.length} loaded modules (${((Date.now() - started) / 1000).toFixed(1)} s).`];
+    if (without.length > 0) parts.push(`No symbol file found for: ${without.join(', ')}; add the folders holding them to "modulePaths".`);
+    if (modules.length > 0 || loadedNow > 0) this.say(parts.join(' '));
+  }
+
+  /** Loads one module's symbols; false when no file was found. */
+  private async load(module: KernelModule, why?: 'insmod' | 'found' | 'init done'): Promise<boolean> {
+    const files = await this.moduleFiles();
+    const file = await files.find({ name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections });
+    if (!file) {
+      if (!this.missing.has(module.name) && why) this.say(`Module ${module.name}: no symbol file found (searched ${files.folders().join(', ') || 'no folders'}).`);
+      this.missing.add(module.name);
+      return false;
+    }
+    this.missing.delete(module.name);
+    const park = { start: PARK_BASE + this.nextPark * PARK_WINDOW, end: PARK_BASE + (this.nextPark + 1n) * PARK_WINDOW };
+    this.nextPark = (this.nextPark + 1n) % 0x10000n;
+    const placement = placeSections(module, file, park.start);
+    const anchor = placement.get('.text') ?? module.sections.values().next().value ?? module.base;
+    const before = await this.breakpointViews();
+    if (this.options.arch === 'arm64') {
+      const linked = await this.prelink(module.name, file, placement);
+      await this.gdb.console(`add-symbol-file ${quoteArg(linked)}`, 120_000);
+    } else {
+      const args = [...placement].map(([name, at]) => `-s ${quoteArg(name)} ${hex(at)}`).join(' ');
+      await this.gdb.console(`add-symbol-file ${quoteArg(file.elf)} ${args}`, 120_000);
+    }
+    const withInit = [...module.sections.keys()].some(isInitSection);
+    this.loaded.set(module.address, { module, file, anchor, withInit, park, parkedLocations: new Set() });
+    await this.settleBreakpoints(before);
+    for (const w of file.warnings) this.say(`Module ${module.name}: ${w}`);
+    if (why === 'insmod' || why === 'found') this.say(`Module ${module.name}: symbols from ${file.path} (${module.state} at ${hex(module.base)}).`);
+    return true;
+  }
+
+  private async unload(address: bigint): Promise<void> {
+    const l = this.loaded.get(address);
+    if (!l) return;
+    this.loaded.delete(address);
+    // gdb carries a location's disabled state over to the next location of the same function
+    // when it re-binds the breakpoint: enabled again, the init breakpoint binds live next time.
+    for (const n of l.parkedLocations) await this.gdb.send('-break-enable', [n]).catch(() => undefined);
+    const before = await this.breakpointViews();
+    await this.gdb.console(`remove-symbol-file -a ${hex(l.anchor)}`).catch((e: unknown) => this.say(`Module ${l.module.name}: ${errorText(e)}`));
+    await this.settleBreakpoints(before);
+  }
+
+  /** Modules loaded while COMING whose init has finished: load them again with init parked. */
+  private async dropFinishedInits(): Promise<void> {
+    for (const l of [...this.loaded.values()]) {
+      if (!l.withInit) continue;
+      const now = await readModule(this.target, l.module.address);
+      if (now.state === 'coming') continue;
+      await this.unload(l.module.address);
+      this.known = this.known.map((m) => (m.address === now.address ? now : m));
+      await this.load(now, 'init done');
+    }
+  }
+
+  /** do_init_module's / free_module's `mod`, by name, else from the first-argument register. */
+  private async modArgument(thread: number | undefined): Promise<bigint> {
+    const where = { thread, frame: 0 };
+    for (const expression of ['(unsigned long)mod', this.options.arch === 'arm64' ? '(unsigned long)$x0' : '(unsigned long)$rdi']) {
+      try {
+        const text = await data.evaluate(this.gdb, expression, where);
+        const m = /^\s*(0x[0-9a-f]+|\d+)/i.exec(text);
+        if (m) return BigInt.asUintN(64, BigInt(m[1]));
+      } catch {
+        // optimized out here: try the register
+      }
+    }
+    throw new Error('cannot read the module argument');
+  }
+
+  /** The file finder, once the kernel's release (which names /lib/modules/RELEASE) is known. */
+  private moduleFiles(): Promise<ModuleFiles> {
+    this.files ??= (async () => {
+      const release = await kernelRelease(this.target).catch(() => undefined);
+      return new ModuleFiles({ modulePaths: this.options.modulePaths, release, vmlinux: this.options.vmlinux, cacheDir: this.cacheDir });
+    })();
+    return this.files;
+  }
+
+  // ---- hooks ------------------------------------------------------------------------------
+
+  private async installHooks(): Promise<void> {
+    for (const hook of ['load', 'freeInit', 'unload'] as const) {
+      try {
+        const b = await bp.insert(this.gdb, HOOKS[hook], {});
+        await dedupeFtraceLocations(this.gdb, this.options.arch, b);
+        this.hooks.set(b.number, hook);
+      } catch (err) {
+        if (hook !== 'freeInit') this.say(`Module symbols: cannot follow ${hook === 'load' ? 'insmod' : 'rmmod'} (no ${HOOKS[hook]}: ${errorText(err)}).`);
+      }
+    }
+  }
+
+  private hasHook(hook: Hook): boolean {
+    return [...this.hooks.values()].includes(hook);
+  }
+
+  // ---- breakpoints ------------------------------------------------------------------------
+
+  /** The user's breakpoints as DAP shows them, by gdb number. */
+  private async breakpointViews(): Promise<Map<number, bp.Breakpoint>> {
+    const r = await this.gdb.send('-break-info');
+    const table = r.results.BreakpointTable as MITuple | undefined;
+    const out = new Map<number, bp.Breakpoint>();
+    if (!table) return out;
+    for (const t of tuples(table, 'body', 'bkpt')) {
+      const b = bp.parseBreakpoint(t);
+      if (!this.hooks.has(b.number)) out.set(b.number, b);
+    }
+    return out;
+  }
+
+  /**
+   * After gdb re-bound breakpoints to a module that came or went: one stop per function on
+   * arm64 (the ftrace pad), nothing inserted in the park, and a DAP `breakpoint` event for
+   * each user breakpoint whose binding changed.
+   */
+  private async settleBreakpoints(before: Map<number, bp.Breakpoint>): Promise<void> {
+    const after = await this.breakpointViews();
+    for (const b of after.values()) {
+      if (this.options.arch === 'arm64') await this.dedupeEntryPads(b);
+      for (const loc of b.locations) {
+        if (!loc.enabled || loc.address === undefined || loc.address < PARK_BASE || loc.address >= PARK_END) continue;
+        await bp.disableLocation(this.gdb, loc.number).catch(() => undefined);
+        loc.enabled = false;
+        const owner = [...this.loaded.values()].find((l) => loc.address! >= l.park.start && loc.address! < l.park.end);
+        owner?.parkedLocations.add(loc.number);
+      }
+      const view = dapBreakpoint(b);
+      const key = JSON.stringify(view);
+      const was = this.bindings.get(b.number) ?? (before.has(b.number) ? JSON.stringify(dapBreakpoint(before.get(b.number)!)) : undefined);
+      this.bindings.set(b.number, key);
+      if (was !== undefined && was !== key && b.type === 'breakpoint') this.options.sendEvent(new BreakpointEvent('changed', view));
+    }
+    for (const n of [...this.bindings.keys()]) if (!after.has(n)) this.bindings.delete(n);
+  }
+
+  /**
+   * arm64 functions built with -fpatchable-function-entry start with NOPs for ftrace: gdb binds
+   * a function breakpoint twice, at the ELF symbol (past its skipped prologue, no DWARF
+   * there, no arguments) and at the DWARF entry. In vmlinux the two are 8 bytes apart; in a
+   * module's init function 4 (gdb names the first after the `init_module` alias). Keep the
+   * DWARF one, so the user stops once, with arguments and a line.
+   */
+  private async dedupeEntryPads(b: bp.Breakpoint): Promise<void> {
+    if (b.locations.length < 2) return;
+    const entries = b.locations.filter((l) => l.func !== undefined && l.address !== undefined);
+    for (const pad of b.locations) {
+      if (!pad.enabled || pad.func !== undefined || pad.address === undefined) continue;
+      if (!entries.some((e) => e.address! > pad.address! && e.address! - pad.address! <= 16n)) continue;
+      await bp.disableLocation(this.gdb, pad.number).catch(() => undefined);
+      pad.enabled = false;
+    }
+  }
+
+  // ---- arm64 pre-link ---------------------------------------------------------------------
+
+  private async prelink(name: string, file: ModuleFile, placement: ReadonlyMap<string, bigint>): Promise<string> {
+    const ld = await (this.linker ??= findLinker(this.options.linker));
+    if (!ld) throw new Error('no linker for aarch64 found (install binutils-aarch64-linux-gnu): arm64 module symbols need the .ko linked at its load address');
+    const st = await fsp.stat(file.elf);
+    const key = createHash('sha256')
+      .update([path.resolve(file.elf), st.size, st.mtimeMs, ...[...placement].map(([n, a]) => `${n}=${a}`)].join('\0'))
+      .digest('hex')
+      .slice(0, 20);
+    const dir = path.join(this.cacheDir, 'linked');
+    const out = path.join(dir, `${name}-${key}.elf`);
+    if (fs.existsSync(out)) return out;
+    await fsp.mkdir(dir, { recursive: true });
+    const script = path.join(dir, 'empty.ld');
+    if (!fs.existsSync(script)) await fsp.writeFile(script, 'SECTIONS { }\n');
+    const tmp = `${out}.${process.pid}.tmp`;
+    const args = ['-T', script, '-o', tmp, '--noinhibit-exec', '--unresolved-symbols=ignore-all', '-e', '0', '-z', 'max-page-size=4096'];
+    if (path.basename(ld) === 'ld') args.push('-m', 'aarch64linux');
+    for (const [section, at] of placement) args.push(`--section-start=${section}=${hex(at)}`);
+    args.push(file.elf);
+    // "relocation truncated to fit" for calls into the kernel is expected: the code is never run
+    // from this file, only its symbols and DWARF are read.
+    const r = await run(ld, args);
+    if (!fs.existsSync(tmp)) throw new Error(`${path.basename(ld)} could not link ${path.basename(file.elf)}: ${r.stderr.split('\n').filter((l) => !/truncated to fit|in function|additional relocation overflows/.test(l)).slice(0, 3).join(' ')}`);
+    await fsp.rename(tmp, out);
+    return out;
+  }
+
+  private say(text: string): void {
+    this.options.sendEvent(new OutputEvent(`${text}\n`, 'console'));
+  }
+}
+
+/** `.init.text`, `.init.data`, `.init.rodata`, `.init_array`…: what the kernel frees after init. */
+function isInitSection(name: string): boolean {
+  return name.startsWith('.init');
+}
+
+/**
+ * An address for every SHF_ALLOC section of the file: the kernel's for the live ones, the
+ * per-CPU area for `.data..percpu`, a page-aligned slot in the park for the rest.
+ */
+export function placeSections(module: KernelModule, file: Pick<ModuleFile, 'sections'>, park: bigint): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  let next = park;
+  for (const [name, size] of file.sections) {
+    const live = module.sections.get(name);
+    if (live !== undefined) out.set(name, live);
+    else if (name === '.data..percpu' && module.percpu) out.set(name, module.percpu.base);
+    else {
+      out.set(name, next);
+      next += (size + 0xfffn) & ~0xfffn || 0x1000n;
+    }
+  }
+  return out;
+}
+
+function dapBreakpoint(b: bp.Breakpoint): DebugProtocol.Breakpoint {
+  const loc = b.locations.find((l) => l.enabled);
+  if (b.pending || !loc) return { id: b.number, verified: false, message: 'pending: binds when the code is loaded', reason: 'pending' };
+  return {
+    id: b.number,
+    verified: true,
+    line: loc.line,
+    source: loc.fullname || loc.file ? { path: loc.fullname ?? loc.file, name: (loc.file ?? '').split('/').pop() } : undefined,
+    instructionReference: loc.address !== undefined ? hex(loc.address) : undefined,
+  };
+}
+
+/** An ld that can emit aarch64 ELF: the configured one, the cross ld, or a multi-target ld. */
+async function findLinker(configured: string | undefined): Promise<string | undefined> {
+  const candidates = configured ? [configured] : ['aarch64-linux-gnu-ld', 'aarch64-linux-gnu-ld.bfd', 'ld'];
+  for (const ld of candidates) {
+    const r = await run(ld, ['-V']).catch(() => undefined);
+    if (r && r.code === 0 && (ld !== 'ld' || /aarch64linux/.test(r.stdout))) return ld;
+  }
+  return undefined;
+}
+
+function run(program: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-20_000)));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
