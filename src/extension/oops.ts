@@ -9,10 +9,7 @@
  * ignores the tool settings; granting trust restarts it so that they apply.
  */
 import * as vscode from 'vscode';
-import { parseStackLine } from '../oops/frame';
-import { splitPrefix } from '../oops/lines';
-import { parseRegisterLine } from '../oops/registers';
-import { fileRefs } from '../oops/symbolize/file-refs';
+import { kernelLinkRanges } from '../oops/symbolize/file-refs';
 import type { Ctx } from './ctx';
 import { kernelLogLanguage } from './language';
 
@@ -145,32 +142,11 @@ interface KernelTerminalLink extends vscode.TerminalLink {
   lineText: string;
 }
 
-/** Frames, code registers and `file.c:123` references in one terminal line. */
-export function terminalLinkRanges(line: string): Array<{ start: number; length: number; tooltip: string }> {
-  if (line.length > 4096) return [];
-  const out: Array<{ start: number; length: number; tooltip: string }> = [];
-  const p = splitPrefix(line);
-  const body = p.body;
-  const frame = parseStackLine(body, false)?.frame;
-  const indent = body.length - body.trimStart().length;
-  const register = frame ? undefined : parseRegisterLine(body.trim(), p.bodyStart + indent);
-  if (frame && frame.symbol !== undefined && !frame.inlined) {
-    out.push({ start: p.bodyStart + frame.range.start, length: frame.range.end - frame.range.start, tooltip: 'Go to Kernel Source' });
-  }
-  for (const loc of [register?.pc, register?.lr]) {
-    if (loc && loc.symbol !== undefined) out.push({ start: loc.range.start, length: loc.range.end - loc.range.start, tooltip: 'Go to Kernel Source' });
-  }
-  for (const r of fileRefs(line)) {
-    if (!out.some((o) => r.start < o.start + o.length && o.start < r.end)) out.push({ start: r.start, length: r.end - r.start, tooltip: 'Open Kernel Source' });
-  }
-  return out;
-}
-
 class KernelTerminalLinks implements vscode.TerminalLinkProvider<KernelTerminalLink> {
   constructor(private readonly ctx: Ctx) {}
 
   provideTerminalLinks(context: vscode.TerminalLinkContext): KernelTerminalLink[] {
-    return terminalLinkRanges(context.line).map((r) => ({ startIndex: r.start, length: r.length, tooltip: r.tooltip, lineText: context.line }));
+    return kernelLinkRanges(context.line).map((r) => ({ startIndex: r.start, length: r.end - r.start, tooltip: r.kind === 'file' ? 'Open Kernel Source' : 'Go to Kernel Source', lineText: context.line }));
   }
 
   async handleTerminalLink(link: KernelTerminalLink): Promise<void> {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddr2lineBatch, parseAddr2linePosition } from '../../../src/oops/symbolize/addr2line';
 import { codeBytes, parseLlvmMc, parseObjdump } from '../../../src/oops/symbolize/decodecode';
-import { fileRefs } from '../../../src/oops/symbolize/file-refs';
+import { fileRefs, kernelLinkRanges } from '../../../src/oops/symbolize/file-refs';
 import { parseLlvmSymbolizerJson } from '../../../src/oops/symbolize/llvm-symbolizer';
 import { isReturnAddress } from '../../../src/oops/symbolize/resolver';
 import { parseLog } from '../../../src/oops/parse';
@@ -137,6 +137,27 @@ describe('file.c:123 references', () => {
     fileRefs(noise);
     fileRefs(('x/'.repeat(300) + 'y.c:1 ').repeat(6));
     assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 100);
+  });
+});
+
+describe('links in a lone line (terminals, other editors)', () => {
+  const texts = (line: string) => kernelLinkRanges(line).map((r) => [r.kind, line.slice(r.start, r.end)]);
+
+  it('frames with timestamps, ?, modules and build ids; code registers; decoded sources', () => {
+    assert.deepEqual(texts('[    3.374037]  ? oopsmod_write.cold+0x5/0xa [oopsmod]'), [['frame', 'oopsmod_write.cold+0x5/0xa [oopsmod]']]);
+    assert.deepEqual(texts(' dummy_get_stats64+0x20/0x30 [dummy 0123456789abcdef0123]'), [['frame', 'dummy_get_stats64+0x20/0x30 [dummy 0123456789abcdef0123]']]);
+    assert.deepEqual(texts('[    3.374037] RIP: 0010:kdap_test_oops+0xc/0x20 [kdap_test]'), [['register', 'kdap_test_oops+0xc/0x20 [kdap_test]']]);
+    assert.deepEqual(texts('[ 6.57] pc : dev_lstats_read+0x5c/0xbc'), [['register', 'dev_lstats_read+0x5c/0xbc']]);
+    assert.deepEqual(texts(' proc_reg_write+0x56/0xa0 (fs/proc/inode.c:352)'), [
+      ['frame', 'proc_reg_write+0x56/0xa0'],
+      ['file', 'fs/proc/inode.c:352'],
+    ]);
+  });
+
+  it('ordinary shell output has no links', () => {
+    assert.deepEqual(texts('guest# echo o > /proc/kdap_test'), []);
+    assert.deepEqual(texts('total 12  drwxr-xr-x 2 root root 4096 .'), []);
+    assert.deepEqual(texts('x'.repeat(10_000)), []);
   });
 });
 
