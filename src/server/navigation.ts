@@ -92,7 +92,8 @@ export function documentLinks(uri: string, lines: readonly string[], log: Parsed
   const out: DocumentLink[] = [];
   if (host.symbolizer) {
     for (const r of log.reports) {
-      const refs = [...r.frames, ...r.registerBlocks.flatMap((b) => [b.pc, b.lr])];
+      // Registers without a symbol are user-space pcs (`RIP: 0033:0x47b7a0`): nothing to link.
+      const refs = [...r.frames, ...r.registerBlocks.flatMap((b) => [b.pc, b.lr].filter((x) => x?.symbol !== undefined))];
       for (const ref of refs) {
         if (!ref || (ref.symbol === undefined && ref.address === undefined) || ('inlined' in ref && ref.inlined)) continue;
         const data: FrameLinkData = { kind: 'frame', uri, line: ref.line, start: ref.range.start };

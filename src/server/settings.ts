@@ -70,7 +70,9 @@ export class SymbolizerHost {
     this.rebuild();
   }
 
+  /** Every `kdap.*` change arrives here (gdbPath too); only a change of ours rebuilds. */
   configure(settings: KdapSettings): void {
+    if (JSON.stringify(settings) === JSON.stringify(this.settings)) return;
     this.settings = settings;
     this.rebuild();
   }

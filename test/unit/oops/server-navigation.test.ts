@@ -167,7 +167,11 @@ describe('language server navigation with the fixture vmlinux', { skip: why }, (
   it('a settings change ends the old helper processes; shutdown ends them all', async () => {
     await until(() => children(pid).some((c) => c.cmd.includes('llvm-symbolizer')));
     const before = children(pid).filter((c) => c.cmd.includes('llvm-symbolizer'));
+    // The same settings again change nothing; a different module path rebuilds the symbolizer.
     c().notify('workspace/didChangeConfiguration', { settings: { kdap: { ...settings } } });
+    await c().request('kdap/locate', { text: ' proc_reg_write+0x56/0xa0', line: 0 });
+    assert.deepEqual(children(pid).filter((x) => x.cmd.includes('llvm-symbolizer')).map((x) => x.pid), before.map((b) => b.pid));
+    c().notify('workspace/didChangeConfiguration', { settings: { kdap: { ...settings, modulePaths: [...(settings.modulePaths as string[]), os.tmpdir()] } } });
     await until(() => before.every((b) => !fs.existsSync(`/proc/${b.pid}`)));
     await c().request('kdap/locate', { text: ' proc_reg_write+0x56/0xa0', line: 0 });
     assert.ok(children(pid).some((c) => c.cmd.includes('llvm-symbolizer')));
