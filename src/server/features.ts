@@ -70,16 +70,22 @@ function who(r: Report): string {
   return parts.join(' · ');
 }
 
+/**
+ * "To the end of the line". LSP positions are uintegers (at most 2^31 - 1): a larger value makes
+ * the client treat our DocumentSymbols as something else and fail.
+ */
+const lineEnd = 2_147_483_647;
+
 export function documentSymbols(log: ParsedLog): DocumentSymbol[] {
   return log.reports.map((r) => {
     const selection = range(r.line, r.titleRange);
     // The selection range must lie inside the full range; a report's end is at least its header.
-    const full: Range = { start: { line: r.startLine - 1, character: 0 }, end: { line: r.endLine - 1, character: Number.MAX_SAFE_INTEGER } };
+    const full: Range = { start: { line: r.startLine - 1, character: 0 }, end: { line: r.endLine - 1, character: lineEnd } };
     const children: DocumentSymbol[] = r.sections.map((s) => ({
       name: s.name,
       detail: s.frames.length ? `${s.frames.length} frame${s.frames.length === 1 ? '' : 's'}` : undefined,
       kind: SymbolKind.Namespace,
-      range: { start: { line: s.line - 1, character: 0 }, end: { line: s.endLine - 1, character: Number.MAX_SAFE_INTEGER } },
+      range: { start: { line: s.line - 1, character: 0 }, end: { line: s.endLine - 1, character: lineEnd } },
       selectionRange: lines(s.line, s.line),
     }));
     return { name: r.title, detail: who(r), kind: SymbolKind.Event, range: full, selectionRange: selection, children };
