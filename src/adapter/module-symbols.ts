@@ -169,17 +169,7 @@ export class ModuleSymbols {
    */
   async list(): Promise<ModuleInfo[]> {
     if (this.engine.state === 'stopped') await this.syncAll(false);
-    return this.known.map((m) => {
-      const l = this.loaded.get(m.address);
-      return {
-        name: m.name,
-        state: m.state,
-        base: hex(m.base),
-        size: m.size,
-        sections: Object.fromEntries([...m.sections].map(([n, a]) => [n, hex(a)])),
-        symbolFile: l?.file.path ?? null,
-      };
-    });
+    return this.known.map((m) => moduleInfo(m, this.loaded.get(m.address)?.file.path ?? null));
   }
 
   // ---- loading ----------------------------------------------------------------------------
@@ -391,6 +381,18 @@ export class ModuleSymbols {
   private say(text: string): void {
     this.options.sendEvent(new OutputEvent(`${text}\n`, 'console'));
   }
+}
+
+/** A module as `kdap/modules` and `kdap modules --json` show it. */
+export function moduleInfo(m: KernelModule, symbolFile: string | null): ModuleInfo {
+  return {
+    name: m.name,
+    state: m.state,
+    base: hex(m.base),
+    size: m.size,
+    sections: Object.fromEntries([...m.sections].map(([n, a]) => [n, hex(a)])),
+    symbolFile,
+  };
 }
 
 /** `.init.text`, `.init.data`, `.init.rodata`, `.init_array`…: what the kernel frees after init. */

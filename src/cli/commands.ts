@@ -4,3 +4,4 @@ import './oops';
 import './oops-decode';
 import './cpus';
 import './walk';
+import './modules';

@@ -9,11 +9,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ModuleInfo } from '../../src/adapter/protocol';
 import { QemuProcess } from '../../src/adapter/qemu';
-import { KdapClient } from '../support/dap';
+import { KdapClient, repoRoot } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
 
@@ -253,6 +254,21 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.ok(top.source?.path?.endsWith('kdap_test.c'));
       await dc.setBreakpointsRequest({ source: { path: kmod.sourceFile }, breakpoints: [] });
       await dc.disconnectRequest({});
+    });
+
+    test('kdap modules --json lists the same modules, sections and symbol files', async () => {
+      const args = [path.join(repoRoot, 'dist', 'cli.js'), 'modules', '--remote', qemu.gdbAddress!, '--vmlinux', fx.vmlinux, '--json'];
+      for (const p of modulePaths) args.push('--module-path', p);
+      const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const listed = JSON.parse(r.stdout) as ModuleInfo[];
+      checkSections(listed, sysfs);
+      for (const m of listed) {
+        assert.match(m.base, /^0x[0-9a-f]+$/);
+        assert.ok(m.symbolFile?.endsWith(`${m.name}.ko`), `${m.name}: ${m.symbolFile}`);
+      }
+      // The CLI left the kernel running: the shell still answers.
+      assert.match(await guest.sh('echo alive'), /alive/);
     });
   });
 }

@@ -1,0 +1,48 @@
+/**
+ * `kdap modules --remote HOST:PORT --vmlinux V [--module-path DIR]... [--json]`: the modules a
+ * live kernel has loaded, their sections, and the symbol file kdap would load for each.
+ * Differences between a file and the loaded module go to stderr, as do modules without one.
+ */
+import { moduleInfo, defaultModuleCacheDir } from '../adapter/module-symbols';
+import { ModuleFiles } from '../adapter/module-files';
+import type { ModuleInfo } from '../adapter/protocol';
+import { kernelRelease, listModules } from '../kernel/module';
+import { parseArgs, UsageError } from './args';
+import { attachOptions, withKernel } from './attach';
+import { register } from './registry';
+
+const usage = 'usage: kdap modules --remote HOST:PORT --vmlinux VMLINUX [--module-path DIR]... [--gdb GDB] [--json]';
+
+function table(modules: readonly ModuleInfo[]): string {
+  const rows = modules.map((m) => [m.name, m.state, m.base, String(m.size), String(Object.keys(m.sections).length), m.symbolFile ?? '(none)']);
+  const head = ['NAME', 'STATE', 'BASE', 'SIZE', 'SECTIONS', 'SYMBOL FILE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+register('modules', {
+  summary: 'loaded modules, sections and symbol files of a live kernel: `modules --remote HOST:PORT --vmlinux V [--module-path DIR]... [--json]`',
+  run: async (argv) => {
+    const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'module-path']);
+    for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);
+    if (args.positional.length > 0) throw new UsageError(usage);
+    const options = attachOptions(args, usage);
+    const notes: string[] = [];
+    const modules = await withKernel(options, async (views) => {
+      const found = await listModules(views.target);
+      const release = await kernelRelease(views.target).catch(() => undefined);
+      const files = new ModuleFiles({ modulePaths: args.options.get('module-path') ?? [], release, vmlinux: options.vmlinux, cacheDir: defaultModuleCacheDir() });
+      const out: ModuleInfo[] = [];
+      for (const m of found) {
+        const file = await files.find({ name: m.name, buildId: m.buildId, srcversion: m.srcversion, sections: m.sections });
+        if (!file) notes.push(`${m.name}: no symbol file found`);
+        for (const w of file?.warnings ?? []) notes.push(`${m.name}: ${w}`);
+        out.push(moduleInfo(m, file?.path ?? null));
+      }
+      return out;
+    });
+    process.stdout.write((args.flags.has('json') ? JSON.stringify(modules, null, 2) : table(modules)) + '\n');
+    for (const n of notes) process.stderr.write(`kdap modules: ${n}\n`);
+    return 0;
+  },
+});
