@@ -129,10 +129,12 @@ export function checkFiles(config: KdapConfiguration, folder?: string): string |
   return undefined;
 }
 
-async function refuse(error: string, untrusted?: boolean): Promise<undefined> {
+/** Shows why a configuration was refused (not awaited: a toast can stay up indefinitely). */
+function refuse(error: string, untrusted?: boolean): undefined {
   const manage = 'Manage Workspace Trust';
-  const pick = await vscode.window.showErrorMessage(error, ...(untrusted ? [manage] : []));
-  if (pick === manage) await vscode.commands.executeCommand('workbench.trust.manage');
+  void vscode.window.showErrorMessage(error, ...(untrusted ? [manage] : [])).then((pick) => {
+    if (pick === manage) void vscode.commands.executeCommand('workbench.trust.manage');
+  });
   return undefined;
 }
 
