@@ -120,13 +120,14 @@ async function main() {
   if (version) console.log(`  | ${version.trim()}`);
 
   await dc.disconnectRequest({ terminateDebuggee: true });
-  await dc.stop();
+  // The adapter exits after a disconnect; stop() would wait for it forever.
+  await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
   say('Done: QEMU and gdb are gone.');
 }
 
 main().catch(async (err) => {
   console.error(`demo failed: ${err.stack ?? err}`);
   console.error(consoleText.slice(-1500));
-  await dc.stop().catch(() => undefined);
+  await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
   process.exit(1);
 });

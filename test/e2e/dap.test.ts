@@ -67,7 +67,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
 
     after(async () => {
       dc.saveLogs(`dap-${arch}`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
     });
 
     test('launch boots QEMU and stops at start_kernel with its source line', async () => {

@@ -64,7 +64,7 @@ for (const arch of ['x86_64', 'arm64'] as const) {
       process.kill(qemu.pid, 'SIGKILL');
       const ms = await expectEnd(dc, procs.map((p) => p.pid), () => said);
       t.diagnostic(`terminated ${ms} ms after SIGKILL`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
     });
 
     test('gdb killed while stopped: the session ends and QEMU is reaped', async (t) => {
@@ -76,7 +76,7 @@ for (const arch of ['x86_64', 'arm64'] as const) {
       assert.ok(gdb, `gdb among ${JSON.stringify(procs)}`);
       process.kill(gdb.pid, 'SIGKILL');
       t.diagnostic(`terminated ${await expectEnd(dc, procs.map((p) => p.pid), () => said)} ms after SIGKILL`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
     });
   });
 }

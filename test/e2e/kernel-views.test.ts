@@ -114,7 +114,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
     after(async () => {
       dc.saveLogs(`kernel-views-${arch}`);
       console.log(`# ${arch} request costs:\n#   ${timings.join('\n#   ')}`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
     });
 
     test('at start_kernel: CPU 0 runs init_task in the kernel, CPU 1 is not online yet', async () => {

@@ -121,7 +121,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
 
     after(async () => {
       dc.saveLogs(`modules-${arch}`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
     });
 
     test('launch: breakpoints in a module that is not loaded yet are pending', async () => {
@@ -219,7 +219,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
 
     after(async () => {
       dc.saveLogs(`modules-attach-${arch}`);
-      await dc.stop().catch(() => undefined);
+      await dc.close();
       await qemu?.kill();
     });
 

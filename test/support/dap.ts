@@ -40,6 +40,14 @@ export class KdapClient extends DebugClient {
     });
   }
 
+  /**
+   * Stops the client. After a disconnect the adapter process has already exited and the base
+   * stop() never settles; the timer keeps the event loop alive until one of them finishes.
+   */
+  async close(): Promise<void> {
+    await Promise.race([this.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+  }
+
   /** Writes the trace and console next to the other test artifacts, for a failing run. */
   saveLogs(name: string): void {
     const dir = path.join(repoRoot, 'test-artifacts', 'e2e');
