@@ -475,4 +475,5 @@ if (!fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== json) {
 EOF
 
 log "manifest: $CACHE/fixtures.json"
+bash "$ROOT/scripts/fixtures-kgdb.sh"
 log "done: linux $VERSION in $(elapsed "$started_ns")"

@@ -75,6 +75,40 @@ export interface ArchFixture {
   crossCompile: string;
 }
 
+/**
+ * A small kernel built from the same source with KGDB (scripts/fixtures-kgdb.sh): Debian's
+ * kernels have CONFIG_KGDB off. arm64 uses 64K pages, so it also serves the 64K page-table tests.
+ */
+export interface KgdbKernelFixture {
+  /** uname -r, e.g. 6.1.176-kdap-kgdb. */
+  release: string;
+  /** bzImage / Image for QEMU -kernel. */
+  kernel: string;
+  vmlinux: string;
+  config: string;
+  /** Build directory (O=), where the DWARF's relative paths are resolved. */
+  buildDir: string;
+  /** The busybox initramfs of `arches` with this kernel's kdap_test.ko appended. */
+  initrd: string;
+  /** Command line without any kgdboc= or kgdbwait: the test adds its own. */
+  append: string;
+  machine: string;
+  cpu: string;
+  qemu: string;
+  /** Console tty (ttyS0 / ttyAMA0). */
+  console: string;
+  /** tty kgdboc uses in the tests: a second UART on x86_64, the console's PL011 on arm64. */
+  kgdbTty: string;
+  gdbArchitecture: string;
+  /** CONFIG_KGDB_KDB: SysRq-g enters kdb first. */
+  kdb: boolean;
+  pageSize: number;
+  pgtableLevels: number;
+  kmod: { ko: string; sourceFile: string; guestPath: string };
+  /** Seconds the kernel build took when the cache was cold. */
+  buildSeconds: number;
+}
+
 export interface Fixtures {
   /** Debian package version, e.g. 6.1.176-1. */
   version: string;
@@ -86,6 +120,8 @@ export interface Fixtures {
   sourceRoot: string;
   guest: { readyMarker: string; prompt: string };
   arches: Record<FixtureArch, ArchFixture>;
+  /** Present once scripts/fixtures-kgdb.sh has run. */
+  kgdb?: Record<FixtureArch, KgdbKernelFixture>;
 }
 
 export function fixturesCacheDir(): string {
