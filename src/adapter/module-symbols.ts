@@ -6,9 +6,14 @@
  * - `do_init_module(mod)`: the module is COMING, its sections are placed and listed in
  *   `sect_attrs`, its init has not run. Its symbols are loaded, gdb re-binds the pending
  *   breakpoints that now resolve, and the kernel continues.
- * - `do_free_init()`: the work item that frees init memory, queued once init has returned.
- *   Modules loaded with their `.init.*` placed are loaded again with them parked (below), so
- *   gdb never names addresses the next module will reuse after a dead init function.
+ * - Once init has returned and its memory is freed, a module loaded with its `.init.*` placed
+ *   is loaded again with them parked (below), so gdb never names addresses the next module
+ *   will reuse after a dead init function, nor keeps a breakpoint there. Under QEMU this
+ *   waits for the next stop of any kind (the next insmod's included): a breakpoint there
+ *   does not touch guest memory, and every hidden stop costs a TCG stop and resume. A stop
+ *   at such a breakpoint before that (freed init memory reused by, say, a BPF program) is
+ *   resumed unseen. Over a stub that writes breakpoints into memory (kgdb) it happens at
+ *   once, at a hidden breakpoint in `do_free_init()`, before the memory is freed.
  * - `free_module(mod)`: rmmod (or a failed init). Its symbols go; breakpoints in it turn
  *   pending again and bind on the next insmod, wherever it lands.
  *
@@ -105,8 +110,6 @@ export class ModuleSymbols {
   private nextPark = 0n;
   /** Last DAP view of each breakpoint, to report only the ones that changed. */
   private bindings = new Map<number, string>();
-  /** Per-insmod cost, for the trace and the bench: ms spent from the stop to the continue. */
-  readonly timings: Array<{ module: string; hook: Hook; ms: number }> = [];
 
   constructor(private readonly engine: Engine, private readonly target: Target, private readonly options: ModuleSymbolsOptions) {
     this.gdb = engine.gdb;
@@ -129,20 +132,16 @@ export class ModuleSymbols {
    */
   async onStop(stop: StopInfo): Promise<boolean> {
     const hook = stop.breakpointNumber === undefined ? undefined : this.hooks.get(stop.breakpointNumber);
-    if (!hook) {
-      // Without a do_free_init hook, the user must at least not stop amid stale init symbols.
-      if (!this.hasHook('freeInit')) await this.dropFinishedInits().catch((e: unknown) => this.say(`Module symbols: ${errorText(e)}`));
-      return false;
-    }
+    if (!hook) return this.userStop(stop);
     const started = Date.now();
     let name = '?';
     try {
       if (hook === 'freeInit') {
-        await this.dropFinishedInits();
+        name = (await this.dropFinishedInits()).join(' ');
       } else {
         const mod = await this.modArgument(stop.threadId);
         if (hook === 'load') {
-          if (!this.hasHook('freeInit')) await this.dropFinishedInits();
+          await this.dropFinishedInits();
           const module = await readModule(this.target, mod);
           name = module.name;
           this.known = [module, ...this.known.filter((m) => m.address !== mod)];
@@ -153,12 +152,29 @@ export class ModuleSymbols {
           await this.unload(mod);
         }
       }
-      this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook }));
     } catch (err) {
       this.say(`Module symbols: ${hook === 'load' ? 'loading' : hook === 'unload' ? 'unloading' : 'updating'} ${name} failed: ${errorText(err)}`);
     }
-    this.timings.push({ module: name, hook, ms: Date.now() - started });
-    if (this.timings.length > 200) this.timings.splice(0, 100);
+    // For views to refresh, and `ms` (stop to resume, adapter side) for the bench.
+    this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook, ms: Date.now() - started }));
+    await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
+    return true;
+  }
+
+  /**
+   * A stop the user may see. Init sections freed since the last stop are dropped first; a stop
+   * at a breakpoint location that this removed (it was in freed init memory) is resumed.
+   */
+  private async userStop(stop: StopInfo): Promise<boolean> {
+    if (![...this.loaded.values()].some((l) => l.withInit)) return false;
+    try {
+      if ((await this.dropFinishedInits()).length === 0 || stop.breakpointNumber === undefined || stop.frame?.address === undefined) return false;
+      const b = (await this.breakpointViews()).get(stop.breakpointNumber);
+      if (!b || b.locations.some((l) => l.enabled && l.address === stop.frame!.address)) return false;
+    } catch (e) {
+      this.say(`Module symbols: ${errorText(e)}`);
+      return false;
+    }
     await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
     return true;
   }
@@ -190,7 +206,7 @@ export class ModuleSymbols {
     }
     if (!announce) return;
     const without = modules.filter((m) => !this.loaded.has(m.address)).map((m) => m.name);
-    const parts = [`Module symbols: ${modules.length - without.length} of ${modules.length} loaded modules (${((Date.now() - started) / 1000).toFixed(1)} s).`];
+    const parts = [`Module symbols: ${modules.length - without.length} of ${modules.length} loaded modules (${((Date.now() - started) / 1000).toFixed(2)} s).`];
     if (without.length > 0) parts.push(`No symbol file found for: ${without.join(', ')}; add the folders holding them to "modulePaths".`);
     if (modules.length > 0 || loadedNow > 0) this.say(parts.join(' '));
   }
@@ -238,7 +254,8 @@ export class ModuleSymbols {
   }
 
   /** Modules loaded while COMING whose init has finished: load them again with init parked. */
-  private async dropFinishedInits(): Promise<void> {
+  private async dropFinishedInits(): Promise<string[]> {
+    const done: string[] = [];
     for (const l of [...this.loaded.values()]) {
       if (!l.withInit) continue;
       const now = await readModule(this.target, l.module.address);
@@ -246,7 +263,9 @@ export class ModuleSymbols {
       await this.unload(l.module.address);
       this.known = this.known.map((m) => (m.address === now.address ? now : m));
       await this.load(now, 'init done');
+      done.push(now.name);
     }
+    return done;
   }
 
   /** do_init_module's / free_module's `mod`, by name, else from the first-argument register. */
@@ -276,7 +295,8 @@ export class ModuleSymbols {
   // ---- hooks ------------------------------------------------------------------------------
 
   private async installHooks(): Promise<void> {
-    for (const hook of ['load', 'freeInit', 'unload'] as const) {
+    const hooks: Hook[] = this.engine.qemuStub ? ['load', 'unload'] : ['load', 'freeInit', 'unload'];
+    for (const hook of hooks) {
       try {
         const b = await bp.insert(this.gdb, HOOKS[hook], {});
         await dedupeFtraceLocations(this.gdb, this.options.arch, b);
@@ -285,10 +305,6 @@ export class ModuleSymbols {
         if (hook !== 'freeInit') this.say(`Module symbols: cannot follow ${hook === 'load' ? 'insmod' : 'rmmod'} (no ${HOOKS[hook]}: ${errorText(err)}).`);
       }
     }
-  }
-
-  private hasHook(hook: Hook): boolean {
-    return [...this.hooks.values()].includes(hook);
   }
 
   // ---- breakpoints ------------------------------------------------------------------------
