@@ -158,7 +158,7 @@ export class Breakpoints {
     }
     await this.dedupeFtraceLocations(b);
     if (logMessage) this.internal.set(b.number, { kind: 'logpoint', logMessage });
-    return { number: b.number, dap: toDap(b) };
+    return { number: b.number, dap: toDapBreakpoint(b) };
   }
 
   /** See the file comment: keep the DWARF entry, disable the NOP pad 8 bytes before it. */
@@ -197,7 +197,8 @@ export function parseHitCondition(text: string | undefined): number | undefined 
   return m[1] === '>' ? n + 1 : n;
 }
 
-function toDap(b: bp.Breakpoint): DebugProtocol.Breakpoint {
+/** A gdb breakpoint as DAP shows it: verified at its first enabled location, or pending. */
+export function toDapBreakpoint(b: bp.Breakpoint): DebugProtocol.Breakpoint {
   const loc = b.locations.find((l) => l.enabled) ?? b.locations[0];
   if (b.pending || !loc) return { id: b.number, verified: false, message: 'pending: binds when the code is loaded', reason: 'pending' };
   return {

@@ -45,7 +45,7 @@ import { quoteArg, type MITuple } from '../gdb/mi/parser';
 import { tuples } from '../gdb/mi/values';
 import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
 import type { Target } from '../kernel/target';
-import { dedupeFtraceLocations, errorText } from './breakpoints';
+import { dedupeFtraceLocations, errorText, toDapBreakpoint } from './breakpoints';
 import type { KernelArch } from './config';
 import type { Engine, StopInfo } from './engine';
 import { ModuleFiles, type ModuleFile } from './module-files';
@@ -157,6 +157,8 @@ export class ModuleSymbols {
     }
     // For views to refresh, and `ms` (stop to resume, adapter side) for the bench.
     this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook, ms: Date.now() - started }));
+    // The user's own breakpoint on the same function: their stop, not ours.
+    if (await this.userBreakpointAt(stop.frame?.address)) return false;
     await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
     return true;
   }
@@ -214,7 +216,13 @@ export class ModuleSymbols {
   /** Loads one module's symbols; false when no file was found. */
   private async load(module: KernelModule, why?: 'insmod' | 'found' | 'init done'): Promise<boolean> {
     const files = await this.moduleFiles();
-    const file = await files.find({ name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections });
+    const facts = { name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections };
+    let file = await files.find(facts);
+    if (file && why === 'insmod' && module.buildId && file.buildId !== module.buildId) {
+      // Edit, rebuild, insmod: the folders were indexed before the new .ko existed.
+      files.rescan();
+      file = await files.find(facts);
+    }
     if (!file) {
       if (!this.missing.has(module.name) && why) this.say(`Module ${module.name}: no symbol file found (searched ${files.folders().join(', ') || 'no folders'}).`);
       this.missing.add(module.name);
@@ -309,6 +317,12 @@ export class ModuleSymbols {
 
   // ---- breakpoints ------------------------------------------------------------------------
 
+  private async userBreakpointAt(pc: bigint | undefined): Promise<boolean> {
+    if (pc === undefined) return false;
+    const views = await this.breakpointViews().catch(() => new Map<number, bp.Breakpoint>());
+    return [...views.values()].some((b) => b.locations.some((l) => l.enabled && l.address === pc));
+  }
+
   /** The user's breakpoints as DAP shows them, by gdb number. */
   private async breakpointViews(): Promise<Map<number, bp.Breakpoint>> {
     const r = await this.gdb.send('-break-info');
@@ -338,9 +352,9 @@ export class ModuleSymbols {
         const owner = [...this.loaded.values()].find((l) => loc.address! >= l.park.start && loc.address! < l.park.end);
         owner?.parkedLocations.add(loc.number);
       }
-      const view = dapBreakpoint(b);
+      const view = toDapBreakpoint(b);
       const key = JSON.stringify(view);
-      const was = this.bindings.get(b.number) ?? (before.has(b.number) ? JSON.stringify(dapBreakpoint(before.get(b.number)!)) : undefined);
+      const was = this.bindings.get(b.number) ?? (before.has(b.number) ? JSON.stringify(toDapBreakpoint(before.get(b.number)!)) : undefined);
       this.bindings.set(b.number, key);
       if (was !== undefined && was !== key && b.type === 'breakpoint') this.options.sendEvent(new BreakpointEvent('changed', view));
     }
@@ -435,17 +449,6 @@ export function placeSections(module: KernelModule, file: Pick<ModuleFile, 'sect
   return out;
 }
 
-function dapBreakpoint(b: bp.Breakpoint): DebugProtocol.Breakpoint {
-  const loc = b.locations.find((l) => l.enabled);
-  if (b.pending || !loc) return { id: b.number, verified: false, message: 'pending: binds when the code is loaded', reason: 'pending' };
-  return {
-    id: b.number,
-    verified: true,
-    line: loc.line,
-    source: loc.fullname || loc.file ? { path: loc.fullname ?? loc.file, name: (loc.file ?? '').split('/').pop() } : undefined,
-    instructionReference: loc.address !== undefined ? hex(loc.address) : undefined,
-  };
-}
 
 /** An ld that can emit aarch64 ELF: the configured one, the cross ld, or a multi-target ld. */
 async function findLinker(configured: string | undefined): Promise<string | undefined> {
