@@ -449,7 +449,6 @@ export function placeSections(module: KernelModule, file: Pick<ModuleFile, 'sect
   return out;
 }
 
-
 /** An ld that can emit aarch64 ELF: the configured one, the cross ld, or a multi-target ld. */
 async function findLinker(configured: string | undefined): Promise<string | undefined> {
   const candidates = configured ? [configured] : ['aarch64-linux-gnu-ld', 'aarch64-linux-gnu-ld.bfd', 'ld'];

@@ -198,6 +198,30 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       await stopAtLine(() => dc.type(`echo c > ${kmod.procFile}`), 'kdap_test_cold', kmod.lines.cold);
       await dc.continueRequest({ threadId: thread });
     });
+
+    test('a user breakpoint on do_init_module itself is reported, and the module still gets its symbols', async () => {
+      // gdb inserts a breakpoint into the remote only while it is stopped.
+      const paused = dc.stopped('pause');
+      await dc.pauseRequest({ threadId: thread });
+      thread = (await paused).body.threadId!;
+      const set = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'kdap_test_init' }, { name: 'do_init_module' }] });
+      assert.equal(set.body.breakpoints[1].verified, true, JSON.stringify(set.body.breakpoints[1]));
+      await dc.continueRequest({ threadId: thread });
+      await shell('rmmod kdap_test');
+      let stop = dc.stopped('breakpoint', 180_000);
+      const from = dc.console.length;
+      await dc.type(`insmod ${kmod.guestPath}`);
+      thread = (await stop).body.threadId!;
+      assert.equal((await dc.topFrame(thread)).name, 'do_init_module');
+      stop = dc.stopped('breakpoint', 180_000);
+      await dc.continueRequest({ threadId: thread });
+      thread = (await stop).body.threadId!;
+      assert.equal((await dc.topFrame(thread)).name, 'kdap_test_init');
+      await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+      await dc.setBreakpointsRequest({ source: { path: kmod.sourceFile }, breakpoints: [] });
+      await dc.continueRequest({ threadId: thread });
+      await dc.waitForConsole(/kdap_test: init ok/, 120_000, from);
+    });
   });
 
   describe(`module symbols on ${arch}: attach to a kernel with modules loaded`, { concurrency: false }, () => {
