@@ -44,7 +44,7 @@ import * as data from '../gdb/mi/data';
 import { quoteArg, type MITuple } from '../gdb/mi/parser';
 import { tuples } from '../gdb/mi/values';
 import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
-import type { Target } from '../kernel/target';
+import { FaultError, type Target } from '../kernel/target';
 import { dedupeFtraceLocations, errorText, toDapBreakpoint } from './breakpoints';
 import type { KernelArch } from './config';
 import type { Engine, StopInfo } from './engine';
@@ -186,7 +186,12 @@ export class ModuleSymbols {
    * hooks missed), the last known list while it runs.
    */
   async list(): Promise<ModuleInfo[]> {
-    if (this.engine.state === 'stopped') await this.syncAll(false);
+    if (this.engine.state === 'stopped') {
+      await this.syncAll(false).catch((e: unknown) => {
+        // Stopped before paging is on (launch at reset): no module can be loaded yet.
+        if (!(e instanceof FaultError)) throw e;
+      });
+    }
     return this.known.map((m) => moduleInfo(m, this.loaded.get(m.address)?.file.path ?? null));
   }
 
