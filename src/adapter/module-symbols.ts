@@ -109,7 +109,7 @@ export class ModuleSymbols {
   private linker: Promise<string | undefined> | undefined;
   private nextPark = 0n;
   /** Last DAP view of each breakpoint, to report only the ones that changed. */
-  private bindings = new Map<number, string>();
+  private readonly bindings = new Map<number, string>();
 
   constructor(private readonly engine: Engine, private readonly target: Target, private readonly options: ModuleSymbolsOptions) {
     this.gdb = engine.gdb;
