@@ -35,8 +35,12 @@ export class Sessions implements vscode.Disposable {
           onExit: () => this.forget(session),
         }),
       }),
+      // The adapter's first `stopped` can pass the tracker before VS Code announces the
+      // session started (a stop right after configurationDone): keep a state already known.
       vscode.debug.onDidStartDebugSession((s) => {
-        if (s.type === debugType) this.set(s, 'running');
+        if (s.type !== debugType) return;
+        if (this.states.has(s.id)) this.changed.fire(s);
+        else this.set(s, 'running');
       }),
       vscode.debug.onDidTerminateDebugSession((s) => this.forget(s)),
       vscode.debug.onDidChangeActiveDebugSession((s) => this.changed.fire(s)),

@@ -35,7 +35,7 @@ describe('kernel views and commands', () => {
     assert.equal(await vscode.commands.executeCommand('kdap.decodeVirtualAddress', '0xffff000061020000'), undefined);
   });
 
-  it.skip('Refresh asks again', async () => {
+  it('Refresh asks again', async () => {
     adapter = await FakeAdapter.start();
     await vscode.commands.executeCommand('kdap.cpus.focus');
     await startStoppedSession(adapter);
@@ -45,11 +45,9 @@ describe('kernel views and commands', () => {
     await waitFor('a second kdap/cpus', () => adapter!.count('kdap/cpus') > before);
   });
 
-  // Known issue: with the scripted adapter these flows are flaky (about one run in three):
-  // the views and commands sometimes do not see the session as stopped when the stop arrives
-  // before VS Code makes it the active session. Skipped until the session tracking is fixed;
-  // the F5 UI scenario in run.mjs covers a real stopped session.
-  it.skip('the CPUs and Modules views ask the stopped session with kdap/cpus and kdap/modules', async () => {
+  // The scripted adapter stops right after configurationDone, often before VS Code reports
+  // the session started: the order that once left the views thinking the target ran.
+  it('the CPUs and Modules views ask the stopped session with kdap/cpus and kdap/modules', async () => {
     adapter = await FakeAdapter.start();
     // The first time, the Kernel container has to be created before its views can ask.
     await vscode.commands.executeCommand('workbench.view.extension.kdap-kernel');
@@ -60,7 +58,7 @@ describe('kernel views and commands', () => {
     await adapter.waitFor('kdap/modules', 30_000);
   });
 
-  it.skip('Decode Virtual Address sends kdap/walk and returns the walk it shows', async () => {
+  it('Decode Virtual Address sends kdap/walk and returns the walk it shows', async () => {
     adapter = await FakeAdapter.start();
     await startStoppedSession(adapter);
     const va = '0xffff000061020000';
@@ -69,7 +67,7 @@ describe('kernel views and commands', () => {
     assert.deepEqual(result, sampleWalk(va));
   });
 
-  it.skip('Show dmesg opens the log buffer as a Kernel Log document', async () => {
+  it('Show dmesg opens the log buffer as a Kernel Log document', async () => {
     adapter = await FakeAdapter.start();
     await startStoppedSession(adapter);
     const uri = await vscode.commands.executeCommand<string>('kdap.showDmesg');
@@ -81,7 +79,7 @@ describe('kernel views and commands', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
-  it.skip('an adapter that does not know the kdap requests leaves views and commands working', async () => {
+  it('an adapter that does not know the kdap requests leaves views and commands working', async () => {
     adapter = await FakeAdapter.start({ kdapRequests: false });
     await vscode.commands.executeCommand('kdap.cpus.focus');
     await startStoppedSession(adapter);
