@@ -32,6 +32,7 @@ import { decodeFrameId, frameId } from './handles';
 import { launchQemu, LaunchedQemu } from './launch';
 import { SourceMapper } from './sources';
 import { trimKernelStack } from './stack';
+import { stepOut } from './step-out';
 import { ThreadCache } from './threads';
 import { Variables } from './variables';
 
@@ -58,6 +59,8 @@ export class KdapSession extends LoggingDebugSession {
   /** Per thread, where the exception it stopped on really happened (shown as its top frame). */
   private readonly faults = new Map<number, FaultSite>();
   private clientShowsProgress = false;
+  /** The breakpoint that ends a step out, while one is under way. */
+  private stepOutBreakpoint: number | undefined;
 
   constructor() {
     super();
@@ -228,6 +231,11 @@ export class KdapSession extends LoggingDebugSession {
     }
     const exception = this.breakpoints?.exceptionFor(s.breakpointNumber);
     let reason = stopReason(s);
+    if (this.stepOutBreakpoint !== undefined) {
+      if (s.breakpointNumber === this.stepOutBreakpoint) reason = 'step';
+      else await bp.remove(this.engine!.gdb, [this.stepOutBreakpoint]).catch(() => undefined);
+      this.stepOutBreakpoint = undefined;
+    }
     if (s.breakpointNumber !== undefined && s.breakpointNumber === this.entryBreakpoint) {
       reason = 'entry';
       this.entryBreakpoint = undefined;
@@ -277,7 +285,9 @@ export class KdapSession extends LoggingDebugSession {
   }
 
   protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
-    void this.guard(response, () => exec.finish(this.requireEngine().gdb, args.threadId));
+    void this.guard(response, async () => {
+      this.stepOutBreakpoint = await stepOut(this.requireEngine().gdb, args.threadId);
+    });
   }
 
   // ---- state ---------------------------------------------------------------------------------
