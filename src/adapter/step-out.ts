@@ -9,9 +9,10 @@ import * as bp from '../gdb/mi/breakpoints';
 import * as data from '../gdb/mi/data';
 import * as exec from '../gdb/mi/exec';
 
+/** A number as gdb prints it: `0xffff… <sym+8>` for code pointers, plain decimal for integers. */
 function hex(text: string): bigint | undefined {
-  const m = /0x[0-9a-f]+/i.exec(text);
-  return m ? BigInt(m[0]) : undefined;
+  const m = /0x[0-9a-f]+/i.exec(text) ?? /^\s*(\d+)/.exec(text);
+  return m ? BigInt(m[m.length - 1]) : undefined;
 }
 
 /** Resumes until `thread`'s current function returns; returns the breakpoint that marks it. */

@@ -130,19 +130,20 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const before = await dc.topFrame(thread);
       let s = dc.stopped('step');
       await dc.nextRequest({ threadId: thread });
-      await s;
+      thread = (await s).body.threadId ?? thread;
       const afterNext = await dc.topFrame(thread);
       assert.equal(afterNext.name, 'do_sys_openat2');
       assert.notEqual(afterNext.line, before.line);
       s = dc.stopped('step');
       await dc.stepOutRequest({ threadId: thread });
-      await s;
+      // The task may return on another vCPU: the stop says which one.
+      thread = (await s).body.threadId ?? thread;
       const caller = await dc.topFrame(thread);
       assert.notEqual(caller.name, 'do_sys_openat2');
       assert.match(caller.name, /openat|open/);
       s = dc.stopped('step');
       await dc.stepInRequest({ threadId: thread, granularity: 'instruction' });
-      await s;
+      thread = (await s).body.threadId ?? thread;
     });
 
     test('registers scope decodes system registers into bit fields', async () => {
