@@ -1,7 +1,7 @@
 /**
- * The kernel views behind the custom requests `kdap/cpus`, `kdap/walk` and `kdap/decodePte`,
- * shared by the DAP session and the CLI: kernel helpers from src/kernel over one LiveTarget per
- * engine. They answer only while the target is stopped: memory read from a running kernel
+ * The kernel views behind the custom requests `kdap/cpus`, `kdap/walk`, `kdap/decodePte` and
+ * `kdap/dmesg`, shared by the DAP session and the CLI: kernel helpers from src/kernel over one
+ * LiveTarget per engine. They answer only while the target is stopped: memory read from a running kernel
  * would be torn, and gdb cannot read it anyway.
  */
 import { archOps } from '../kernel/arch';
@@ -10,6 +10,7 @@ import { onlineCpus } from '../kernel/cpumask';
 import { directMap, initMmPgd, kernelPhys, mmPgd } from '../kernel/mm';
 import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel/pagetable';
 import { perCpuOffsets } from '../kernel/percpu';
+import { formatRecords, printkRecords, PrintkError } from '../kernel/printk';
 import { currentTask, readRq } from '../kernel/sched';
 import { DebugInfoError } from '../kernel/struct';
 import { FaultError, type Arch } from '../kernel/target';
@@ -17,7 +18,7 @@ import { findProcess, readTask } from '../kernel/task';
 import type { Engine } from './engine';
 import { UserError } from './errors';
 import { LiveTarget, type CpuThread } from './live-target';
-import type { CpuInfo, CustomRequests, HexString } from './protocol';
+import type { CpuInfo, CustomRequests, DmesgResult, HexString } from './protocol';
 
 type KernelRequest = 'kdap/cpus' | 'kdap/walk' | 'kdap/decodePte';
 const KERNEL_REQUESTS: readonly string[] = ['kdap/cpus', 'kdap/walk', 'kdap/decodePte'] satisfies KernelRequest[];
@@ -123,6 +124,33 @@ export class KernelViews {
     }
   }
 
+  /** The kernel log of the stopped kernel, read from its memory (src/kernel/printk.ts). */
+  async dmesg(args: CustomRequests['kdap/dmesg']['args']): Promise<DmesgResult> {
+    this.requireStopped('read the kernel log');
+    try {
+      const log = await printkRecords(this.target);
+      return {
+        text: formatRecords(log.records, { callerId: args?.callerId === true }),
+        records: log.records.map((r) => ({
+          seq: Number(r.seq),
+          tsNsec: r.tsNsec.toString(),
+          ...(r.level !== undefined ? { level: r.level } : {}),
+          facility: r.facility,
+          ...(r.callerId !== undefined ? { callerId: r.callerId } : {}),
+          text: r.text,
+        })),
+        format: log.format,
+        lost: log.lost,
+        truncated: log.truncated,
+        bytesRead: log.bytesRead,
+        reads: log.reads,
+      };
+    } catch (e) {
+      if (e instanceof PrintkError) throw new UserError(`Cannot read the kernel log: ${e.message}`);
+      throw e;
+    }
+  }
+
   private requireStopped(what: string): void {
     if (this.engine.state !== 'stopped') throw new UserError(`The target is running: pause it to ${what}.`);
   }
@@ -174,7 +202,7 @@ export function kernelViews(engine: Engine, arch: Arch): KernelViews {
  * Answers one kernel request; the body of the DAP response. Kernel helpers that find the debug
  * info lacking a symbol or struct they need say so to the user rather than failing obscurely.
  */
-export async function kernelRequest(engine: Engine, arch: Arch, command: KernelRequest, args: unknown): Promise<unknown> {
+export async function kernelRequest(engine: Engine, arch: Arch, command: KernelRequest | 'kdap/dmesg', args: unknown): Promise<unknown> {
   const v = kernelViews(engine, arch);
   try {
     switch (command) {
@@ -184,6 +212,8 @@ export async function kernelRequest(engine: Engine, arch: Arch, command: KernelR
         return await v.walk((args ?? {}) as CustomRequests['kdap/walk']['args']);
       case 'kdap/decodePte':
         return await v.decodePte((args ?? {}) as CustomRequests['kdap/decodePte']['args']);
+      case 'kdap/dmesg':
+        return await v.dmesg((args ?? {}) as CustomRequests['kdap/dmesg']['args']);
     }
   } catch (e) {
     if (e instanceof DebugInfoError) throw new UserError(`${e.message}: this kernel view needs it.`);

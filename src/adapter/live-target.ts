@@ -376,7 +376,7 @@ interface Aggregate {
 }
 
 const NUMBER = '(0x[0-9a-fA-F]+|\\d+)';
-const MEMBER_LINE = new RegExp(`^/\\*\\s*(?:${NUMBER}(?::\\s*(?:0x[0-9a-fA-F]+|\\d+))?\\s*\\|)?\\s*${NUMBER}\\s*\\*/\\s*(.*)$`);
+const MEMBER_LINE = new RegExp(`^/\\*\\s*(?:${NUMBER}(?::\\s*${NUMBER})?\\s*\\|)?\\s*${NUMBER}\\s*\\*/\\s*(.*)$`);
 const TOTAL_LINE = new RegExp(`total size \\(bytes\\):\\s*${NUMBER}`);
 const CLOSE_LINE = /^}\s*([A-Za-z_]\w*)?((?:\[[^\]]*\])*)\s*;/;
 
@@ -419,14 +419,17 @@ export function parsePtype(text: string, name: string): StructLayout | undefined
     const m = MEMBER_LINE.exec(line);
     if (!m) continue;
     const offset = m[1] === undefined ? frame.offset : Number(m[1]);
-    const bytes = Number(m[2]);
-    const open = /^((?:struct|union)(?:\s+[A-Za-z_]\w*)?)\s*\{$/.exec(m[3]);
+    const bytes = Number(m[3]);
+    const open = /^((?:struct|union)(?:\s+[A-Za-z_]\w*)?)\s*\{$/.exec(m[4]);
     if (open) {
       stack.push({ offset, size: bytes, type: open[1], members: [] });
       continue;
     }
-    const decl = parseDeclaration(m[3]);
-    if (decl) frame.members.push([decl.name, { offset, size: bytes, type: decl.type }]);
+    const decl = parseDeclaration(m[4]);
+    // `u8 level : 3;` at `19: 5`: gdb prints the bit inside the byte, the width is the C's.
+    const width = /:\s*(\d+)\s*;?\s*$/.exec(m[4]);
+    const bits = width ? { bitOffset: m[2] === undefined ? 0 : Number(m[2]), bitSize: Number(width[1]) } : {};
+    if (decl) frame.members.push([decl.name, { offset, size: bytes, type: decl.type, ...bits }]);
   }
   const top = stack[0];
   if (!top) return undefined;

@@ -51,6 +51,28 @@ export interface ModuleInfo {
   symbolFile: string | null;
 }
 
+export interface DmesgRecord {
+  seq: number;
+  /** Nanoseconds since boot, as a decimal string (a u64). */
+  tsNsec: string;
+  level?: number;
+  facility: number;
+  callerId?: number;
+  text: string;
+}
+
+export interface DmesgResult {
+  /** The log as `dmesg` prints it: `[    1.234567] text`, one line per line of each record. */
+  text: string;
+  records: DmesgRecord[];
+  format: 'lockless' | 'legacy';
+  /** Records whose text the kernel no longer has, and older records left out to bound the read. */
+  lost: number;
+  truncated: number;
+  bytesRead: number;
+  reads: number;
+}
+
 export interface CustomRequests {
   'kdap/cpus': { args: Record<string, never>; result: { cpus: CpuInfo[] } };
   'kdap/walk': {
@@ -58,11 +80,22 @@ export interface CustomRequests {
     result: WalkResult;
   };
   'kdap/modules': { args: Record<string, never>; result: { modules: ModuleInfo[] } };
-  'kdap/dmesg': { args: Record<string, never>; result: { text: string } };
+  'kdap/dmesg': {
+    /** `callerId` adds the `[    T42]` column of CONFIG_PRINTK_CALLER kernels. */
+    args: { callerId?: boolean };
+    result: DmesgResult;
+  };
   'kdap/decodePte': {
     args: { value: string; level?: string };
     result: { flags: string[]; phys: HexString | null; summary: string };
   };
+  /** Keystrokes for the guest: QEMU's serial port, or the console on a kgdb line. */
+  'kdap/serialInput': { args: { text: string }; result: undefined };
+}
+
+/** Custom events of the adapter. `kdap/serial` carries guest console output when launched with serialTerminal. */
+export interface CustomEvents {
+  'kdap/serial': { text: string };
 }
 
 export type CustomRequestName = keyof CustomRequests;
@@ -72,4 +105,5 @@ export const customRequestNames: readonly CustomRequestName[] = [
   'kdap/modules',
   'kdap/dmesg',
   'kdap/decodePte',
+  'kdap/serialInput',
 ];

@@ -5,3 +5,4 @@ import './oops-decode';
 import './cpus';
 import './walk';
 import './modules';
+import './dmesg';

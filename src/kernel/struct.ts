@@ -66,6 +66,16 @@ export class StructView {
     return BigInt.asIntN(m.size * 8, unsignedAt(this.bytes, m.offset - this.start, m.size));
   }
 
+  /** A bitfield member (`u8 level : 3`); a plain integer member reads whole. */
+  bits(name: string): number {
+    const m = this.find(name);
+    if (m.bitOffset === undefined || m.bitSize === undefined) return Number(this.unsigned(name));
+    const bytes = Math.ceil((m.bitOffset + m.bitSize) / 8);
+    const start = m.offset - this.start;
+    if (start + bytes > this.bytes.length) throw new RangeError(`bitfield ${name} was not part of the read of struct ${this.layout.name}`);
+    return Number((unsignedAt(this.bytes, start, bytes) >> BigInt(m.bitOffset)) & ((1n << BigInt(m.bitSize)) - 1n));
+  }
+
   /** A char array member read up to its first NUL, like `comm`. */
   string(name: string): string {
     const m = this.find(name);

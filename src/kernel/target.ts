@@ -14,6 +14,13 @@ export interface MemberLayout {
   size: number;
   /** The member's C type as gdb prints it, e.g. `struct list_head`. */
   type: string;
+  /**
+   * A bitfield only: its first bit counted from the least significant bit of the byte at
+   * `offset` (both arches are little-endian), and its width. `offset` and `size` are then the
+   * byte holding that bit and the declared type's size, as `ptype/o` prints them.
+   */
+  bitOffset?: number;
+  bitSize?: number;
 }
 
 export interface StructLayout {

@@ -356,6 +356,25 @@ describe('parsing gdb output', () => {
     assert.equal(parsePtype('No struct type named nope.', 'nope'), undefined);
   });
 
+  test('ptype/o: a bitfield keeps its bit position and width (printk_info, 6.1 x86_64)', () => {
+    const text = [
+      '/* offset      |    size */  type = struct printk_info {',
+      '/*      0      |       8 */    u64 seq;',
+      '/*     16      |       2 */    u16 text_len;',
+      '/*     18      |       1 */    u8 facility;',
+      '/*     19: 0   |       1 */    u8 flags : 5;',
+      '/*     19: 5   |       1 */    u8 level : 3;',
+      '/*     20      |       4 */    u32 caller_id;',
+      '',
+      '                               /* total size (bytes):   88 */',
+      '                             }',
+    ].join('\n');
+    const l = parsePtype(text, 'printk_info')!;
+    assert.deepEqual(l.members.get('flags'), { offset: 19, size: 1, type: 'u8', bitOffset: 0, bitSize: 5 });
+    assert.deepEqual(l.members.get('level'), { offset: 19, size: 1, type: 'u8', bitOffset: 5, bitSize: 3 });
+    assert.deepEqual(l.members.get('facility'), { offset: 18, size: 1, type: 'u8' }, 'not a bitfield');
+  });
+
   test('ptype/ox (hex offsets) parses too', () => {
     const l = parsePtype('/* offset      |    size */  type = struct rq {\n/* 0x0004      |  0x0004 */    unsigned int nr_running;\n/* 0x0960      |  0x0008 */    struct task_struct *curr;\n\n                               /* total size (bytes): 3264 */\n                             }\n', 'rq')!;
     assert.deepEqual([l.members.get('curr')?.offset, l.members.get('nr_running')?.size, l.size], [0x960, 4, 3264]);

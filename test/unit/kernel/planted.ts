@@ -5,9 +5,15 @@
 import type { MemoryImage } from '../../../src/kernel/memory-image';
 import type { MemberLayout, StructLayout } from '../../../src/kernel/target';
 
-export function layout(name: string, size: number, members: Record<string, readonly [offset: number, size: number, type?: string]>): StructLayout {
+export function layout(
+  name: string,
+  size: number,
+  members: Record<string, readonly [offset: number, size: number, type?: string, bitOffset?: number, bitSize?: number]>,
+): StructLayout {
   const map = new Map<string, MemberLayout>();
-  for (const [n, [offset, bytes, type]] of Object.entries(members)) map.set(n, { offset, size: bytes, type: type ?? `u${bytes * 8}` });
+  for (const [n, [offset, bytes, type, bitOffset, bitSize]] of Object.entries(members)) {
+    map.set(n, { offset, size: bytes, type: type ?? `u${bytes * 8}`, ...(bitSize !== undefined ? { bitOffset: bitOffset ?? 0, bitSize } : {}) });
+  }
   return { name, size, members: map };
 }
 
