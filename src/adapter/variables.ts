@@ -89,6 +89,10 @@ export class Variables {
   async evaluate(expression: string, thread: number | undefined, frame: number | undefined): Promise<DebugProtocol.EvaluateResponse['body']> {
     const v = await this.createVarobj(expression, thread, frame);
     let result = v.value ?? '';
+    // gdb answers a varobj whose memory it cannot read with an empty value, not an error (arm64:
+    // a vCPU at EL0 and a kernel variable). Print it to get the error, which callers can act on;
+    // a void call is empty by right, and printing it would call it again.
+    if (result === '' && v.numchild === 0 && !v.dynamic && v.type !== 'void') result = await data.evaluate(this.gdb, expression, { thread, frame });
     // A varobj shows an array as "[16]"; gdb's own print is what a user wants (char arrays as strings).
     if (/^\[\d+\]$/.test(result)) {
       result = await data.evaluate(this.gdb, expression, { thread, frame }).catch(() => result);
