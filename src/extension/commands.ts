@@ -69,16 +69,16 @@ function decodeVirtualAddress(ctx: Ctx): SessionCmd {
   return async (session, arg) => {
     const editor = vscode.window.activeTextEditor;
     const selected = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection).trim() : '';
+    const given = typeof arg === 'string' ? arg.trim() : variableAddress(arg);
     const va =
-      typeof arg === 'string' && arg.trim()
-        ? arg.trim()
-        : await vscode.window.showInputBox({
-            title: 'Decode Virtual Address',
-            prompt: 'Virtual address or expression; walked through the kernel page tables of the stopped CPU',
-            placeHolder: '0xffff888000000000 or &init_task',
-            value: selected || ctx.pageWalk.current?.va || '',
-            validateInput: validateAddress,
-          });
+      given ||
+      (await vscode.window.showInputBox({
+        title: 'Decode Virtual Address',
+        prompt: 'Virtual address or expression; walked through the kernel page tables of the stopped CPU',
+        placeHolder: '0xffff888000000000 or &init_task',
+        value: selected || ctx.pageWalk.current?.va || '',
+        validateInput: validateAddress,
+      }));
     if (!va) return undefined;
     let result: WalkResult | undefined;
     try {
@@ -90,6 +90,16 @@ function decodeVirtualAddress(ctx: Ctx): SessionCmd {
     await vscode.commands.executeCommand(`${viewIds.pageWalk}.focus`);
     return result;
   };
+}
+
+/**
+ * The address of a variable the Variables or Watch view passes to its context menu commands
+ * (`{ variable: { memoryReference, evaluateName } }`): a pointer's value, else the expression.
+ */
+function variableAddress(arg: unknown): string | undefined {
+  const v = (arg as { variable?: { memoryReference?: unknown; evaluateName?: unknown } } | undefined)?.variable;
+  if (typeof v?.memoryReference === 'string' && v.memoryReference) return v.memoryReference;
+  return typeof v?.evaluateName === 'string' && v.evaluateName ? `&(${v.evaluateName})` : undefined;
 }
 
 /** Reads the kernel log buffer of the stopped kernel (kdap/dmesg) into a Kernel Log editor. */

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Config, serverRestartSettings } from './config';
+import { SerialConsoles } from './console';
 import { KdapAdapterFactory, KdapConfigurationProvider, KdapDynamicConfigurations } from './debug';
 import { kernelLogLanguage, KernelLogClient } from './language';
 import { debugType, Sessions } from './sessions';
@@ -22,6 +23,7 @@ export class Ctx {
   readonly modules: ModulesTree;
   readonly pageWalk: PageWalkTree;
   readonly language: KernelLogClient;
+  readonly consoles: SerialConsoles;
 
   constructor(readonly extCtx: vscode.ExtensionContext) {
     this.output = this.pushExtCleanup(vscode.window.createOutputChannel('Kernel Log', { log: true }));
@@ -29,6 +31,7 @@ export class Ctx {
     this.cpus = this.pushExtCleanup(new CpusTree(this.sessions));
     this.modules = this.pushExtCleanup(new ModulesTree(this.sessions));
     this.pageWalk = this.pushExtCleanup(new PageWalkTree());
+    this.consoles = this.pushExtCleanup(new SerialConsoles());
     this.language = this.pushExtCleanup(new KernelLogClient(this.asAbsolute('dist/server.js'), this.output));
   }
 

@@ -57,6 +57,8 @@ export function resolveKdapConfiguration(
   if (!config.vmlinux && settings.vmlinux) config.vmlinux = settings.vmlinux;
   if (!config.gdbPath && settings.gdbPath) config.gdbPath = settings.gdbPath;
   if (!settings.gdbIndexCache && config.indexCacheDir === undefined) config.indexCacheDir = '';
+  // The guest console gets a terminal of its own (console.ts) rather than the Debug Console.
+  config.serialTerminal ??= true;
 
   if (launch) {
     if (!config.qemuPath && settings.qemuPath) config.qemuPath = settings.qemuPath;

@@ -6,18 +6,28 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { Ctx } from './ctx';
+import { registerPointerHover } from './hover';
 import { registerOops } from './oops';
 
 let ctx: Ctx | undefined;
 
-export function activate(extCtx: vscode.ExtensionContext): void {
+/** What `vscode.extensions.getExtension('kdap.kdap').exports` offers other extensions and tests. */
+export interface KdapApi {
+  /** The text the guest console terminal of a debug session showed (the last 64 KiB). */
+  consoleTranscript(sessionId: string): string | undefined;
+}
+
+export function activate(extCtx: vscode.ExtensionContext): KdapApi {
   try {
     ctx = new Ctx(extCtx);
     ctx.registerProviders();
     registerCommands(ctx);
     registerOops(ctx);
+    registerPointerHover(ctx);
     ctx.startLanguageClientOnDemand();
     ctx.watchSettings();
+    const consoles = ctx.consoles;
+    return { consoleTranscript: (id) => consoles.transcript(id) };
   } catch (err) {
     void vscode.window.showErrorMessage(`Cannot activate kdap: ${err instanceof Error ? err.message : String(err)}`);
     throw err;

@@ -47,7 +47,8 @@ export class Sessions implements vscode.Disposable {
       // The adapter announces changes the views care about as kdap/* custom events
       // (e.g. a module that loaded while the target ran).
       vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
-        if (e.session.type === debugType && e.event.startsWith('kdap/')) this.changed.fire(e.session);
+        // Guest console text (kdap/serial) is for the terminal: it changes nothing a view shows.
+        if (e.session.type === debugType && e.event.startsWith('kdap/') && e.event !== 'kdap/serial') this.changed.fire(e.session);
       }),
     );
   }

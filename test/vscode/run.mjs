@@ -115,6 +115,8 @@ function writeUserSettings(userDataDir) {
     'git.enabled': false,
     'chat.commandCenter.enabled': false,
     'workbench.colorTheme': 'Default Dark Modern',
+    // The DOM renderer puts terminal text in the page, where a scenario can wait for it.
+    'terminal.integrated.gpuAcceleration': 'off',
   };
   for (const dir of [path.join(userDataDir, 'User'), path.join(userDataDir, 'data', 'User')]) {
     fs.mkdirSync(dir, { recursive: true });
@@ -446,6 +448,20 @@ async function runUiScenarios() {
       await page.locator('.view-line', { hasText: 'start_kernel' }).first().waitFor({ timeout: 10_000 }).catch(() => {});
       await sleep(1000);
       await shot(page, 'f5-start-kernel');
+    });
+
+    await scenario('the guest console terminal shows the boot and runs what is typed into it', page, async () => {
+      const rows = page.locator('.terminal-wrapper .xterm-rows');
+      await page.locator('.debug-toolbar .action-label[aria-label^="Continue"]').click();
+      await rows.filter({ hasText: manifest.guest.prompt.trim() }).first().waitFor({ timeout: 180_000 });
+      // The rows sit under xterm's input layers: click the screen to focus the terminal.
+      await page.locator('.terminal-wrapper .xterm-screen').first().click({ force: true });
+      // The guest's shell computes the answer: only typed input reaching it can make it appear.
+      await page.keyboard.type('echo kdap-$((6*7))');
+      await page.keyboard.press('Enter');
+      await rows.filter({ hasText: 'kdap-42' }).first().waitFor({ timeout: 30_000 });
+      await sleep(500);
+      await shot(page, 'serial-terminal');
     });
 
     // Shift+F5 stops the session; the adapter ends QEMU and gdb.

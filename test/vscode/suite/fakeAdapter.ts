@@ -66,6 +66,23 @@ export const sampleModules: CustomRequests['kdap/modules']['result'] = {
   ],
 };
 
+export const sampleBoot = 'Booting Linux on physical CPU 0x0000000000 [0x411fd070]\nLinux version 6.1.0-kdap\n';
+
+/** Hover answers as kdap's adapter decorates them (src/adapter/hover.ts). */
+export const sampleHovers: Record<string, { result: string; type: string; variablesReference: number; memoryReference?: string }> = {
+  'init_mm.pgd': {
+    result: '0xffff800081ad0000 <swapper_pg_dir>  ·  → phys 0x41ad0000, 4 KiB page: kernel R--, user ---, Normal WB, inner shareable, global',
+    type: 'pgd_t *',
+    variablesReference: 0,
+    memoryReference: '0xffff800081ad0000',
+  },
+  pte: {
+    result: '{pte = 0x68000061020713}  ·  L3/PTE page → phys 0x61020000: kernel RW-, user ---, Device-nGnRE, inner shareable, global, dirty',
+    type: 'pte_t',
+    variablesReference: 5,
+  },
+};
+
 export function sampleWalk(va: string): CustomRequests['kdap/walk']['result'] {
   return {
     va: va.startsWith('0x') ? (va as `0x${string}`) : '0xffff000061020000',
@@ -204,6 +221,10 @@ export class FakeAdapter {
         io.event('initialized');
         return;
       case 'launch':
+        // A guest that prints before the client can show anything, with bare \n line ends.
+        if (req.arguments?.serialTerminal === true) io.event('kdap/serial', { text: sampleBoot });
+        io.respond(req);
+        return;
       case 'attach':
       case 'setExceptionBreakpoints':
       case 'setFunctionBreakpoints':
@@ -231,9 +252,11 @@ export class FakeAdapter {
       case 'variables':
         io.respond(req, { variables: [] });
         return;
-      case 'evaluate':
-        io.respond(req, { result: '0', variablesReference: 0 });
+      case 'evaluate': {
+        const hover = req.arguments?.context === 'hover' ? sampleHovers[String(req.arguments?.expression)] : undefined;
+        io.respond(req, hover ?? { result: '0', variablesReference: 0 });
         return;
+      }
       case 'pause':
         io.respond(req);
         stopped();
@@ -256,6 +279,13 @@ export class FakeAdapter {
       case 'kdap/walk':
         io.respond(req, sampleWalk(String(req.arguments?.va ?? '')));
         return;
+      case 'kdap/serialInput': {
+        // A tty echoes what is typed, Enter as a new line.
+        const text = String(req.arguments?.text ?? '');
+        io.respond(req);
+        io.event('kdap/serial', { text: text.replace(/\r/g, '\r\n') });
+        return;
+      }
       case 'kdap/dmesg':
         io.respond(req, { text: '[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x411fd070]\n' });
         return;

@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { FakeAdapter, sampleWalk } from './fakeAdapter';
 import { makeKernelTree, stopAll, waitFor, workspaceFolder } from './util';
@@ -88,5 +90,66 @@ describe('kernel views and commands', () => {
     assert.equal(await vscode.commands.executeCommand('kdap.decodeVirtualAddress', '0x1000'), undefined);
     await adapter.waitFor('kdap/walk');
     assert.ok(vscode.debug.activeDebugSession, 'the session survived');
+  });
+});
+
+describe('page-table hovers in C', () => {
+  let adapter: FakeAdapter | undefined;
+
+  afterEach(async () => {
+    await stopAll();
+    await adapter?.close();
+    adapter = undefined;
+  });
+
+  async function hoversAt(doc: vscode.TextDocument, text: string): Promise<vscode.Hover[]> {
+    const offset = doc.getText().indexOf(text);
+    assert.ok(offset >= 0, text);
+    return vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(offset + text.length - 1));
+  }
+
+  const markdown = (hovers: vscode.Hover[]) =>
+    hovers.flatMap((h) => h.contents).map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : '')).join('\n');
+
+  it('a pointer’s hover links to its page walk; the link opens the walk of that address', async () => {
+    adapter = await FakeAdapter.start();
+    // A file on disk: an untitled editor would make startDebugging wait on a Save As dialog.
+    const file = path.join(tree.root, 'hover.c');
+    fs.writeFileSync(file, 'pgd_t *pgd = init_mm.pgd;\npte_t entry = pte;\n');
+    const doc = await vscode.workspace.openTextDocument(file);
+    assert.equal(doc.languageId, 'c');
+    await vscode.window.showTextDocument(doc);
+    assert.equal(markdown(await hoversAt(doc, 'init_mm.pgd')).includes('command:kdap.decodeVirtualAddress'), false, 'no link without a session');
+    await startStoppedSession(adapter);
+
+    const hovers = await hoversAt(doc, 'init_mm.pgd');
+    const text = markdown(hovers);
+    const hover = adapter.requests.find((r) => r.command === 'evaluate' && r.arguments?.context === 'hover');
+    assert.equal(hover?.arguments?.expression, 'init_mm.pgd', 'the member chain under the mouse');
+    assert.match(text, /→ phys 0x41ad0000, 4 KiB page/);
+    const link = /\(command:kdap\.decodeVirtualAddress\?([^ )]+)/.exec(text);
+    assert.ok(link, text);
+    const args = JSON.parse(decodeURIComponent(link[1])) as unknown[];
+    assert.deepEqual(args, ['0xffff800081ad0000']);
+    // What clicking the link runs.
+    const walk = await vscode.commands.executeCommand('kdap.decodeVirtualAddress', ...args);
+    assert.deepEqual((await adapter.waitFor('kdap/walk')).arguments, { va: '0xffff800081ad0000' });
+    assert.deepEqual(walk, sampleWalk('0xffff800081ad0000'));
+
+    // An entry: its decode, and no link (there is no address to walk).
+    const entry = markdown(await hoversAt(doc, 'pte;'));
+    assert.match(entry, /pte = \{pte = 0x68000061020713\}  ·  L3\/PTE page → phys 0x61020000/);
+    assert.equal(entry.includes('command:'), false);
+    // A value the adapter did not decorate gets no editor hover from kdap.
+    assert.equal(markdown(await hoversAt(doc, 'entry')), '');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('Decode Virtual Address from the Variables view walks the variable’s pointer value', async () => {
+    adapter = await FakeAdapter.start();
+    await startStoppedSession(adapter);
+    const variable = { name: 'pgd', value: '0xffff800081ad0000 <swapper_pg_dir>', memoryReference: '0xffff800081ad0000', evaluateName: 'pgd' };
+    await vscode.commands.executeCommand('kdap.decodeVirtualAddress', { container: { name: 'Locals' }, variable });
+    assert.deepEqual((await adapter.waitFor('kdap/walk')).arguments, { va: '0xffff800081ad0000' });
   });
 });
