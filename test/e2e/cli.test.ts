@@ -1,18 +1,20 @@
 /**
- * `kdap cpus` and `kdap walk` (the bundled dist/cli.js) against a QEMU that is already running
- * the fixture kernel, one boot per architecture. The answers are checked against the guest's
- * shell and QEMU's `monitor gva2gpa`; the kernel helpers behind them (per-CPU pointers, DWARF
- * layouts) are also checked in-process against gdb's own expression evaluator.
+ * `kdap cpus`, `kdap walk` and `kdap dmesg` (the bundled dist/cli.js) against a QEMU that is
+ * already running the fixture kernel, one boot per architecture. The answers are checked against
+ * the guest's shell (its own dmesg too) and QEMU's `monitor gva2gpa`; the kernel helpers behind
+ * them (per-CPU pointers, DWARF layouts) are also checked in-process against gdb's own
+ * expression evaluator.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import type { CpuInfo } from '../../src/adapter/protocol';
+import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
 import { QemuProcess } from '../../src/adapter/qemu';
 import { monitor, withKernel } from '../../src/cli/attach';
 import type { WalkJson } from '../../src/kernel/pagetable';
 import { perCpuOffset, perCpuPtr } from '../../src/kernel/percpu';
+import { timestamp } from '../../src/kernel/printk';
 import { readU64 } from '../../src/kernel/struct';
 import { repoRoot } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
@@ -113,6 +115,29 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const r = kdap('walk', '--remote', remote, '--vmlinux', fx.vmlinux, `0x${(moduleText + 0x4000000n).toString(16)}`);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stdout, /fault: /);
+    });
+
+    test('kdap dmesg prints what the guest’s dmesg prints; --json has the records', async () => {
+      const marker = `kdap-cli-marker-${arch}-${process.pid}`;
+      await guest.sh(`echo ${marker} > /dev/kmsg`);
+      const oracle = (await guest.sh('dmesg')).split('\n').filter((l) => /^\[\s*\d+\.\d{6}\] /.test(l));
+      const r = kdap('dmesg', '--remote', remote, '--vmlinux', fx.vmlinux);
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.trimEnd().split('\n');
+      const at = lines.indexOf(oracle[oracle.length - 1]);
+      assert.ok(at >= 0, `the guest's last line is in kdap dmesg: ${oracle[oracle.length - 1]}`);
+      const n = Math.min(40, oracle.length);
+      assert.deepEqual(lines.slice(at - n + 1, at + 1), oracle.slice(-n));
+      assert.equal(lines.filter((l) => l.endsWith(`] ${marker}`)).length, 1);
+      const json = kdap('dmesg', '--json', '--remote', remote, '--vmlinux', fx.vmlinux);
+      assert.equal(json.status, 0, json.stderr);
+      const body = JSON.parse(json.stdout) as Omit<DmesgResult, 'text'>;
+      const rec = body.records.find((x) => x.text === marker);
+      assert.ok(rec, 'the marker is a record');
+      assert.match(rec.tsNsec, /^\d+$/);
+      assert.equal(lines.find((l) => l.endsWith(`] ${marker}`)), `${timestamp(BigInt(rec.tsNsec))} ${marker}`);
+      assert.equal(await guest.sh('echo alive'), 'alive');
+      assert.equal(kdap('dmesg', '--remote', remote, '--vmlinux', fx.vmlinux, '--bogus').status, 2);
     });
 
     test('usage errors exit 2', () => {

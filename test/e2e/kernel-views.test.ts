@@ -1,13 +1,14 @@
 /**
- * kdap/cpus, kdap/walk and kdap/decodePte through the real adapter on the fixture kernels, one
- * boot per architecture. Every answer is checked against something that does not share our
+ * kdap/cpus, kdap/walk, kdap/decodePte, kdap/dmesg and per-CPU expressions through the real
+ * adapter on the fixture kernels, one boot per architecture. Every answer is checked against something that does not share our
  * code: QEMU's own `monitor gva2gpa` for walks, the guest's shell (`$!`, /proc/kallsyms, sysfs)
- * for tasks and the module, and gdb's own expression evaluator for per-CPU data.
+ * for tasks, the module and the kernel log, and gdb's own expression evaluator for per-CPU data.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { CpuInfo } from '../../src/adapter/protocol';
+import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
 import type { WalkJson } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
@@ -203,6 +204,37 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       }
     });
 
+    test('per_cpu(), per_cpu_ptr() and this_cpu() in evaluate: what gdb reads at the same address', async () => {
+      const { frameId } = await kernelFrame();
+      const evaluate = async (expression: string, context: 'watch' | 'hover' | 'repl', f = frameId) => (await dc.evaluateRequest({ expression, frameId: f, context })).body.result;
+      const number = (text: string) => BigInt(/^(?:\([^)]*\)\s*)?(0x[0-9a-f]+|-?\d+)/.exec(text)![1]);
+      for (const c of cpus) {
+        // The oracle is gdb's own arithmetic on __per_cpu_offset, typed out by hand.
+        const rq = `((struct rq *)((char *)&runqueues + __per_cpu_offset[${c.cpu}]))`;
+        const curr = await evaluate(`per_cpu(runqueues, ${c.cpu}).curr`, 'watch');
+        assert.equal(number(curr), await gdbNumber(`${rq}->curr`, frameId), `per_cpu(runqueues, ${c.cpu}).curr`);
+        assert.equal(number(curr), BigInt(c.task!.address), 'the task kdap/cpus reports for the CPU');
+        assert.equal(number(await evaluate(`per_cpu(runqueues, ${c.cpu}).nr_running`, 'hover')), await gdbNumber(`${rq}->nr_running`, frameId));
+        // The CPU as an expression, and the kernel's own record of each CPU's number.
+        assert.equal(number(await evaluate(`per_cpu(cpu_number, (${c.cpu} + 2) % 2 + 0)`, 'repl')), BigInt(c.cpu));
+        // The test module's variable, planted as 0x6b640000 + cpu, through its per-CPU key.
+        const key = percpuKey ?? (await gdbNumber(`((struct module *)0x${thisModule.toString(16)})->percpu`, frameId));
+        assert.equal(number(await evaluate(`*per_cpu_ptr((unsigned long *)0x${key.toString(16)}, ${c.cpu})`, 'watch')), BigInt(fx.kmod.percpuBase) + BigInt(c.cpu));
+        // this_cpu is the CPU of the frame's thread, also for a vCPU stopped in user mode.
+        const own = (await dc.topFrame(c.threadId)).id;
+        assert.equal(number(await evaluate('this_cpu(cpu_number)', 'watch', own)), BigInt(c.cpu), `this_cpu on CPU ${c.cpu}`);
+        assert.equal(number(await evaluate('this_cpu_read(runqueues.cpu)', 'hover', own)), BigInt(c.cpu));
+      }
+      // A struct result expands like any other value.
+      const r = await dc.evaluateRequest({ expression: 'per_cpu(runqueues, 1)', frameId, context: 'watch' });
+      assert.ok(r.body.variablesReference > 0);
+      const members = await dc.variablesRequest({ variablesReference: r.body.variablesReference });
+      assert.ok(members.body.variables.some((v) => v.name === 'nr_running'));
+      // Strings are not rewritten.
+      assert.equal(await evaluate('sizeof("per_cpu(x, 1)")', 'watch'), '14');
+      await assert.rejects(dc.evaluateRequest({ expression: 'per_cpu(runqueues)', frameId, context: 'watch' }), /takes 2 arguments/);
+    });
+
     test('walks of kernel data, text, direct map, vmalloc stack and module text match gva2gpa', async () => {
       const { cpu } = await kernelFrame();
       const task = cpus.find((c) => c.cpu === 1)!.task!.address;
@@ -245,6 +277,10 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const viaMm = await walk(c1.pc!, 1, `pid:${busyPid}`);
       assert.equal(viaCpu.phys, `0x${(truth as bigint).toString(16)}`);
       assert.equal(viaMm.phys, viaCpu.phys);
+      // A vCPU in user mode cannot read kernel memory itself: this_cpu still means CPU 1's copy.
+      const own = (await dc.topFrame(c1.threadId)).id;
+      const r = await dc.evaluateRequest({ expression: 'this_cpu(cpu_number)', frameId: own, context: 'watch' });
+      assert.equal(r.body.result, '1', 'this_cpu(cpu_number) on CPU 1 in user mode');
     });
 
     test('decodePte decodes a live leaf entry with this CPU’s configuration', async () => {
@@ -258,10 +294,86 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       await assert.rejects(dc.customRequest('kdap/walk', { va: 'no_such_symbol_here' }), /Cannot evaluate/);
     });
 
+    test('hovers: a pointer shows where it maps, a pte_t/pteval_t its decode; phys as gva2gpa says', async () => {
+      const { cpu, frameId } = await kernelFrame();
+      const hover = async (expression: string) => {
+        const t = process.hrtime.bigint();
+        const r = await dc.evaluateRequest({ expression, frameId, context: 'hover' });
+        timings.push(`hover ${expression}: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms: ${r.body.result}`);
+        return r.body.result;
+      };
+      const physIn = (text: string) => {
+        const m = / {2}· {2}.*→ phys (0x[0-9a-f]+)/.exec(text);
+        assert.ok(m, `no phys in the hover: ${text}`);
+        return BigInt(m[1]);
+      };
+      // Pointers: kernel data (2 MiB or 4 KiB mapped) and the kernel's top-level page table.
+      for (const expression of ['&jiffies_64', 'init_mm.pgd']) {
+        const text = await hover(expression);
+        const va = BigInt(/^(?:\([^)]*\)\s*)?(0x[0-9a-f]+)/.exec(text)![1]);
+        assert.equal(physIn(text), await gva2gpa(cpu, va), `${expression}: ${text}`);
+      }
+      // An entry mapping a 4 KiB page: the vmalloc'ed kernel stack of CPU 1's task. The walk
+      // only says where the entry is; what it maps is checked against QEMU's translation.
+      const task = cpus.find((c) => c.cpu === 1)!.task!.address;
+      const stack = await gdbNumber(`((struct task_struct *)${task})->stack`, frameId);
+      const w = await walk(`0x${stack.toString(16)}`, cpu);
+      const leaf = w.levels[w.levels.length - 1];
+      const type = `${leaf.linuxLevel.toLowerCase()}_t`;
+      // Without page_offset_base (arm64) the walk gives the entry's physical address: its
+      // linear-map alias is __phys_to_virt(), PAGE_OFFSET from the kernel's config.
+      let entryVa = leaf.entryAddress;
+      if (leaf.entryAddress === leaf.entryPhysical) {
+        const vaBits = BigInt(/^CONFIG_ARM64_VA_BITS=(\d+)$/m.exec(fs.readFileSync(fx.config, 'utf8'))![1]);
+        const memstart = await gdbNumber('memstart_addr', frameId);
+        entryVa = `0x${BigInt.asUintN(64, (BigInt(leaf.entryPhysical!) - memstart) | -(1n << vaBits)).toString(16)}`;
+      }
+      const raw = await gdbNumber(`*(unsigned long *)${entryVa}`, frameId);
+      assert.equal(raw, BigInt(leaf.raw), 'gdb reads the entry the walk read');
+      const pageFrame = ((await gva2gpa(cpu, stack)) as bigint) & ~BigInt(w.pageSize! - 1);
+      const entry = `*(${type} *)${entryVa}`;
+      const text = await hover(entry);
+      const member = leaf.linuxLevel.toLowerCase();
+      assert.match(text, new RegExp(`^\\{${member} = 0x${raw.toString(16)}\\}  ·  \\S+/${leaf.linuxLevel} .*→ phys 0x`), text);
+      assert.equal(physIn(text), pageFrame, text);
+      const valText = await hover(`(${entry}).${member}`);
+      assert.match(valText, new RegExp(`^0x${raw.toString(16)}  ·  `), valText);
+      assert.equal(physIn(valText), physIn(text));
+      // Only hovers are decorated: a watch shows gdb's value alone.
+      const watch = await dc.evaluateRequest({ expression: entry, frameId, context: 'watch' });
+      assert.doesNotMatch(watch.body.result, / {2}· {2}/);
+    });
+
     test('a second kdap/cpus in the same stop is answered from the cache', async () => {
       const r = await request<{ cpus: CpuInfo[] }>('kdap/cpus', {});
       assert.equal(r.mi, 0);
       assert.deepEqual(r.body.cpus, cpus);
+    });
+
+    test('kdap/dmesg: the guest’s own dmesg, line for line, with a marker written to /dev/kmsg', async () => {
+      await dc.continueRequest({ threadId: thread });
+      const marker = `kdap-marker-${arch}-${process.pid}`;
+      await guest.sh(`echo ${marker} > /dev/kmsg`);
+      const oracle = (await guest.sh('dmesg')).split('\n').filter((l) => /^\[\s*\d+\.\d{6}\] /.test(l));
+      const pause = dc.stopped('pause');
+      await dc.pauseRequest({ threadId: thread });
+      thread = (await pause).body.threadId!;
+      const r = await request<DmesgResult>('kdap/dmesg', {});
+      timings.push(`kdap/dmesg: ${r.ms.toFixed(1)} ms, ${r.mi} MI, ${r.body.reads} reads, ${r.body.bytesRead} bytes, ${r.body.records.length} records`);
+      const lines = r.body.text.trimEnd().split('\n');
+      const mine = oracle.filter((l) => l.endsWith(`] ${marker}`));
+      assert.equal(mine.length, 1, `the marker once in the guest's dmesg:\n${oracle.slice(-5).join('\n')}`);
+      assert.deepEqual(lines.filter((l) => l.endsWith(`] ${marker}`)), mine, 'the marker line, timestamp included');
+      // The guest read its log before the pause: its last lines are ours at the same place.
+      const n = Math.min(40, oracle.length);
+      const at = lines.indexOf(oracle[oracle.length - 1]);
+      assert.ok(at >= 0, `the guest's last line is in kdap/dmesg: ${oracle[oracle.length - 1]}`);
+      assert.deepEqual(lines.slice(at - n + 1, at + 1), oracle.slice(-n));
+      if (/Linux version/.test(oracle[0])) assert.equal(lines[0], oracle[0], 'both start at the first record');
+      assert.equal(r.body.format, 'lockless');
+      assert.equal(r.body.lost, 0);
+      const rec = r.body.records.find((x) => x.text === marker)!;
+      assert.equal(rec.facility, 1, '/dev/kmsg writes are LOG_USER');
     });
 
     test('disconnect', async () => {
