@@ -108,6 +108,8 @@ export class ModuleSymbols {
   private readonly cacheDir: string;
   private linker: Promise<string | undefined> | undefined;
   private nextPark = 0n;
+  private closing = false;
+  private inFlight: Promise<unknown> = Promise.resolve();
   /** Last DAP view of each breakpoint, to report only the ones that changed. */
   private readonly bindings = new Map<number, string>();
 
@@ -131,6 +133,22 @@ export class ModuleSymbols {
    * kernel resumed, so nothing must be reported.
    */
   async onStop(stop: StopInfo): Promise<boolean> {
+    if (this.closing) return this.hooks.has(stop.breakpointNumber ?? -1);
+    const handled = this.handleStop(stop);
+    this.inFlight = handled.catch(() => undefined);
+    return handled;
+  }
+
+  /**
+   * The session is ending: hidden stops are no longer handled or resumed, so a detach that
+   * follows finds the kernel stopped. Resolves once a stop being handled now is done.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.inFlight;
+  }
+
+  private async handleStop(stop: StopInfo): Promise<boolean> {
     const hook = stop.breakpointNumber === undefined ? undefined : this.hooks.get(stop.breakpointNumber);
     if (!hook) return this.userStop(stop);
     const started = Date.now();
@@ -159,6 +177,7 @@ export class ModuleSymbols {
     this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook, ms: Date.now() - started }));
     // The user's own breakpoint on the same function: their stop, not ours.
     if (await this.userBreakpointAt(stop.frame?.address)) return false;
+    if (this.closing) return true;
     await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
     return true;
   }
@@ -177,6 +196,7 @@ export class ModuleSymbols {
       this.say(`Module symbols: ${errorText(e)}`);
       return false;
     }
+    if (this.closing) return true;
     await this.engine.continue().catch((e: unknown) => this.say(`Module symbols: could not resume the kernel: ${errorText(e)}`));
     return true;
   }

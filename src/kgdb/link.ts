@@ -115,12 +115,16 @@ class TcpLink extends EventEmitter<LinkEvents> implements KgdbLink {
   async close(): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-      setTimeout(() => {
+      // QEMU does not always answer a half-close: give it a moment, then drop the socket.
+      const timer = setTimeout(() => {
         this.socket.destroy();
         resolve();
-      }, 500).unref();
+      }, 500);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.end();
     });
     this.ended('closed');
   }

@@ -96,12 +96,25 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
   private lineTail = '';
   private stopWaiters: Array<() => void> = [];
   private closed = false;
+  /** A SysRq-g was sent and the kernel has not printed "sysrq: DEBUG" yet: it may still fire. */
+  private sysrqPending = false;
+  /** Console keystrokes typed while kgdb held the shared line. */
+  private heldInput: Buffer = Buffer.alloc(0);
+  private sysrqTail = '';
 
   constructor(private readonly options: KgdbProxyOptions) {
     super();
     options.link.on('data', (d) => this.fromTarget(d));
     options.link.on('close', (why) => this.lineClosed(why));
-    options.consoleLink?.on('data', (d) => this.emit('console', d));
+    options.consoleLink?.on('data', (d) => {
+      this.watchSysrq(d);
+      this.emit('console', d);
+    });
+  }
+
+  /** A SysRq-g was sent to break in and the kernel has not acted on it yet. */
+  get sysrqInFlight(): boolean {
+    return this.sysrqPending;
   }
 
   get breakInMethod(): BreakInMethod {
@@ -185,16 +198,25 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
     }
   }
 
-  /** Types into the console. False when it would land in the middle of a kgdb session. */
+  /**
+   * Types into the console. False when it would land in the middle of a kgdb session: then a
+   * shared line holds the keystrokes (up to 4 KiB) and sends them once the kernel runs again,
+   * as a terminal would; a command typed just after Continue is not lost to the race.
+   */
   typeConsole(text: string | Uint8Array): boolean {
-    if (!this.options.consoleLink && this.state === 'stopped') return false;
     if (!this.options.consoleLink && !this.options.shareConsole) return false;
+    if (!this.options.consoleLink && this.state !== 'running') {
+      const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
+      if (this.heldInput.length + bytes.length <= 4096) this.heldInput = Buffer.concat([this.heldInput, bytes]);
+      return false;
+    }
     this.consoleLine.write(text);
     return true;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.sysrqPending && this.options.link.open) await this.releaseAfterLateSysrq();
     this.closed = true;
     clearTimeout(this.idleTimer);
     this.gdbSocket?.destroy();
@@ -297,8 +319,39 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
     });
   }
 
+  /**
+   * A SysRq-g typed into a shell runs when the shell reads it, which may be after the kernel
+   * stopped for another reason, was resumed and gdb went away. Then it stops a kernel nobody
+   * debugs. Before closing: let it fire, and release the kernel from kgdb (`D`).
+   */
+  private async releaseAfterLateSysrq(): Promise<void> {
+    const deadline = Date.now() + 3000;
+    while (this.sysrqPending && Date.now() < deadline) await delay(50);
+    if (this.sysrqPending) {
+      this.emit('notice', 'a SysRq-g typed on the console has not run yet: the kernel will stop in kgdb when it does (continue it with "go" in kdb or by attaching again)');
+      return;
+    }
+    await delay(300);
+    if (this.gdbSocket || !(await this.probe(3000))) return;
+    const answered = this.nextOwnPacket(2000);
+    this.sendOwn(frame('D'));
+    await answered;
+    this.setState('running');
+  }
+
+  /** Notes the kernel's "sysrq: DEBUG" line: the SysRq-g that was sent has taken effect. */
+  private watchSysrq(data: Buffer): void {
+    if (!this.sysrqPending) return;
+    this.sysrqTail = (this.sysrqTail + data.toString('latin1')).slice(-256);
+    if (/sysrq: DEBUG/.test(this.sysrqTail)) {
+      this.sysrqPending = false;
+      this.sysrqTail = '';
+    }
+  }
+
   /** Console text that came on the kgdb line. */
   private lineText(data: Buffer): void {
+    this.watchSysrq(data);
     this.lineTail = (this.lineTail + data.toString('latin1')).slice(-64);
     // With a console line of its own, text here is kdb repeating what the console shows.
     if (this.options.shareConsole || !this.options.consoleLink) this.emit('console', data);
@@ -347,6 +400,8 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
     const method = this.breakInMethod;
     const line = this.consoleLine;
     if (method === 'none') throw new Error('break-in is off ("breakIn": "none"): stop the kernel on the target (SysRq-g) and try again');
+    this.sysrqPending = true;
+    this.sysrqTail = '';
     if (method === 'break') {
       await line.sendBreak();
       // Linux takes the key after a BREAK on the console port as a SysRq command (5 s window).
@@ -380,6 +435,11 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
     if (this.state === state) return;
     this.state = state;
     if (state === 'stopped') for (const w of this.stopWaiters.splice(0)) w();
+    if (state === 'running' && this.heldInput.length > 0) {
+      const held = this.heldInput;
+      this.heldInput = Buffer.alloc(0);
+      this.consoleLine.write(held);
+    }
     this.emit('state', state);
   }
 

@@ -199,8 +199,13 @@ describe('kgdb proxy', () => {
     await gdb.waitFor(/\$T05thread:0000000000000001;#[0-9a-f]{2}$/, 15_000);
     assert.ok(!kernel.written.includes('\x03'), 'the interrupt byte reached the line');
     assert.equal(proxy.state, 'stopped');
-    // Now the line is kgdb's: console input would corrupt it.
-    assert.equal(proxy.typeConsole('ls\n'), false);
+    // Now the line is kgdb's: console input would corrupt it, so it waits for the next run.
+    const sentBefore = kernel.written.length;
+    assert.equal(proxy.typeConsole('pwd\n'), false);
+    assert.ok(!kernel.written.slice(sentBefore).includes('pwd'), 'typed into a stopped kgdb line');
+    gdb.send(frame('c').toString());
+    await waitState(proxy, 'running');
+    assert.ok(kernel.written.slice(sentBefore).includes('pwd\n'), 'held input was not sent on resume');
     gdb.close();
     await proxy.close();
   });
