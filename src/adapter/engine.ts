@@ -13,7 +13,9 @@ import { optInt, optStr, optTuple } from '../gdb/mi/values';
 import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
 import { ElfFile } from '../oops/elf';
+import { Banner, fileBanner, targetBanner } from './banner';
 import type { KernelArch, PathMap } from './config';
+import { UserError } from './errors';
 
 export interface EngineOptions {
   vmlinux: string;
@@ -42,6 +44,8 @@ export interface EngineEvents {
   stopped: [StopInfo];
   running: [];
   exited: [string];
+  /** The connection to the gdbstub closed under gdb (stub died, network dropped). */
+  lost: [string];
   console: [string];
 }
 
@@ -69,6 +73,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   private stopWaiters: Array<(s: StopInfo) => void> = [];
   /** Timings of the start-up phases in ms, for the bench and the trace. */
   readonly timings: Record<string, number> = {};
+  /** linux_banner as the vmlinux file has it, read before any target is connected. */
+  banner: Banner | undefined;
+  /** Interrupts of our own under way: the stops they cause are not the user's. */
+  private hiddenStops = 0;
+  /** Stops of the adapter's own steps, never emitted. */
+  private unseenStops = 0;
+  private haltBatch: { users: number; halted: Promise<boolean> } | undefined;
+  private serialized: Promise<unknown> = Promise.resolve();
+  private connected = false;
+  private connectionWatch: NodeJS.Timeout | undefined;
 
   private constructor(readonly gdb: GdbBackend, readonly options: EngineOptions) {
     super();
@@ -76,7 +90,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     gdb.on('console', (text) => this.emit('console', text));
     gdb.on('exit', (e) => {
       this.state = 'idle';
+      this.unwatchConnection();
       this.emit('exited', e.message);
+    });
+    // gdb says nothing else when the stub goes away while the target runs: no *stopped follows.
+    gdb.on('notify', (e) => {
+      if (e.cls === 'thread-group-exited' && this.connected) this.connectionLost('Remote connection closed');
     });
     if (options.onTrace) gdb.on('trace', options.onTrace);
   }
@@ -93,6 +112,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Keep gdb from stopping to ask questions or page output: it runs headless.
     args.push('-iex', 'set pagination off', '-iex', 'set confirm off', '-iex', 'set width 0', '-iex', 'set height 0');
     args.push('-iex', 'set style enabled off', '-iex', 'set print pretty off', '-iex', 'set breakpoint pending on');
+    // An internal error ends gdb (the session reports it) without leaving a core file in the cwd.
+    args.push('-iex', 'maint set internal-error quit yes', '-iex', 'maint set internal-error corefile no');
     const gdb = new GdbBackend({ gdbPath, args, timeoutMs: 60_000 });
     let t = Date.now();
     await gdb.start();
@@ -106,6 +127,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       t = Date.now();
       await exec.loadSymbols(gdb, options.vmlinux, 300_000);
       engine.timings.symbols = Date.now() - t;
+      // No target yet: gdb reads this from the file's own .rodata.
+      engine.banner = await fileBanner(gdb).catch(() => undefined);
       if (cacheDir && options.onIndexing && !(await indexCached(cacheDir, options.vmlinux))) {
         // Cold cache: gdb would stall 10-40 s on the first hover or watch. Build the index now,
         // while the user is told why, instead of at a surprising moment later.
@@ -136,12 +159,54 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async connect(remote: string): Promise<void> {
     const t = Date.now();
-    await exec.selectRemote(this.gdb, remote, 30_000);
+    let warnings = '';
+    const collect = (text: string) => (warnings += text);
+    this.gdb.on('log', collect);
+    try {
+      await exec.selectRemote(this.gdb, remote, 30_000);
+    } catch (err) {
+      const mismatch = archMismatch(warnings, this.options, remote);
+      if (mismatch) await this.releaseStub(remote, false);
+      throw mismatch ?? err;
+    } finally {
+      this.gdb.off('log', collect);
+    }
+    // gdb may still connect with the wrong register layout; nothing it shows would be right.
+    const mismatch = archMismatch(warnings, this.options, remote);
+    if (mismatch) {
+      await this.releaseStub(remote, true);
+      throw mismatch;
+    }
     this.timings.connect = Date.now() - t;
+    this.connected = true;
+    this.watchConnection();
     this.state = 'stopped';
     this.qemuStub = /sstep/.test(await this.maintPacket('qqemu.Supported').catch(() => ''));
     // Step with interrupts and timers masked, so `next` does not land in an interrupt handler.
     if (this.qemuStub) await this.maintPacket('Qqemu.sstep=0x7').catch(() => '');
+  }
+
+  /**
+   * QEMU's stub halts the VM when gdb connects and restarts it only on a detach packet, not
+   * when the connection closes. With the wrong architecture our gdb cannot hold the connection
+   * (and gdb 13 aborts if told to pick another one now), so a gdb of its own, with no file,
+   * takes the stub's architecture, connects and detaches.
+   */
+  private async releaseStub(remote: string, connected: boolean): Promise<void> {
+    if (connected) {
+      await this.gdb.send('-target-detach', [], 5000).catch(() => undefined);
+      return;
+    }
+    const helper = new GdbBackend({ gdbPath: selectGdb(this.options.arch, this.options.gdbPath), args: ['-iex', 'set confirm off'], timeoutMs: 10_000 });
+    try {
+      await helper.start();
+      await exec.selectRemote(helper, remote, 10_000);
+      await helper.send('-target-detach', [], 5000);
+    } catch {
+      // Best effort: the mismatch is what the user must hear about.
+    } finally {
+      await helper.stop().catch(() => undefined);
+    }
   }
 
   /** True when the remote is QEMU's gdbstub (it answers the qqemu.* packets). */
@@ -173,8 +238,25 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.lastStop;
   }
 
+  /** Runs before each continue from a stop (kgdb on arm64 steps off a breakpoint with IRQs masked). */
+  beforeContinue: ((engine: Engine) => Promise<void>) | undefined;
+
   async continue(): Promise<void> {
+    if (this.beforeContinue && this.state === 'stopped') await this.beforeContinue(this).catch(() => undefined);
     await exec.continueAll(this.gdb);
+  }
+
+  /** One instruction on `thread` for the adapter's own use: the stop is not emitted. */
+  async stepInstructionUnseen(thread: number, timeoutMs = 30_000): Promise<StopInfo> {
+    const stop = this.waitForStop(timeoutMs);
+    stop.catch(() => undefined);
+    this.unseenStops++;
+    try {
+      await exec.step(this.gdb, thread, true);
+      return await stop;
+    } finally {
+      this.unseenStops--;
+    }
   }
 
   async interrupt(): Promise<void> {
@@ -182,8 +264,106 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.gdb.send('-exec-interrupt', ['--all']);
   }
 
+  /**
+   * Stops the target for the adapter's own use and waits for the stop: `-exec-interrupt`
+   * answers before the `*stopped` record comes. The stop is not emitted as 'stopped'.
+   * True when it was our interrupt that stopped it; false when it was already stopped or a
+   * real stop (breakpoint, fault) won the race, which is then reported as usual.
+   */
+  async halt(timeoutMs = 2000): Promise<boolean> {
+    if (this.state !== 'running') return false;
+    const stop = this.waitForStop(timeoutMs);
+    stop.catch(() => undefined);
+    this.hiddenStops++;
+    try {
+      await this.gdb.send('-exec-interrupt', ['--all'], timeoutMs);
+      return interruptStop(await stop);
+    } finally {
+      this.hiddenStops--;
+    }
+  }
+
+  /**
+   * Runs `body` (gdb commands that need a stopped target) with the target stopped. If it runs,
+   * it is halted, and resumed once `body` and every other body that arrived meanwhile are
+   * done: a burst of requests costs one halt and one resume. Bodies run one at a time.
+   */
+  async whileStopped<T>(body: () => Promise<T>): Promise<T> {
+    if (!this.haltBatch && this.state !== 'running') return this.oneAtATime(body);
+    let batch = this.haltBatch;
+    if (!batch) {
+      batch = { users: 0, halted: this.halt(5000) };
+      this.haltBatch = batch;
+    }
+    batch.users++;
+    try {
+      await batch.halted;
+      return await this.oneAtATime(body);
+    } finally {
+      batch.users--;
+      // Requests sent together arrive a few ms apart: let those already read join this halt.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (batch.users === 0 && this.haltBatch === batch) {
+        this.haltBatch = undefined;
+        const ours = await batch.halted.catch(() => false);
+        if (ours && this.state === 'stopped') await this.continue().catch(() => undefined);
+      }
+    }
+  }
+
+  private oneAtATime<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.serialized.then(() => body());
+    this.serialized = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Detaches (the stub resumes the target) after a bounded halt; errors are the caller's. */
+  async detach(timeoutMs = 5000): Promise<void> {
+    await this.halt(Math.min(timeoutMs, 2000)).catch(() => false);
+    this.connected = false;
+    this.unwatchConnection();
+    await this.gdb.send('-target-detach', [], timeoutMs);
+  }
+
+  /** linux_banner in target memory against the file's; 'unreadable' before paging is up. */
+  async checkBanner(): Promise<{ status: 'match' | 'unreadable' | 'unknown' } | { status: 'mismatch'; file: string; target: string }> {
+    if (!this.banner) return { status: 'unknown' };
+    const target = await targetBanner(this.gdb, this.banner).catch(() => undefined);
+    if (target === undefined) return { status: 'unreadable' };
+    return target === this.banner.text ? { status: 'match' } : { status: 'mismatch', file: this.banner.text, target };
+  }
+
   async stop(): Promise<void> {
+    this.connected = false;
+    this.unwatchConnection();
     await this.gdb.stop();
+  }
+
+  private connectionLost(why: string): void {
+    if (!this.connected) return;
+    this.connected = false;
+    this.unwatchConnection();
+    this.state = 'idle';
+    this.emit('lost', why);
+  }
+
+  /**
+   * While the target is stopped gdb does not read the socket, so a stub that went away is only
+   * noticed at the next command. The kernel knows at once: gdb's socket turns CLOSE_WAIT.
+   */
+  private watchConnection(): void {
+    const pid = this.gdb.pid;
+    if (process.platform !== 'linux' || pid === undefined) return;
+    this.unwatchConnection();
+    this.connectionWatch = setInterval(() => {
+      if (peerClosed(pid)) this.connectionLost('the gdbstub closed the connection');
+    }, 250);
+    this.connectionWatch.unref();
+  }
+
+  private unwatchConnection(): void {
+    if (this.connectionWatch) clearInterval(this.connectionWatch);
+    this.connectionWatch = undefined;
   }
 
   private onExec(cls: string, results: MITuple): void {
@@ -194,6 +374,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     if (cls !== 'stopped') return;
     this.state = 'stopped';
+    const hidden = this.hiddenStops > 0;
     const frame = optTuple(results, 'frame');
     const info: StopInfo = {
       reason: optStr(results, 'reason') ?? 'none',
@@ -207,6 +388,59 @@ export class Engine extends EventEmitter<EngineEvents> {
     const waiters = this.stopWaiters;
     this.stopWaiters = [];
     for (const w of waiters) w(info);
+    if (this.unseenStops > 0) return;
+    if (hidden && interruptStop(info)) return;
     this.emit('stopped', info);
   }
+}
+
+/** The stop an interrupt produces (QEMU reports SIGINT, some stubs SIGTRAP or signal 0). */
+function interruptStop(s: StopInfo): boolean {
+  if (s.reason === 'none') return true;
+  return s.reason === 'signal-received' && (s.signal === 'SIGINT' || s.signal === 'SIGTRAP' || s.signal === '0');
+}
+
+/** gdb's own warning when the stub's architecture is not the one we set from the vmlinux. */
+function archMismatch(warnings: string, options: EngineOptions, remote: string): UserError | undefined {
+  const m = /Selected architecture (\S+) is not compatible with reported target architecture (\S+)/.exec(warnings);
+  if (!m) return undefined;
+  return new UserError(
+    `The kernel at ${remote} is ${m[2]}, but ${path.basename(options.vmlinux)} is ${options.arch} (${m[1]}): ` +
+      `set "vmlinux" to the ELF of the running kernel.`,
+  );
+}
+
+/** Whether a TCP socket of process `pid` has been closed by its peer (state CLOSE_WAIT). */
+function peerClosed(pid: number): boolean {
+  let inodes: Set<string>;
+  try {
+    inodes = new Set(
+      fs
+        .readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => {
+          try {
+            return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+          } catch {
+            return undefined;
+          }
+        })
+        .filter((i): i is string => i !== undefined),
+    );
+  } catch {
+    return false;
+  }
+  if (inodes.size === 0) return false;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '08' && inodes.has(f[9])) return true;
+    }
+  }
+  return false;
 }

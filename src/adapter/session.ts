@@ -23,8 +23,11 @@ import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from 
 import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
 import { elfArch } from './elf-arch';
 import { describeSite, faultSite, FaultSite } from './exceptions';
+import { describeInterrupted, interruptedContext, type InterruptedContext } from './interrupted';
 import { Engine, StopInfo } from './engine';
+import { rewritePerCpu } from './expressions';
 import { isKernelRequest, kernelRequest, kernelViews } from './kernel-views';
+import { KgdbAttachment, kgdbOptions } from './kgdb-session';
 import { ModuleSymbols } from './module-symbols';
 import type { CpuInfo } from './protocol';
 import { UserError } from './errors';
@@ -33,12 +36,15 @@ import { launchQemu, LaunchedQemu } from './launch';
 import { SourceMapper } from './sources';
 import { trimKernelStack } from './stack';
 import { stepOut } from './step-out';
+import { decorateHover } from './hover';
 import { ThreadCache } from './threads';
 import { Variables } from './variables';
 
 const consolePrefixes = ['-exec ', '`'];
 /** Frame level of the synthetic faulting-instruction frame (never a real gdb level). */
 const faultFrameLevel = 9999;
+/** Frame levels of the interrupted context shown under an entry stub (not gdb frames). */
+const interruptedFrameLevel = 9990;
 
 export class KdapSession extends LoggingDebugSession {
   private engine: Engine | undefined;
@@ -48,11 +54,14 @@ export class KdapSession extends LoggingDebugSession {
   private variables: Variables | undefined;
   private breakpoints: Breakpoints | undefined;
   private modules: ModuleSymbols | undefined;
+  private kgdb: KgdbAttachment | undefined;
   private sources = new SourceMapper(undefined);
   private configurationDone!: () => void;
   private readonly configured = new Promise<void>((resolve) => (this.configurationDone = resolve));
   private entryBreakpoint: number | undefined;
   private terminated = false;
+  /** linux_banner could not be compared yet (memory unreadable at connect). */
+  private bannerPending = false;
   /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
   private reporting = false;
   private lastException: { filter: string; description: string; site?: FaultSite } | undefined;
@@ -99,7 +108,7 @@ export class KdapSession extends LoggingDebugSession {
   }
 
   protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
-    void this.guard(response, async () => {
+    void this.guard(response, () => this.orCleanUp(async () => {
       checkLaunch(args);
       this.arch = args.arch ?? elfArch(args.vmlinux!);
       this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
@@ -108,22 +117,75 @@ export class KdapSession extends LoggingDebugSession {
       this.qemu.onExit((why) => this.end(`QEMU exited (${why}).`));
       await this.startEngine(args);
       await this.engine!.connect(this.qemu.remote);
+      await this.verifyBanner();
       await this.modules!.start(false);
       await this.configureAndStop(args.stopAt ?? 'start_kernel');
-    });
+    }));
   }
 
   protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
-    void this.guard(response, async () => {
+    void this.guard(response, () => this.orCleanUp(async () => {
       checkAttach(args);
-      if (args.kgdb) throw new UserError('kgdb attach is not available in this version of kdap yet; attach to a QEMU gdbstub with "remote".');
+      if (args.kgdb) return this.attachKgdb(args);
       this.arch = args.arch ?? elfArch(args.vmlinux!);
       this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
       await this.startEngine(args);
       await this.engine!.connect(args.remote!);
+      await this.verifyBanner();
       await this.modules!.start(true);
       await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
+    }));
+  }
+
+  /** A launch or attach that fails leaves no gdb or QEMU behind (and a VM it found, running). */
+  private async orCleanUp(body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (err) {
+      if (!this.terminated) await this.teardown().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Symbols of another build would show plausible but wrong source lines and values: compare
+   * linux_banner in the file with the running kernel's before showing anything. Memory may not
+   * be readable yet (at reset); then the first stop checks again.
+   */
+  private async verifyBanner(final = false): Promise<void> {
+    const engine = this.requireEngine();
+    const r = await engine.checkBanner();
+    this.bannerPending = r.status === 'unreadable' && !final;
+    if (r.status === 'mismatch') {
+      throw new UserError(
+        `${path.basename(engine.options.vmlinux)} does not match the running kernel.\n` +
+          `  vmlinux: ${r.file}\n  running: ${r.target}\nSet "vmlinux" to the ELF of the kernel that runs.`,
+      );
+    }
+    if (r.status === 'unreadable' && final) this.progress('Warning: linux_banner is not readable in the kernel yet, so kdap could not check that vmlinux matches it.');
+  }
+
+  /** kgdb: the line and its console first, gdb through the local port once the kernel is in kgdb. */
+  private async attachKgdb(args: AttachArguments): Promise<void> {
+    this.arch = args.arch ?? elfArch(args.vmlinux!);
+    this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
+    const kgdb = await KgdbAttachment.open(kgdbOptions(args), {
+      console: (text) => this.serialOutput(text, args as LaunchArguments),
+      say: (message) => this.progress(message),
+      lost: (why) => this.end(`The kgdb line closed (${why}).`),
+      trace: args.trace ? (line) => this.sendEvent(new OutputEvent(`${line}\n`, 'console')) : undefined,
     });
+    this.kgdb = kgdb;
+    await this.startEngine({ ...args, setupCommands: kgdb.setupCommands(this.arch, args.setupCommands) });
+    const wired = kgdb.adopt(this.engine!, this.arch);
+    this.threads = wired.threads;
+    this.breakpoints = wired.breakpoints;
+    this.modules = new ModuleSymbols(this.engine!, wired.target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
+    await kgdb.acquired;
+    await this.engine!.connect(kgdb.remote);
+    await kgdb.checkEarlyBoot(this.arch);
+    await this.modules.start(true);
+    await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
   }
 
   private async startEngine(args: LaunchArguments | AttachArguments): Promise<void> {
@@ -152,6 +214,10 @@ export class KdapSession extends LoggingDebugSession {
     });
     engine.on('console', (text) => this.sendEvent(new OutputEvent(text, 'console')));
     engine.on('exited', (why) => this.end(`gdb exited: ${why}`));
+    engine.on('lost', (why) => {
+      // When our own QEMU died, its exit (with the status) is the better message: let it come first.
+      setTimeout(() => this.end(`Lost the connection to the kernel's gdbstub: ${why}.`), this.qemu ? 250 : 0);
+    });
   }
 
   /** Hands control to the client for breakpoints, then makes the first stop happen. */
@@ -161,6 +227,7 @@ export class KdapSession extends LoggingDebugSession {
     const engine = this.engine!;
     this.reporting = true;
     if (stopAt === 'reset' || stopAt === 'here') {
+      if (this.bannerPending) await this.verifyBanner(true);
       this.sendEvent(new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1));
       return;
     }
@@ -199,11 +266,15 @@ export class KdapSession extends LoggingDebugSession {
     if (engine) {
       if (!this.qemu && engine.gdb.running) {
         // Attached: leave the kernel running as we found it.
-        await engine.interrupt().catch(() => undefined);
-        await engine.gdb.send('-target-detach', [], 5000).catch(() => undefined);
+        await this.modules?.close();
+        await this.kgdb?.stopForDetach(engine);
+        // Bounded wait for the stop: detaching a target that still runs fails and leaves it halted.
+        await engine.detach(5000).catch(() => undefined);
       }
       await engine.stop().catch(() => undefined);
     }
+    await this.kgdb?.close();
+    this.kgdb = undefined;
     await this.qemu?.dispose();
     this.qemu = undefined;
   }
@@ -218,9 +289,15 @@ export class KdapSession extends LoggingDebugSession {
   // ---- run control -------------------------------------------------------------------------
 
   private async onStopped(s: StopInfo): Promise<void> {
+    // Stops while the session ends (a detach halting the kernel) are nobody's to see.
+    if (this.terminated) return;
     // Module loads and unloads stop at hidden breakpoints: handled there, never shown.
     if (await this.modules?.onStop(s)) return;
     if (!this.reporting) return;
+    if (this.bannerPending) {
+      const wrong = await this.verifyBanner(true).then(() => undefined, (e: unknown) => errorText(e));
+      if (wrong) return this.end(wrong);
+    }
     const thread = s.threadId ?? 1;
     if (s.reason === 'exited' || s.reason === 'exited-normally') return this.end('The target exited.');
     const log = this.breakpoints?.logMessageFor(s.breakpointNumber);
@@ -247,6 +324,12 @@ export class KdapSession extends LoggingDebugSession {
       if (site) this.faults.set(thread, site);
       this.lastException = { filter: exception.filter, description: describeSite(exception.label, site, s.frame?.func), site };
       event.body.description = `Paused on ${exception.label}`;
+      event.body.text = this.lastException.description;
+    } else if (reason === 'exception') {
+      // A fault the stub reports as a signal (kgdb's die notifier: SIGSEGV with the faulting registers).
+      const what = s.signal === 'SIGSEGV' ? 'Kernel fault (Oops)' : `Signal ${s.signal ?? '?'}`;
+      this.lastException = { filter: 'signal', description: `${what} in ${s.frame?.func ?? '??'}` };
+      event.body.description = `Paused on ${what}`;
       event.body.text = this.lastException.description;
     } else if (s.breakpointNumber !== undefined && reason === 'breakpoint') {
       event.body.hitBreakpointIds = [s.breakpointNumber];
@@ -307,12 +390,18 @@ export class KdapSession extends LoggingDebugSession {
   protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
     void this.guard(response, async () => {
       const gdb = this.requireEngine().gdb;
+      if (this.kgdb?.isTasksThread(args.threadId)) {
+        response.body = await this.kgdb.tasksStackTrace(args);
+        return;
+      }
       const start = args.startFrame ?? 0;
       const levels = args.levels || 64;
       const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
       const { frames, truncated } = trimKernelStack(this.arch, raw);
       const site = start === 0 ? this.faults.get(args.threadId) : undefined;
       const faulting: DebugProtocol.StackFrame[] = site ? [this.faultFrame(args.threadId, site)] : [];
+      const interrupted = await interruptedContext(gdb, this.arch, args.threadId, frames).catch(() => undefined);
+      const below = interrupted ? this.interruptedFrames(args.threadId, interrupted) : [];
       response.body = {
         stackFrames: faulting.concat(frames.map((f) => {
           const file = this.sources.resolve(f.fullname ?? f.file);
@@ -326,8 +415,8 @@ export class KdapSession extends LoggingDebugSession {
             instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
             presentationHint: f.func ? 'normal' : 'subtle',
           } satisfies DebugProtocol.StackFrame;
-        })),
-        totalFrames: truncated ? start + frames.length + faulting.length : undefined,
+        }), below),
+        totalFrames: truncated || below.length ? start + frames.length + faulting.length + below.length : undefined,
       };
     });
   }
@@ -335,7 +424,7 @@ export class KdapSession extends LoggingDebugSession {
   protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
     void this.guard(response, async () => {
       const { thread, frame } = decodeFrameId(args.frameId);
-      response.body = { scopes: this.requireVariables().scopes(thread, frame) };
+      response.body = { scopes: this.kgdb?.isTasksThread(thread) || frame >= interruptedFrameLevel ? [] : this.requireVariables().scopes(thread, frame) };
     });
   }
 
@@ -356,14 +445,23 @@ export class KdapSession extends LoggingDebugSession {
       }
       if (engine.state !== 'stopped') throw new UserError('The target is running: pause it to evaluate expressions.');
       const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: undefined, frame: undefined };
+      // per_cpu()/this_cpu() are kernel macros gdb lacks; this_cpu means the selected vCPU's copy.
+      const expression = await rewritePerCpu(args.expression, async () => (await this.threads?.byId(where.thread ?? engine.stopInfo?.threadId ?? -1))?.cpu);
       try {
-        response.body = await this.requireVariables().evaluate(args.expression, where.thread, where.frame);
+        response.body = await this.requireVariables().evaluate(expression, where.thread, where.frame);
       } catch (err) {
         // A vCPU in user mode (or on PTI's user page tables) cannot read kernel memory through
         // the stub: evaluate globals on a vCPU that is in the kernel instead.
         const kernel = /Cannot access memory/.test(errorText(err)) ? await this.threads?.kernelThread(where.thread) : undefined;
         if (kernel === undefined) throw err;
-        response.body = await this.requireVariables().evaluate(args.expression, kernel, undefined);
+        response.body = await this.requireVariables().evaluate(expression, kernel, undefined);
+      }
+      if (args.context === 'hover' && response.body) {
+        const cpu = where.thread !== undefined ? (await this.threads?.byId(where.thread))?.cpu : undefined;
+        response.body = await decorateHover(response.body, expression, {
+          print: (e) => data.evaluate(engine.gdb, e, where),
+          request: (command, a) => (this.kgdb ? this.kgdb.kernelRequest(command, a) : kernelRequest(engine, this.arch, command, a)),
+        }, cpu);
       }
     });
   }
@@ -432,19 +530,19 @@ export class KdapSession extends LoggingDebugSession {
     void this.guard(response, async () => {
       const file = args.source.path;
       if (!file) throw new UserError('Breakpoints need a source file path.');
-      response.body = { breakpoints: await this.requireBreakpoints().setSource(file, args.breakpoints ?? []) };
+      response.body = { breakpoints: await this.applyBreakpoints((b) => b.setSource(file, args.breakpoints ?? [])) };
     });
   }
 
   protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
     void this.guard(response, async () => {
-      response.body = { breakpoints: await this.requireBreakpoints().setFunctions(args.breakpoints) };
+      response.body = { breakpoints: await this.applyBreakpoints((b) => b.setFunctions(args.breakpoints)) };
     });
   }
 
   protected override setInstructionBreakpointsRequest(response: DebugProtocol.SetInstructionBreakpointsResponse, args: DebugProtocol.SetInstructionBreakpointsArguments): void {
     void this.guard(response, async () => {
-      response.body = { breakpoints: await this.requireBreakpoints().setInstructions(args.breakpoints) };
+      response.body = { breakpoints: await this.applyBreakpoints((b) => b.setInstructions(args.breakpoints)) };
     });
   }
 
@@ -462,12 +560,12 @@ export class KdapSession extends LoggingDebugSession {
 
   protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
     void this.guard(response, async () => {
-      response.body = { breakpoints: await this.requireBreakpoints().setData(args.breakpoints) };
+      response.body = { breakpoints: await this.applyBreakpoints((b) => b.setData(args.breakpoints)) };
     });
   }
 
   protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
-    void this.guard(response, () => this.requireBreakpoints().setExceptions(args.filters));
+    void this.guard(response, () => this.applyBreakpoints((b) => b.setExceptions(args.filters)));
   }
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
@@ -490,7 +588,8 @@ export class KdapSession extends LoggingDebugSession {
     void this.guard(response, async () => {
       if (command === 'kdap/serialInput') {
         const text = (args as { text?: string } | undefined)?.text ?? '';
-        this.qemu?.write(text);
+        if (this.kgdb) this.kgdb.write(text);
+        else this.qemu?.write(text);
         return;
       }
       if (command === 'kdap/modules') {
@@ -498,8 +597,12 @@ export class KdapSession extends LoggingDebugSession {
         response.body = { modules: await this.modules!.list() };
         return;
       }
+      if (command === 'kdap/dmesg') {
+        response.body = this.kgdb ? await this.kgdb.kernelRequest(command, args) : await kernelRequest(this.requireEngine(), this.arch, command, args);
+        return;
+      }
       if (isKernelRequest(command)) {
-        response.body = await kernelRequest(this.requireEngine(), this.arch, command, args);
+        response.body = this.kgdb ? await this.kgdb.kernelRequest(command, args) : await kernelRequest(this.requireEngine(), this.arch, command, args);
         // Name each vCPU's thread after the task it runs, now that it is known for this stop.
         if (command === 'kdap/cpus') for (const c of (response.body as { cpus: CpuInfo[] }).cpus) if (c.task) this.threads?.setTaskName(c.cpu, c.task.comm);
         return;
@@ -515,6 +618,26 @@ export class KdapSession extends LoggingDebugSession {
   }
 
   /** The faulting instruction as a frame of its own above the reporting helper's frames. */
+  /** A label for the pt_regs below an entry stub, then the interrupted kernel pc with its source. */
+  private interruptedFrames(thread: number, ctx: InterruptedContext): DebugProtocol.StackFrame[] {
+    const label: DebugProtocol.StackFrame = { id: frameId(thread, interruptedFrameLevel), name: `── ${describeInterrupted(ctx)} ──`, line: 0, column: 0, presentationHint: 'label' };
+    if (ctx.mode === 'user' || !ctx.site) return [label];
+    const site = ctx.site;
+    const file = this.sources.resolve(site.file);
+    return [
+      label,
+      {
+        id: frameId(thread, interruptedFrameLevel + 1),
+        name: site.func ? `${site.func}+0x${(site.offset ?? 0).toString(16)}` : `0x${site.pc.toString(16)}`,
+        source: file ? { path: file, name: path.basename(file) } : undefined,
+        line: file && site.line ? site.line : 0,
+        column: file && site.line ? 1 : 0,
+        instructionPointerReference: `0x${site.pc.toString(16)}`,
+        presentationHint: 'normal',
+      },
+    ];
+  }
+
   private faultFrame(thread: number, site: FaultSite): DebugProtocol.StackFrame {
     const file = this.sources.resolve(site.file);
     return {
@@ -554,6 +677,12 @@ export class KdapSession extends LoggingDebugSession {
   private requireBreakpoints(): Breakpoints {
     this.requireEngine();
     return this.breakpoints!;
+  }
+
+  /** Breakpoints can be set while the kernel runs: it is halted unseen around the change. */
+  private applyBreakpoints<T>(body: (b: Breakpoints) => Promise<T>): Promise<T> {
+    const breakpoints = this.requireBreakpoints();
+    return this.requireEngine().whileStopped(() => body(breakpoints));
   }
 
   private async guard(response: DebugProtocol.Response, body: () => Promise<unknown>): Promise<void> {

@@ -1,12 +1,15 @@
 /**
  * The session under faults: QEMU or gdb killed with SIGKILL while the target runs or is
- * stopped. Each time the session must end (terminated event) promptly with a message, and
- * leave no process behind. The process table is the oracle.
+ * stopped, or the gdbstub connection dropped (through a TCP relay the test owns). Each time the
+ * session must end (terminated event) promptly with a message, and leave no process behind.
+ * The process table is the oracle.
  */
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { QemuProcess } from '../../src/adapter/qemu';
 import { KdapClient } from '../support/dap';
 import { loadFixtures } from '../support/fixtures';
 
@@ -51,7 +54,95 @@ async function expectEnd(dc: KdapClient, pids: number[], output: () => string): 
   return ms;
 }
 
-for (const arch of ['x86_64', 'arm64'] as const) {
+/** A TCP relay to the gdbstub whose connections the test can cut, as a network would. */
+async function relay(port: number): Promise<{ port: number; cut: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const stub = net.connect(port, '127.0.0.1');
+    for (const s of [client, stub]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(stub);
+    stub.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** Adapters of the drop tests, ended after the suite when a failing test left one behind. */
+const attached: KdapClient[] = [];
+
+async function attachSession(remote: string, name: string): Promise<{ dc: KdapClient; adapterPid: number }> {
+  const dc = new KdapClient();
+  attached.push(dc);
+  await dc.start();
+  await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+  const stop = dc.stopped('entry');
+  try {
+    await Promise.all([dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fixtures.arches.x86_64.vmlinux, remote, trace: true } as never), dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest())]);
+    await stop;
+  } catch (err) {
+    stop.catch(() => undefined);
+    dc.saveLogs(name);
+    throw err;
+  }
+  return { dc, adapterPid: (dc as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid };
+}
+
+const only = process.env.KDAP_E2E_ARCH;
+
+describe('gdbstub connection dropped (x86_64, attach)', { concurrency: false, skip: only !== undefined && only !== 'x86_64' }, () => {
+  let qemu: QemuProcess;
+  const fx = fixtures.arches.x86_64;
+
+  before(async () => {
+    // Held at reset (-S): attaching and running it costs no boot wait.
+    qemu = await QemuProcess.start({ kernel: fx.kernel, initrd: fx.initrd, append: fx.append, arch: 'x86_64', gdb: true, startPaused: true });
+  });
+
+  after(async () => {
+    for (const dc of attached) await dc.close();
+    await qemu?.kill();
+  });
+
+  for (const when of ['running', 'stopped'] as const) {
+    test(`dropped while ${when}: the session ends saying so, gdb is reaped, a new attach works`, async (t) => {
+      const link = await relay(qemu.gdbPort!);
+      const { dc, adapterPid } = await attachSession(`127.0.0.1:${link.port}`, `faults-drop-${when}`);
+      let said = '';
+      dc.on('output', (e: DebugProtocol.OutputEvent) => (said += e.body.output));
+      const procs = children(adapterPid);
+      assert.ok(procs.some((p) => p.comm.includes('gdb')), `gdb among ${JSON.stringify(procs)}`);
+      if (when === 'running') await dc.continueRequest({ threadId: 1 });
+      const t0 = Date.now();
+      link.cut();
+      await dc.waitForEvent('terminated', 10_000).catch((err: Error) => {
+        dc.saveLogs(`faults-drop-${when}`);
+        throw err;
+      });
+      t.diagnostic(`terminated ${Date.now() - t0} ms after the cut`);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(procs.map((p) => p.pid).filter(alive), [], 'no process left behind');
+      assert.match(said, /connection/i, 'the user is told what happened');
+      assert.ok(qemu.running, 'the VM itself is untouched');
+      await dc.close();
+      // The stub is free again at once: a new session attaches directly and detaches.
+      const next = await attachSession(qemu.gdbAddress!, `faults-drop-${when}-after`);
+      await next.dc.disconnectRequest({});
+      await next.dc.close();
+    });
+  }
+});
+
+for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === only)) {
   describe(`faults on ${arch}`, { concurrency: false }, () => {
     test('QEMU killed while the kernel runs: the session ends and gdb is reaped', async (t) => {
       const { dc, adapterPid } = await startSession(arch);
