@@ -68,8 +68,14 @@ async function number(gdb: GdbBackend, thread: number, frame: number, expression
 export async function interruptedContext(gdb: GdbBackend, arch: KernelArch, thread: number, frames: readonly Frame[]): Promise<InterruptedContext | undefined> {
   const handler = handlerBelowStub(arch, frames);
   if (handler === undefined) return undefined;
-  const level = frames[handler].level;
-  const regs = await number(gdb, thread, level, 'regs');
+  // The handler's own `regs` can be optimized out (arm64's el0t_64_sync_handler tail-calls):
+  // the functions it passes regs on to have it too.
+  let level = frames[handler].level;
+  let regs: bigint | undefined;
+  for (let i = handler; i >= Math.max(0, handler - 3) && !regs; i--) {
+    level = frames[i].level;
+    regs = await number(gdb, thread, level, 'regs');
+  }
   if (!regs) return undefined;
   const m = members[arch];
   const base = `((struct pt_regs *)0x${regs.toString(16)})`;

@@ -7,6 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import { KdapClient } from '../support/dap';
 import { loadFixtures, ArchFixture } from '../support/fixtures';
 
@@ -115,6 +116,28 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.equal(locals.body.variables.find((v) => v.name === 'dfd')?.value, '-100');
     });
 
+    test('the stack ends at syscall entry, and the user context from pt_regs comes after it', async () => {
+      const frames = (await dc.stackTraceRequest({ threadId: thread, levels: 64 })).body.stackFrames;
+      const names = frames.map((f) => f.name);
+      const stub = names.findIndex((n) => /^(entry_SYSCALL_64(_after_hwframe)?|el0t_64_sync)$/.test(n));
+      assert.ok(stub > 0, `no syscall entry in ${names.join(' < ')}`);
+      assert.equal(frames.length, stub + 2, `one frame after the entry stub: ${names.join(' < ')}`);
+      const label = frames[stub + 1];
+      assert.equal(label.presentationHint, 'label');
+      const m = /user space: pc (0x[0-9a-f]+) sp (0x[0-9a-f]+) \(pt_regs (0x[0-9a-f]+)\)/.exec(label.name);
+      assert.ok(m, label.name);
+      const [pc, sp, regs] = [BigInt(m[1]), BigInt(m[2]), BigInt(m[3])];
+      assert.ok(pc > 0n && pc < 1n << 48n && sp > 0n && sp < 1n << 48n, `user addresses (below the 48-bit user range): ${label.name}`);
+      // The kernel's task_pt_regs(current): the top of the task's 16 KiB stack (THREAD_SIZE on
+      // both fixture kernels) minus one pt_regs, evaluated by gdb from the task kdap/cpus names.
+      const cpus = (await dc.customRequest('kdap/cpus', {})).body.cpus as Array<{ threadId: number; task?: { address: string } }>;
+      const task = cpus.find((c) => c.threadId === thread)?.task?.address;
+      assert.ok(task, `no current task on thread ${thread}`);
+      const top = await dc.topFrame(thread);
+      const r = await dc.evaluateRequest({ expression: `(unsigned long)((struct task_struct *)${task})->stack + 16384 - sizeof(struct pt_regs)`, frameId: top.id, context: 'watch' });
+      assert.equal(regs, BigInt(/^(0x[0-9a-f]+|\d+)/.exec(r.body.result)![1]));
+    });
+
     test('a struct expands lazily into its members', async () => {
       const top = await dc.topFrame(thread);
       const r = await dc.evaluateRequest({ expression: 'init_task', frameId: top.id, context: 'watch' });
@@ -185,6 +208,43 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.equal(reporter.name, '__warn');
       assert.ok(BigInt(fault.instructionPointerReference!) >= 0xffff000000000000n);
       await dc.setExceptionBreakpointsRequest({ filters: [] });
+    });
+
+    test('breakpoints set while the kernel runs bind with one unseen halt, then hit once', async () => {
+      const stops: DebugProtocol.StoppedEvent[] = [];
+      const onStop = (e: DebugProtocol.StoppedEvent) => stops.push(e);
+      dc.on('stopped', onStop);
+      try {
+        await dc.continueRequest({ threadId: thread });
+        // The guest's shell answering is the proof that the kernel runs when the requests come.
+        let from = dc.console.length;
+        await dc.type('echo run-$((6*7))');
+        await dc.waitForConsole(/run-42/, 60_000, from);
+        const traced = dc.trace.length;
+        const [fn, src, insn, data] = await Promise.all([
+          dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'do_sys_openat2' }] }),
+          dc.setBreakpointsRequest({ source: { path: `${fixtures.sourceRoot}/fs/open.c` }, breakpoints: [] }),
+          dc.customRequest('setInstructionBreakpoints', { breakpoints: [] }) as Promise<DebugProtocol.SetInstructionBreakpointsResponse>,
+          dc.setDataBreakpointsRequest({ breakpoints: [] }),
+        ]);
+        assert.equal(fn.body.breakpoints[0].verified, true, fn.body.breakpoints[0].message);
+        assert.deepEqual([src.body.breakpoints, insn.body.breakpoints, data.body.breakpoints], [[], [], []]);
+        const sent = dc.trace.slice(traced).filter((l) => /^→ \d+-exec-/.test(l)).map((l) => /-exec-[\w-]+/.exec(l)![0]);
+        assert.deepEqual(sent, ['-exec-interrupt', '-exec-continue'], 'four requests, one halt and one resume');
+        from = dc.console.length;
+        const hit = dc.stopped('breakpoint');
+        await dc.type('cat /proc/version');
+        const e = await hit;
+        thread = e.body.threadId!;
+        assert.deepEqual(e.body.hitBreakpointIds, [fn.body.breakpoints[0].id]);
+        assert.equal((await dc.topFrame(thread)).name, 'do_sys_openat2');
+        assert.deepEqual(stops.map((s) => s.body.reason), ['breakpoint'], 'the unseen halt is never reported');
+        await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+        await dc.continueRequest({ threadId: thread });
+        await dc.waitForConsole(/Linux version/, 60_000, from);
+      } finally {
+        dc.removeListener('stopped', onStop);
+      }
     });
 
     test('disconnect ends QEMU and gdb', async () => {
