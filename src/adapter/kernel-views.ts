@@ -10,6 +10,7 @@ import { onlineCpus } from '../kernel/cpumask';
 import { directMap, initMmPgd, kernelPhys, mmPgd } from '../kernel/mm';
 import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel/pagetable';
 import { perCpuOffsets } from '../kernel/percpu';
+import { preemptCount } from '../kernel/preempt';
 import { formatRecords, printkRecords, PrintkError } from '../kernel/printk';
 import { currentTask, readRq } from '../kernel/sched';
 import { DebugInfoError } from '../kernel/struct';
@@ -76,6 +77,9 @@ export class KernelViews {
     if (rq) out.nrRunning = rq.nrRunning;
     if (!task) return out;
     out.task = { comm: task.comm, pid: task.pid, address: hex(task.address) };
+    // An extra: a kernel whose debug info lacks the counter still gets its CPU view.
+    const preempt = await preemptCount(t, cpu, task.address).catch(() => undefined);
+    if (preempt) out.preemptCount = preempt.count;
     // pid 0 is the CPU's idle task (swapper/N): the CPU has nothing else to run.
     out.state = task.pid === 0 ? 'idle' : /\[halted/.test(info.details ?? '') ? 'halted' : 'running';
     return out;

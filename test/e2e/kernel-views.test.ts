@@ -7,31 +7,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
 import type { WalkJson } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
-import { GuestConsole } from '../support/guest';
+import { adapterShell, gva2gpa as oracleGva2gpa } from '../support/oracles';
 
 const fixtures = loadFixtures();
-
-/** The guest shell, typed into through the adapter (kdap/serialInput) and read from its output. */
-function shell(dc: KdapClient): GuestConsole {
-  return new GuestConsole(
-    {
-      on: (event, listener) => {
-        if (event === 'console') dc.on('output', (e: DebugProtocol.OutputEvent) => e.body.category === 'stdout' && listener(e.body.output));
-        return undefined;
-      },
-      write: (text) => {
-        void dc.customRequest('kdap/serialInput', { text });
-        return true;
-      },
-    },
-    fixtures.guest.prompt,
-  );
-}
 
 interface Measured<T> {
   body: T;
@@ -45,7 +27,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
   const fx: ArchFixture = fixtures.arches[arch];
   describe(`kernel views on ${arch}`, { concurrency: false }, () => {
     const dc = new KdapClient();
-    const guest = shell(dc);
+    const guest = adapterShell(dc, fixtures.guest.prompt);
     let thread = 1;
     let busyPid = 0;
     let moduleText = 0n;
@@ -77,24 +59,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       return r.body;
     }
 
-    /** What gdb itself prints for a console command (`-exec` in the REPL). */
-    async function gdbConsole(command: string): Promise<string> {
-      const from = dc.trace.length;
-      const r = await dc.evaluateRequest({ expression: `-exec ${command}`, context: 'repl' });
-      // Monitor output is relayed as target output (@"…"), which the trace keeps.
-      const target = dc.trace.slice(from).filter((l) => l.startsWith('← @')).map((l) => JSON.parse(l.slice(3).trim()) as string);
-      return r.body.result + target.join('');
-    }
-
-    /** QEMU's own translation, on the monitor's CPU `cpu`. */
-    async function gva2gpa(cpu: number, va: bigint): Promise<bigint | 'unmapped'> {
-      await gdbConsole(`monitor cpu ${cpu}`);
-      const text = await gdbConsole(`monitor gva2gpa 0x${va.toString(16)}`);
-      if (/Unmapped/.test(text)) return 'unmapped';
-      const m = /gpa: (0x[0-9a-fA-F]+)/.exec(text);
-      assert.ok(m, `gva2gpa said: ${text}`);
-      return BigInt(m[1]);
-    }
+    const gva2gpa = (cpu: number, va: bigint) => oracleGva2gpa(dc, cpu, va);
 
     /** A kernel-mode CPU and a frame on it, for gdb to evaluate kernel expressions there. */
     async function kernelFrame(): Promise<{ cpu: number; frameId: number }> {
@@ -180,6 +145,19 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.equal(c1.mode, (arch === 'x86_64' ? el === 0n : el !== 0n) ? 'kernel' : 'user');
       const threads = await dc.threadsRequest();
       assert.equal(threads.body.threads.find((t) => t.id === c1.threadId)?.name, 'CPU 1 · sh');
+    });
+
+    test('each CPU’s preempt_count is what gdb reads where the kernel keeps it; the busy loop’s is 0', async () => {
+      const { frameId } = await kernelFrame();
+      for (const c of cpus) {
+        const expr = arch === 'x86_64'
+          ? `*(unsigned int *)((unsigned long)&__preempt_count + __per_cpu_offset[${c.cpu}]) & 0x7fffffff`
+          : `((struct task_struct *)${c.task!.address})->thread_info.preempt.count`;
+        assert.equal(BigInt(c.preemptCount ?? -1), await gdbNumber(expr, frameId), `CPU ${c.cpu}`);
+      }
+      // A CPU running user code holds no preempt-disabled, softirq or hardirq section.
+      const c1 = cpus.find((c) => c.cpu === 1)!;
+      if (c1.mode === 'user') assert.equal(c1.preemptCount, 0);
     });
 
     test('each CPU’s task is the one gdb finds through rq->curr', async () => {

@@ -6,12 +6,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CpuInfo } from '../../src/adapter/protocol';
 import type { WalkJson } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { loadFixtures } from '../support/fixtures';
-import { GuestConsole } from '../support/guest';
+import { adapterShell, gva2gpa as oraclesGva2gpa } from '../support/oracles';
 
 const fixtures = loadFixtures();
 const fx = fixtures.arches.x86_64;
@@ -19,36 +18,9 @@ const skip = process.env.KDAP_E2E_ARCH && process.env.KDAP_E2E_ARCH !== 'x86_64'
 
 describe('5-level paging on x86_64 (qemu64,+la57)', { concurrency: false, skip }, () => {
   const dc = new KdapClient();
-  const guest = new GuestConsole(
-    {
-      on: (event, listener) => {
-        if (event === 'console') dc.on('output', (e: DebugProtocol.OutputEvent) => e.body.category === 'stdout' && listener(e.body.output));
-        return undefined;
-      },
-      write: (text) => {
-        void dc.customRequest('kdap/serialInput', { text });
-        return true;
-      },
-    },
-    fixtures.guest.prompt,
-  );
+  const guest = adapterShell(dc, fixtures.guest.prompt);
   let thread = 1;
-
-  async function gdbConsole(command: string): Promise<string> {
-    const from = dc.trace.length;
-    const r = await dc.evaluateRequest({ expression: `-exec ${command}`, context: 'repl' });
-    const target = dc.trace.slice(from).filter((l) => l.startsWith('← @')).map((l) => JSON.parse(l.slice(3).trim()) as string);
-    return r.body.result + target.join('');
-  }
-
-  async function gva2gpa(cpu: number, va: bigint): Promise<bigint | 'unmapped'> {
-    await gdbConsole(`monitor cpu ${cpu}`);
-    const text = await gdbConsole(`monitor gva2gpa 0x${va.toString(16)}`);
-    if (/Unmapped/.test(text)) return 'unmapped';
-    const m = /gpa: (0x[0-9a-fA-F]+)/.exec(text);
-    assert.ok(m, `gva2gpa said: ${text}`);
-    return BigInt(m[1]);
-  }
+  const gva2gpa = (cpu: number, va: bigint) => oraclesGva2gpa(dc, cpu, va);
 
   before(async () => {
     await dc.start();
