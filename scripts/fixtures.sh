@@ -10,6 +10,7 @@
 #   kmod/<arch>/kdap_test.ko      test/fixtures/kmod built against those headers
 #   initramfs/<arch>.cpio.gz      static busybox + /init + the modules
 #   fixtures.json                 manifest read by test/support/fixtures.ts
+#   kernel/arm64-16k/, kgdb/      see scripts/fixtures-16k.sh and scripts/fixtures-kgdb.sh
 #
 # Every step leaves a stamp naming its inputs, so a second run with a warm cache only checks
 # stamps. Runs serialize on a lock file in the cache.
@@ -476,4 +477,6 @@ EOF
 
 log "manifest: $CACHE/fixtures.json"
 bash "$ROOT/scripts/fixtures-kgdb.sh"
+# Optional: only the 16K page-table test needs it, and that test skips without it.
+bash "$ROOT/scripts/fixtures-16k.sh" || log "arm64-16k fixture failed (see above); its test will skip"
 log "done: linux $VERSION in $(elapsed "$started_ns")"

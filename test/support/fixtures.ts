@@ -109,6 +109,42 @@ export interface KgdbKernelFixture {
   buildSeconds: number;
 }
 
+/**
+ * Debian's arm64 kernel with 16K pages (scripts/fixtures-16k.sh), a 6.12 build: the 16K
+ * page-table test boots it under `-cpu max` (cortex-a57 has no 16K granule) with the busybox
+ * initramfs of `arches.arm64`. No modules, no kdap_test.ko, no source tree.
+ */
+export interface Arm64_16kFixture {
+  /** Debian package version, e.g. 6.12.117-1~deb12u1. */
+  version: string;
+  /** False when the pinned version was not downloadable and a newer one was used. */
+  pinned: boolean;
+  /** uname -r, e.g. 6.12.117+deb12-arm64-16k. */
+  release: string;
+  /** An uncompressed arm64 Image for QEMU -kernel. */
+  kernel: string;
+  vmlinux: string;
+  config: string;
+  initrd: string;
+  append: string;
+  machine: string;
+  cpu: string;
+  qemu: string;
+  console: string;
+  gdbArchitecture: string;
+  buildId: string;
+  pageSize: 16384;
+  /** CONFIG_ARM64_VA_BITS: the most the kernel uses; 52 needs LPA2 in the CPU, else it runs with 47. */
+  vaBits: number;
+  /** CONFIG_PGTABLE_LEVELS: with 47-bit VAs at run time the top level is folded. */
+  pgtableLevels: number;
+  /** CONFIG_ARM64_LPA2. */
+  lpa2: boolean;
+  /** Empty: no 6.12 source is fetched. */
+  substitutePath: PathMapping[];
+  dwarfCompDir: string;
+}
+
 export interface Fixtures {
   /** Debian package version, e.g. 6.1.176-1. */
   version: string;
@@ -122,6 +158,8 @@ export interface Fixtures {
   arches: Record<FixtureArch, ArchFixture>;
   /** Present once scripts/fixtures-kgdb.sh has run. */
   kgdb?: Record<FixtureArch, KgdbKernelFixture>;
+  /** Present once scripts/fixtures-16k.sh could download the kernel. */
+  arm64_16k?: Arm64_16kFixture;
 }
 
 export function fixturesCacheDir(): string {
@@ -172,6 +210,19 @@ export function loadFixtures(): Fixtures {
 /** The fixture of one architecture. */
 export function archFixture(arch: FixtureArch): ArchFixture {
   return loadFixtures().arches[arch];
+}
+
+/**
+ * The 16K kernel, or why it cannot be had: the entry is left out when its download failed, and
+ * its files may have been removed from the cache since.
+ */
+export function arm64_16kFixture(): Arm64_16kFixture | { missing: string } {
+  const f = loadFixtures().arm64_16k;
+  if (!f) return { missing: `fixture arm64_16k is not in ${manifestPath()} (scripts/fixtures-16k.sh could not download linux-image-*-arm64-16k-unsigned/-dbg)` };
+  for (const file of [f.kernel, f.vmlinux, f.initrd]) {
+    if (!fs.existsSync(file)) return { missing: `fixture arm64_16k: ${file} is missing (run bash scripts/fixtures-16k.sh)` };
+  }
+  return f;
 }
 
 /** Line number of a `LINE:<name>` marker in kdap_test.c. */
