@@ -127,6 +127,38 @@ export class ModuleFiles {
     return file;
   }
 
+  /**
+   * A file the user chose for a loaded module, described and compared with it like a found one.
+   * Throws, in words for the user, when it cannot be symbols at all (missing, unreadable, not
+   * ELF); a file of another module or build comes back with warnings, since the user decides.
+   */
+  async open(file: string, facts: LoadedModuleFacts): Promise<ModuleFile> {
+    const st = await fsp.stat(file).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(e.code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${e.message}`);
+    });
+    if (!st.isFile()) throw new Error(`${file} is not a file`);
+    await fsp.access(file, fs.constants.R_OK).catch((e: Error) => {
+      throw new Error(`cannot read ${file}: ${e.message}`);
+    });
+    const elf = await unpacked(file, this.options.cacheDir);
+    // Not through describe(): its cache would keep a failure, and here the reason matters.
+    const f = await ElfFile.open(elf).catch((e: Error) => {
+      throw new Error(/not an ELF/.test(e.message) ? `${path.basename(file)} is not an ELF file (a module .ko or .ko.debug)` : e.message);
+    });
+    await f.close();
+    this.described.delete(file);
+    const d = await this.describe(file);
+    if (!d) throw new Error(`${path.basename(file)} could not be read as ELF`);
+    if (d.sections.size === 0) throw new Error(`${path.basename(file)} has no sections that load: it is not a module`);
+    const warnings: string[] = [];
+    // Found files match by name already; a picked one may be any module. Its .modinfo names it
+    // (a split .ko.debug may only have its file name).
+    const fileModule = (await modinfo(d.elf, 'name').catch(() => undefined)) ?? moduleFileName(file);
+    if (fileModule && fileModule.replace(/-/g, '_') !== facts.name.replace(/-/g, '_')) warnings.push(`${path.basename(file)} is the module ${fileModule}, not ${facts.name}`);
+    warnings.push(...(await this.differences({ ...d, warnings: [] }, facts)));
+    return { ...d, warnings };
+  }
+
   private async byBuildId(buildId: string): Promise<Omit<ModuleFile, 'warnings'> | undefined> {
     if (!/^[0-9a-f]{4,}$/.test(buildId)) return undefined;
     for (const root of this.buildIdRoots()) {

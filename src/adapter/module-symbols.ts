@@ -48,6 +48,7 @@ import { FaultError, type Target } from '../kernel/target';
 import { dedupeFtraceLocations, errorText, toDapBreakpoint } from './breakpoints';
 import type { KernelArch } from './config';
 import type { Engine, StopInfo } from './engine';
+import { UserError } from './errors';
 import { ModuleFiles, type ModuleFile } from './module-files';
 import type { HexString, ModuleInfo } from './protocol';
 
@@ -103,6 +104,8 @@ export class ModuleSymbols {
   /** The last full list read from the kernel, kept up to date by the hooks. */
   private known: KernelModule[] = [];
   private readonly missing = new Set<string>();
+  /** Files the user picked (kdap/loadModuleSymbols), by module name: they win over any found, for this session. */
+  private readonly picked = new Map<string, string>();
   private readonly hooks = new Map<number, Hook>();
   private files: Promise<ModuleFiles> | undefined;
   private readonly cacheDir: string;
@@ -215,6 +218,49 @@ export class ModuleSymbols {
     return this.known.map((m) => moduleInfo(m, this.loaded.get(m.address)?.file.path ?? null));
   }
 
+  /**
+   * `kdap/loadModuleSymbols`: the user's file becomes the symbols of the loaded module `name`,
+   * now and on every later insmod of it in this session. The file is checked before the
+   * module's current symbols (if any) go, so a bad pick changes nothing.
+   */
+  async pick(name: string, file: string): Promise<{ module: ModuleInfo; warnings: string[] }> {
+    if (typeof name !== 'string' || !name || typeof file !== 'string' || !file) throw new UserError('kdap/loadModuleSymbols needs "name" (a loaded module) and "file" (its .ko).');
+    if (!path.isAbsolute(file)) throw new UserError(`The symbol file must be an absolute path, not "${file}".`);
+    await this.inFlight;
+    if (this.engine.state !== 'stopped') throw new UserError('The kernel is running: pause it to load module symbols.');
+    await this.syncAll(false).catch((e: unknown) => {
+      if (!(e instanceof FaultError)) throw e;
+    });
+    const key = name.replace(/-/g, '_');
+    const module = this.known.find((m) => m.name.replace(/-/g, '_') === key);
+    if (!module) {
+      const names = this.known.map((m) => m.name).sort();
+      throw new UserError(`No module named ${name} is loaded${names.length ? ` (loaded: ${names.join(', ')})` : ''}.`);
+    }
+    const files = await this.moduleFiles();
+    let chosen: ModuleFile;
+    try {
+      chosen = await files.open(file, moduleFacts(module));
+    } catch (e) {
+      throw new UserError(`Module ${module.name}: ${errorText(e)}`);
+    }
+    const previous = this.loaded.get(module.address)?.file;
+    if (previous) await this.unload(module.address);
+    try {
+      await this.attach(module, chosen);
+    } catch (e) {
+      // Put back what it had rather than leave it without symbols.
+      if (previous) await this.attach(module, previous).catch(() => undefined);
+      throw new UserError(`Module ${module.name}: could not load ${file}: ${errorText(e)}`);
+    }
+    this.picked.set(module.name, file);
+    this.missing.delete(module.name);
+    for (const w of chosen.warnings) this.say(`Module ${module.name}: ${w}`);
+    this.say(`Module ${module.name}: symbols from ${chosen.path} (picked; ${module.state} at ${hex(module.base)}).`);
+    this.options.sendEvent(new Event('kdap/modulesChanged', { name: module.name, change: 'picked', ms: 0 }));
+    return { module: moduleInfo(module, chosen.path), warnings: chosen.warnings };
+  }
+
   // ---- loading ----------------------------------------------------------------------------
 
   /** Reads the module list and makes gdb's symbols match it. */
@@ -241,7 +287,20 @@ export class ModuleSymbols {
   /** Loads one module's symbols; false when no file was found. */
   private async load(module: KernelModule, why?: 'insmod' | 'found' | 'init done'): Promise<boolean> {
     const files = await this.moduleFiles();
-    const facts = { name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections };
+    const facts = moduleFacts(module);
+    const picked = this.picked.get(module.name);
+    if (picked) {
+      const file = await files.open(picked, facts).catch((e: unknown) => {
+        this.say(`Module ${module.name}: the picked symbol file is unusable now (${errorText(e)}); searching instead.`);
+        return undefined;
+      });
+      if (file) {
+        await this.attach(module, file);
+        for (const w of file.warnings) this.say(`Module ${module.name}: ${w}`);
+        if (why === 'insmod' || why === 'found') this.say(`Module ${module.name}: symbols from ${file.path} (picked; ${module.state} at ${hex(module.base)}).`);
+        return true;
+      }
+    }
     let file = await files.find(facts);
     if (file && why === 'insmod' && module.buildId && file.buildId !== module.buildId) {
       // Edit, rebuild, insmod: the folders were indexed before the new .ko existed.
@@ -254,6 +313,14 @@ export class ModuleSymbols {
       return false;
     }
     this.missing.delete(module.name);
+    await this.attach(module, file);
+    for (const w of file.warnings) this.say(`Module ${module.name}: ${w}`);
+    if (why === 'insmod' || why === 'found') this.say(`Module ${module.name}: symbols from ${file.path} (${module.state} at ${hex(module.base)}).`);
+    return true;
+  }
+
+  /** Gives gdb `file` as the symbols of `module`, at the live module's addresses. */
+  private async attach(module: KernelModule, file: ModuleFile): Promise<void> {
     const park = { start: PARK_BASE + this.nextPark * PARK_WINDOW, end: PARK_BASE + (this.nextPark + 1n) * PARK_WINDOW };
     this.nextPark = (this.nextPark + 1n) % 0x10000n;
     const placement = placeSections(module, file, park.start);
@@ -269,9 +336,6 @@ export class ModuleSymbols {
     const withInit = [...module.sections.keys()].some(isInitSection);
     this.loaded.set(module.address, { module, file, anchor, withInit, park, parkedLocations: new Set() });
     await this.settleBreakpoints(before);
-    for (const w of file.warnings) this.say(`Module ${module.name}: ${w}`);
-    if (why === 'insmod' || why === 'found') this.say(`Module ${module.name}: symbols from ${file.path} (${module.state} at ${hex(module.base)}).`);
-    return true;
   }
 
   private async unload(address: bigint): Promise<void> {
@@ -448,6 +512,10 @@ export function moduleInfo(m: KernelModule, symbolFile: string | null): ModuleIn
     sections: Object.fromEntries([...m.sections].map(([n, a]) => [n, hex(a)])),
     symbolFile,
   };
+}
+
+function moduleFacts(module: KernelModule) {
+  return { name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections };
 }
 
 /** `.init.text`, `.init.data`, `.init.rodata`, `.init_array`…: what the kernel frees after init. */

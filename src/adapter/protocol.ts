@@ -80,6 +80,12 @@ export interface CustomRequests {
     result: WalkResult;
   };
   'kdap/modules': { args: Record<string, never>; result: { modules: ModuleInfo[] } };
+  /**
+   * The user's file as the symbols of loaded module `name`, for the rest of the session (a
+   * later insmod of it uses the file again). `warnings`: ways the file differs from the loaded
+   * module (another name, build id or srcversion); it is loaded anyway. Needs the kernel stopped.
+   */
+  'kdap/loadModuleSymbols': { args: { name: string; file: string }; result: { module: ModuleInfo; warnings: string[] } };
   'kdap/dmesg': {
     /** `callerId` adds the `[    T42]` column of CONFIG_PRINTK_CALLER kernels. */
     args: { callerId?: boolean };
@@ -103,6 +109,7 @@ export const customRequestNames: readonly CustomRequestName[] = [
   'kdap/cpus',
   'kdap/walk',
   'kdap/modules',
+  'kdap/loadModuleSymbols',
   'kdap/dmesg',
   'kdap/decodePte',
   'kdap/serialInput',

@@ -597,6 +597,12 @@ export class KdapSession extends LoggingDebugSession {
         response.body = { modules: await this.modules!.list() };
         return;
       }
+      if (command === 'kdap/loadModuleSymbols') {
+        this.requireEngine();
+        const a = (args ?? {}) as { name?: string; file?: string };
+        response.body = await this.modules!.pick(a.name!, a.file!);
+        return;
+      }
       if (command === 'kdap/dmesg') {
         response.body = this.kgdb ? await this.kgdb.kernelRequest(command, args) : await kernelRequest(this.requireEngine(), this.arch, command, args);
         return;

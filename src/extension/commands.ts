@@ -1,10 +1,11 @@
 import * as vscode from 'vscode';
-import type { WalkResult } from '../adapter/protocol';
+import type { CustomRequests, WalkResult } from '../adapter/protocol';
 import type { Ctx } from './ctx';
 import { viewIds } from './ctx';
 import { kernelLogLanguage } from './language';
 import { decodeOops, goToKernelSource } from './oops';
 import { describeRequestError, kdapRequest } from './sessions';
+import { moduleOf } from './views/modules';
 import { withTimeout } from './views/tree';
 
 /** Command ids, as package.json contributes them. */
@@ -15,6 +16,7 @@ export const Commands = {
   goToKernelSource: 'kdap.goToKernelSource',
   refreshCpus: 'kdap.refreshCpus',
   refreshModules: 'kdap.refreshModules',
+  pickModuleSymbols: 'kdap.pickModuleSymbols',
 } as const;
 
 type Cmd = (...args: unknown[]) => unknown;
@@ -34,6 +36,7 @@ export function createCommands(): Record<string, CommandFactory> {
     [Commands.goToKernelSource]: { kind: 'plain', make: goToKernelSource },
     [Commands.refreshCpus]: { kind: 'plain', make: (ctx) => () => ctx.cpus.refresh() },
     [Commands.refreshModules]: { kind: 'plain', make: (ctx) => () => ctx.modules.refresh() },
+    [Commands.pickModuleSymbols]: { kind: 'stopped', make: pickModuleSymbols },
   };
 }
 
@@ -114,5 +117,51 @@ function showDmesg(_ctx: Ctx): SessionCmd {
       void vscode.window.showErrorMessage(`Could not read dmesg: ${describeRequestError('kdap/dmesg', err)}`);
       return undefined;
     }
+  };
+}
+
+/**
+ * Modules view, a module without symbols: asks for its .ko and has the adapter load it
+ * (kdap/loadModuleSymbols), then shows the module again. The argument is the view's row, or a
+ * module name (from another extension or a keybinding).
+ */
+function pickModuleSymbols(ctx: Ctx): SessionCmd {
+  return async (session, arg) => {
+    const name = typeof arg === 'string' ? arg : moduleOf(arg)?.name;
+    if (!name) {
+      void vscode.window.showInformationMessage('Pick Symbol File… works on a module of the Modules view.');
+      return undefined;
+    }
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
+    const picked = await vscode.window.showOpenDialog({
+      title: `Symbol file for module ${name}`,
+      openLabel: 'Load Symbols',
+      canSelectFiles: true,
+      canSelectFolders: false,
+      canSelectMany: false,
+      ...(folder ? { defaultUri: folder.uri } : {}),
+      // Dialogs match the last extension only (VS Code's own dialog compares extname), so
+      // name.ko.xz is found through "xz", not "ko.xz".
+      filters: { 'Kernel modules (.ko, .ko.debug, .ko.xz, .ko.zst)': ['ko', 'debug', 'xz', 'zst'], 'All files': ['*'] },
+    });
+    const file = picked?.[0];
+    if (!file) return undefined;
+    if (file.scheme !== 'file') {
+      void vscode.window.showErrorMessage(`The symbol file must be on this machine's disk, not ${file.toString()}.`);
+      return undefined;
+    }
+    let result: CustomRequests['kdap/loadModuleSymbols']['result'];
+    try {
+      result = await withTimeout('kdap/loadModuleSymbols', kdapRequest(session, 'kdap/loadModuleSymbols', { name, file: file.fsPath }));
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Could not load symbols for ${name}: ${describeRequestError('kdap/loadModuleSymbols', err)}`);
+      return undefined;
+    } finally {
+      ctx.modules.refresh();
+    }
+    if (result.warnings.length > 0) {
+      void vscode.window.showWarningMessage(`Loaded ${file.fsPath} for ${name}, but: ${result.warnings.join('; ')}.`);
+    }
+    return result;
   };
 }

@@ -15,6 +15,10 @@ export interface DebugSettings {
   gdbPath: string;
   qemuPath: string;
   gdbIndexCache: boolean;
+  /** `kdap.modulePaths`. */
+  modulePaths?: string[];
+  /** The workspace's folders on disk: out-of-tree module builds live there. */
+  workspaceFolders?: string[];
 }
 
 export type Resolution = { config: KdapConfiguration } | { error: string; untrusted?: true };
@@ -57,6 +61,10 @@ export function resolveKdapConfiguration(
   if (!config.vmlinux && settings.vmlinux) config.vmlinux = settings.vmlinux;
   if (!config.gdbPath && settings.gdbPath) config.gdbPath = settings.gdbPath;
   if (!settings.gdbIndexCache && config.indexCacheDir === undefined) config.indexCacheDir = '';
+  if (config.modulePaths === undefined) {
+    const roots = [...new Set([...(settings.modulePaths ?? []), ...(settings.workspaceFolders ?? [])])];
+    if (roots.length > 0) config.modulePaths = roots;
+  }
   // The guest console gets a terminal of its own (console.ts) rather than the Debug Console.
   config.serialTerminal ??= true;
 
@@ -153,6 +161,8 @@ export class KdapConfigurationProvider implements vscode.DebugConfigurationProvi
       gdbPath: config.gdbPath,
       qemuPath: config.qemuPath,
       gdbIndexCache: config.gdbIndexCache,
+      modulePaths: config.modulePaths,
+      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath),
     };
     const r = resolveKdapConfiguration(debugConfiguration as KdapConfiguration, settings, vscode.workspace.isTrusted);
     if ('error' in r) return refuse(r.error, r.untrusted);

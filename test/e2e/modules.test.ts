@@ -4,12 +4,16 @@
  *   function and in .text.unlikely, with the source lines the fixture tags; rmmod and insmod
  *   at another address bind them again; the hidden hooks never show as stops;
  * - every loaded module's sections equal the guest's /sys/module/NAME/sections;
- * - attach to a kernel that already runs modules: their symbols are there with no user action.
+ * - attach to a kernel that already runs modules: their symbols are there with no user action;
+ * - attach with no symbol files anywhere: a file the user picks (kdap/loadModuleSymbols) gives
+ *   the module its symbols, at the guest's /proc/kallsyms addresses, and again after re-insmod.
  * Ground truth is the guest itself (sysfs, /proc/modules, printk) and the fixture's line tags.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ModuleInfo } from '../../src/adapter/protocol';
@@ -295,6 +299,87 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       }
       // The CLI left the kernel running: the shell still answers.
       assert.match(await guest.sh('echo alive'), /alive/);
+    });
+
+    test('a module without a symbol file takes the one the user picks, also after rmmod and insmod', async () => {
+      /** The guest's own address of a symbol: /proc/kallsyms (the shell is root). */
+      const kallsyms = async (sym: string) => {
+        const m = new RegExp(`^([0-9a-f]+) \\w ${sym}\\s`, 'm').exec(await guest.sh(`grep -w ${sym} /proc/kallsyms`));
+        assert.ok(m && BigInt(`0x${m[1]}`) !== 0n, `no address for ${sym} in /proc/kallsyms`);
+        return BigInt(`0x${m[1]}`);
+      };
+      // The ELF symbol, exactly: on arm64 the DWARF entry (`info address`) is past the ftrace pad.
+      const symbolAt = async (c: KdapClient, at: bigint) =>
+        (await c.evaluateRequest({ expression: `-exec info symbol 0x${at.toString(16)}`, context: 'repl' })).body.result;
+      const tick = await kallsyms('kdap_test_tick');
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-nomods-'));
+      const notElf = path.join(empty, 'kdap_test.ko');
+      fs.writeFileSync(notElf, 'not an ELF file\n');
+      const dummyKo = path.join(fx.debugModulesDir, 'kernel/drivers/net/dummy.ko');
+      const c = new KdapClient();
+      await c.start();
+      try {
+        await c.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+        const stop = c.stopped('entry', 180_000);
+        await Promise.all([
+          c.attachRequest({ vmlinux: fx.vmlinux, remote: qemu.gdbAddress, sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath, modulePaths: [path.join(empty, 'none')], trace: true } as DebugProtocol.AttachRequestArguments),
+          c.waitForEvent('initialized', 180_000).then(() => c.configurationDoneRequest()),
+        ]);
+        let t = (await stop).body.threadId!;
+        const list = async () => ((await c.customRequest('kdap/modules', {})).body as { modules: ModuleInfo[] }).modules;
+        const pick = async (name: string, file: string) =>
+          (await c.customRequest('kdap/loadModuleSymbols', { name, file })).body as { module: ModuleInfo; warnings: string[] };
+        const mine = () => list().then((ms) => ms.find((m) => m.name === kmod.name)!);
+        assert.equal((await mine()).symbolFile, null, 'a symbol file was found with modulePaths pointing nowhere');
+
+        await assert.rejects(pick('no_such_module', kmod.ko), /No module named no_such_module is loaded/);
+        await assert.rejects(pick(kmod.name, notElf), /not an ELF file/);
+        await assert.rejects(pick(kmod.name, path.join(empty, 'gone.ko')), /does not exist/);
+        assert.equal((await mine()).symbolFile, null, 'a failed pick left something behind');
+
+        // The wrong module's file loads (the user decides) but says why it is wrong.
+        const wrong = await pick('dummy', kmod.ko);
+        assert.ok(wrong.warnings.some((w) => /is the module kdap_test, not dummy/.test(w)), JSON.stringify(wrong.warnings));
+        const right = await pick('dummy', dummyKo);
+        assert.deepEqual(right.warnings, []);
+        assert.equal(right.module.symbolFile, dummyKo);
+
+        const picked = await pick(kmod.name, kmod.ko);
+        assert.deepEqual(picked.warnings, []);
+        assert.equal(picked.module.symbolFile, kmod.ko);
+        assert.equal((await mine()).symbolFile, kmod.ko);
+        assert.match(await symbolAt(c, tick), /^kdap_test_tick in section \.text /, 'gdb and /proc/kallsyms disagree on kdap_test_tick');
+
+        const set = await c.setBreakpointsRequest({ source: { path: kmod.sourceFile }, breakpoints: [{ line: kmod.lines.tick }] });
+        const b = set.body.breakpoints[0];
+        assert.equal(b.verified, true, JSON.stringify(b));
+        const at = BigInt(b.instructionReference!);
+        assert.ok(at >= tick && at < tick + 0x100n, `breakpoint at ${b.instructionReference}, kdap_test_tick at 0x${tick.toString(16)}`);
+        const hit = c.stopped('breakpoint', 120_000);
+        await c.continueRequest({ threadId: t });
+        guest.sendLine(`echo t > ${kmod.procFile}`);
+        t = (await hit).body.threadId!;
+        const top = await c.topFrame(t);
+        assert.equal(top.name, 'kdap_test_tick');
+        assert.equal(top.line, kmod.lines.tick);
+        assert.equal(BigInt(top.instructionPointerReference!), at);
+        await c.setBreakpointsRequest({ source: { path: kmod.sourceFile }, breakpoints: [] });
+
+        // The pick holds for the session: the module comes back elsewhere and gets the file again.
+        await c.continueRequest({ threadId: t });
+        await guest.sh(`rmmod ${kmod.name}; insmod ${guestModule('binfmt_misc')}; insmod ${kmod.guestPath}`, 180_000);
+        const again = await kallsyms('kdap_test_tick');
+        const paused = c.stopped('pause');
+        await c.pauseRequest({ threadId: t });
+        t = (await paused).body.threadId!;
+        assert.equal((await mine()).symbolFile, kmod.ko);
+        assert.match(await symbolAt(c, again), /^kdap_test_tick in section \.text /);
+        await c.disconnectRequest({});
+      } finally {
+        c.saveLogs(`modules-pick-${arch}`);
+        await c.close();
+        fs.rmSync(empty, { recursive: true, force: true });
+      }
     });
   });
 }

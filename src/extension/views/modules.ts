@@ -14,24 +14,36 @@ export class ModulesTree extends SessionTree {
   }
 }
 
-export function moduleNode(m: ModuleInfo): Node {
+/** A module's row: commands run from its menu get this node, and read the module from it. */
+export interface ModuleNode extends Node {
+  module: ModuleInfo;
+}
+
+export function moduleOf(arg: unknown): ModuleInfo | undefined {
+  const m = (arg as Partial<ModuleNode> | undefined)?.module;
+  return m && typeof m.name === 'string' ? m : undefined;
+}
+
+export function moduleNode(m: ModuleInfo): ModuleNode {
   const sections = Object.entries(m.sections).map(([name, addr]) => node(name, { description: addr }));
   const symbols = m.symbolFile
     ? node('symbols', { description: m.symbolFile, tooltip: m.symbolFile })
     : node('symbols', {
         description: 'no .ko with debug info found',
-        tooltip: 'Add the folder holding this module to kdap.modulePaths or the launch configuration\'s modulePaths.',
+        tooltip: 'Pick Symbol File… on the module, or add the folder holding it to kdap.modulePaths or the launch configuration\'s modulePaths.',
         iconPath: new vscode.ThemeIcon('warning'),
       });
   const state = m.state === 'live' ? '' : ` (${m.state})`;
-  return node(
+  const row = node(
     m.name,
     {
       description: `${m.base}  ${formatSize(m.size)}${state}`,
       iconPath: new vscode.ThemeIcon(m.symbolFile ? 'package' : 'warning'),
       tooltip: `${m.name} at ${m.base}, ${formatSize(m.size)}${state}\n${m.symbolFile ?? 'no symbols loaded'}`,
-      contextValue: 'module',
+      // module.missing: no symbols, so the view offers Pick Symbol File… (package.json menus).
+      contextValue: m.symbolFile ? 'module' : 'module.missing',
     },
     [symbols, ...sections],
   );
+  return { ...row, module: m };
 }

@@ -258,6 +258,29 @@ describe('warnings for a file that is not the loaded module', () => {
   });
 });
 
+describe('a file the user picks (ModuleFiles.open)', () => {
+  test('loads whatever its name, and says when it is another module', async () => {
+    const root = dir('pick');
+    const file = write(path.join(root, 'renamed.ko'), ko({ buildId: ID_A, debug: true }));
+    const files = new ModuleFiles({ cacheDir: dir('pick-cache') });
+    const picked = await files.open(file, { name: 'hello', buildId: ID_A });
+    assert.equal(picked.path, file);
+    assert.deepEqual(picked.warnings, ['renamed.ko is the module kdap_test, not hello']);
+    assert.deepEqual((await files.open(file, { name: 'kdap_test', buildId: ID_A })).warnings, []);
+  });
+
+  test('a missing, non-file, non-ELF or sectionless file is an error that says which', async () => {
+    const root = dir('pick-bad');
+    const files = new ModuleFiles({ cacheDir: dir('pick-bad-cache') });
+    const facts = { name: 'kdap_test' };
+    await assert.rejects(files.open(path.join(root, 'gone.ko'), facts), /gone\.ko does not exist/);
+    await assert.rejects(files.open(root, facts), /is not a file/);
+    await assert.rejects(files.open(write(path.join(root, 'text.ko'), Buffer.from('hello\n')), facts), /text\.ko is not an ELF file/);
+    await assert.rejects(files.open(write(path.join(root, 'bad.ko.gz'), Buffer.from('not gzip')), facts), /incorrect header|unexpected end|invalid/i);
+    await assert.rejects(files.open(write(path.join(root, 'empty.ko'), elf([])), facts), /no sections that load/);
+  });
+});
+
 describe('placing sections', () => {
   const module = (sections: Array<[string, bigint]>, percpu?: bigint): KernelModule => ({
     address: 0xffffffffc0209040n,

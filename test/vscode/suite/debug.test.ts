@@ -37,6 +37,7 @@ describe('debug configurations', () => {
     assert.equal(launch.memory, '512M');
     assert.equal(launch.stopAt, 'start_kernel');
     assert.equal(launch.arch, undefined, 'arch is left for the adapter to read from the vmlinux');
+    assert.deepEqual(launch.modulePaths, [workspaceFolder().uri.fsPath], 'out-of-tree modules are looked for in the workspace');
   });
 
   it('takes vmlinux from the kdap.vmlinux setting', async () => {
@@ -102,6 +103,16 @@ describe('debug configurations', () => {
     assert.match(errorOf(resolveKdapConfiguration(attach, noSettings, true)), /"remote".*"kgdb"/);
     assert.match(errorOf(resolveKdapConfiguration({ ...attach, remote: '1234' }, noSettings, true)), /host:port/);
     assert.ok('config' in resolveKdapConfiguration({ ...attach, kgdb: { port: '/dev/ttyUSB0' } }, noSettings, true));
+  });
+
+  it('module search roots: the workspace folders unless the configuration names its own', () => {
+    const attach = { type: 'kdap', request: 'attach', name: 'a', vmlinux: tree.vmlinux, remote: 'localhost:1234' };
+    const settings = { ...noSettings, modulePaths: ['/src/mods'], workspaceFolders: ['/work/driver', '/src/mods'] };
+    const config = (r: ReturnType<typeof resolveKdapConfiguration>) => ('config' in r ? r.config : assert.fail(r.error));
+    assert.deepEqual(config(resolveKdapConfiguration(attach, settings, true)).modulePaths, ['/src/mods', '/work/driver']);
+    assert.deepEqual(config(resolveKdapConfiguration({ ...attach, modulePaths: ['/mine'] }, settings, true)).modulePaths, ['/mine']);
+    assert.deepEqual(config(resolveKdapConfiguration({ ...attach, modulePaths: [] }, settings, true)).modulePaths, []);
+    assert.equal(config(resolveKdapConfiguration(attach, noSettings, true)).modulePaths, undefined);
   });
 
   it('in an untrusted workspace refuses to launch and says which programs it would run', () => {

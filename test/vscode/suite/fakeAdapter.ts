@@ -276,6 +276,16 @@ export class FakeAdapter {
       case 'kdap/modules':
         io.respond(req, sampleModules);
         return;
+      case 'kdap/loadModuleSymbols': {
+        const name = String(req.arguments?.name ?? '');
+        const known = sampleModules.modules.find((m) => m.name === name);
+        if (!known) {
+          io.fail(req, `No module named ${name} is loaded.`);
+          return;
+        }
+        io.respond(req, { module: { ...known, symbolFile: String(req.arguments?.file) }, warnings: [`${name}.ko has srcversion 0123, the loaded ${name} has 4567`] });
+        return;
+      }
       case 'kdap/walk':
         io.respond(req, sampleWalk(String(req.arguments?.va ?? '')));
         return;

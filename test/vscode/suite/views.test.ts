@@ -2,8 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { FakeAdapter, sampleWalk } from './fakeAdapter';
-import { makeKernelTree, stopAll, waitFor, workspaceFolder } from './util';
+import type { CustomRequests } from '../../../src/adapter/protocol';
+import { moduleNode } from '../../../src/extension/views/modules';
+import { FakeAdapter, sampleModules, sampleWalk } from './fakeAdapter';
+import { kdapExtension, makeKernelTree, stopAll, waitFor, workspaceFolder } from './util';
 
 const tree = makeKernelTree();
 
@@ -58,6 +60,46 @@ describe('kernel views and commands', () => {
     await vscode.commands.executeCommand('kdap.modules.focus');
     await adapter.waitFor('kdap/cpus', 30_000);
     await adapter.waitFor('kdap/modules', 30_000);
+  });
+
+  it('Pick Symbol File… is on modules without symbols and sends kdap/loadModuleSymbols with the picked file', async () => {
+    type MenuItem = { command: string; when?: string; group?: string };
+    const menus = (kdapExtension().packageJSON as { contributes: { menus: Record<string, MenuItem[]> } }).contributes.menus['view/item/context'];
+    const picks = menus.filter((m) => m.command === 'kdap.pickModuleSymbols');
+    assert.ok(picks.some((m) => m.group === 'inline'), 'no inline action');
+    assert.ok(picks.some((m) => m.group !== 'inline'), 'no context-menu item');
+    for (const m of picks) assert.equal(m.when, 'view == kdap.modules && viewItem == module.missing');
+    const [found, missing] = sampleModules.modules.map(moduleNode);
+    assert.equal(missing.module.symbolFile, null);
+    assert.equal(missing.item.contextValue, 'module.missing');
+    assert.equal(found.item.contextValue, 'module');
+
+    adapter = await FakeAdapter.start();
+    await vscode.commands.executeCommand('kdap.modules.focus');
+    await startStoppedSession(adapter);
+    await adapter.waitFor('kdap/modules', 30_000);
+    const file = path.join(tree.root, 'hello.ko');
+    fs.writeFileSync(file, '');
+    const window = vscode.window as { showOpenDialog: typeof vscode.window.showOpenDialog };
+    const original = window.showOpenDialog;
+    let asked: vscode.OpenDialogOptions | undefined;
+    window.showOpenDialog = async (options) => {
+      asked = options;
+      return [vscode.Uri.file(file)];
+    };
+    try {
+      const listed = adapter.count('kdap/modules');
+      const result = await vscode.commands.executeCommand<CustomRequests['kdap/loadModuleSymbols']['result']>('kdap.pickModuleSymbols', missing);
+      assert.deepEqual((await adapter.waitFor('kdap/loadModuleSymbols')).arguments, { name: 'hello', file });
+      assert.equal(result?.module.symbolFile, file);
+      assert.match(result?.warnings[0] ?? '', /srcversion/);
+      assert.deepEqual(Object.values(asked?.filters ?? {}).flat().sort(), ['*', 'debug', 'ko', 'xz', 'zst']);
+      assert.equal(asked?.canSelectMany, false);
+      // The view asks again, to show the module with its file.
+      await waitFor('kdap/modules after the pick', () => adapter!.count('kdap/modules') > listed, 30_000);
+    } finally {
+      window.showOpenDialog = original;
+    }
   });
 
   it('Decode Virtual Address sends kdap/walk and returns the walk it shows', async () => {
