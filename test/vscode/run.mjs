@@ -30,6 +30,9 @@ const chromiumPath = '/usr/bin/chromium';
 const vsix = path.join(root, 'dist', 'kdap.vsix');
 const suiteIndex = path.join(root, 'out', 'test', 'vscode', 'suite', 'index.js');
 const workspaceSrc = path.join(root, 'test', 'vscode', 'workspace');
+const capturedOops = path.join(root, 'test', 'fixtures', 'logs', 'x86_64', 'kdap_test-oops.log');
+const capturedOopsName = 'kdap_test-x86_64.oops';
+const oracleJs = path.join(root, 'out', 'test', 'vscode', 'suite', 'oracle.js');
 const artifacts = path.join(root, 'test-artifacts');
 const shots = path.join(artifacts, 'vscode');
 const summaryFile = path.join(artifacts, 'vscode-summary.json');
@@ -96,6 +99,8 @@ function findFiles(dir, re, out = []) {
 function copyWorkspace(name) {
   const ws = path.join(tmp, name);
   fs.cpSync(workspaceSrc, ws, { recursive: true });
+  // A real capture from the fixture kernel; .oops makes it a Kernel Log (its first line is shell).
+  fs.copyFileSync(capturedOops, path.join(ws, capturedOopsName));
   return ws;
 }
 
@@ -310,10 +315,10 @@ async function runExtensionTests() {
 // ---------------------------------------------------------------------------------------------
 // b. UI scenarios on the installed vsix
 
-async function scenario(name, page, fn) {
+async function scenario(name, page, fn, timeoutMs = 60_000) {
   const t0 = Date.now();
   try {
-    await withTimeout(name, fn(), 60_000);
+    await withTimeout(name, fn(), timeoutMs);
     record(`ui: ${name}`, true);
   } catch (err) {
     record(`ui: ${name}`, false, err.message.split('\n')[0]);
@@ -363,6 +368,25 @@ async function openKernelContainer(page) {
   }
 }
 
+/** Opens a workspace file through Quick Open (the explorer click would toggle a visible sidebar). */
+async function quickOpen(page, name) {
+  await closeQuickInput(page);
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => {});
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
+}
+
+/** The editor token of a frame's symbol (the grammar gives the symbol a token of its own). */
+function frameToken(page, frameText, symbol) {
+  const line = page.locator('.editor-instance .view-line', { hasText: frameText }).first();
+  return line.locator('span > span').filter({ hasText: new RegExp(`^\\s*${symbol}\\s*$`) }).first();
+}
+
 function treeRow(page, text) {
   return page.locator('.sidebar .monaco-list-row', { hasText: text }).first();
 }
@@ -405,6 +429,31 @@ async function runUiScenarios() {
     ),
   );
 
+  // Crash-log navigation needs the same vmlinux and source tree the oracle uses.
+  fs.writeFileSync(
+    path.join(ws, '.vscode', 'settings.json'),
+    JSON.stringify({ 'kdap.vmlinux': fx.vmlinux, 'kdap.modulePaths': [path.dirname(fx.kmod.ko)], 'kdap.sourceRoot': manifest.sourceRoot }, null, 2),
+  );
+  // addr2line at System.map's address (oracle.ts, compiled with the suite), never kdap itself.
+  // Without an answer only the two crash-log scenarios fail, with the reason.
+  let oopsFrame, oopsFrameText, oopsTarget, oopsTargetText, oopsProblem;
+  try {
+    const oracle = require(oracleJs);
+    const oopsText = fs.readFileSync(capturedOops, 'utf8');
+    oopsFrame = oracle.findFrame(oopsText, 'proc_reg_write');
+    oopsFrameText = oopsText.split('\n')[oopsFrame.line].slice(oopsFrame.character).split(' ')[0];
+    [oopsTarget] = oracle.vmlinuxChain(oopsFrame, true, {
+      vmlinux: fx.vmlinux,
+      systemMap: fx.systemMap,
+      sourceRoot: manifest.sourceRoot,
+      substitutePath: fx.substitutePath,
+    });
+    oopsTargetText = `${path.relative(manifest.sourceRoot, oopsTarget.file)}:${oopsTarget.line}`;
+    log(`ui: oracle for ${oopsFrameText}: ${oopsTarget.fn} at ${oopsTargetText}`);
+  } catch (err) {
+    oopsProblem = `no oracle for the crash-log scenarios: ${err.message}`;
+  }
+
   const browser = await launchBrowser('ui');
   const { page } = browser;
   const failedBefore = results.filter((r) => !r.ok).length;
@@ -437,6 +486,64 @@ async function runUiScenarios() {
       await mode.filter({ hasText: 'Kernel Log' }).waitFor({ timeout: 15_000 });
       await shot(page, 'oops-kernel-log');
     });
+
+    await scenario('hovering a vmlinux frame of a captured Oops shows addr2line\'s source line', page, async () => {
+      if (oopsProblem) throw new Error(oopsProblem);
+      await quickOpen(page, capturedOopsName);
+      await page.locator('[id="status.editor.mode"]').filter({ hasText: 'Kernel Log' }).waitFor({ timeout: 15_000 });
+      const token = frameToken(page, oopsFrameText, oopsFrame.symbol);
+      await token.waitFor({ state: 'visible', timeout: 15_000 });
+      const hover = page.locator('.monaco-hover', { hasText: oopsTargetText }).first();
+      // The first hovers can come back before llvm-symbolizer has loaded the vmlinux
+      // ("No source location"): hover again until the answer names the line.
+      const deadline = Date.now() + 70_000;
+      for (;;) {
+        await token.hover();
+        try {
+          await hover.waitFor({ state: 'visible', timeout: 8_000 });
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) {
+            const seen = await page.locator('.monaco-hover').allInnerTexts().catch(() => []);
+            throw new Error(`no hover naming ${oopsTargetText}; hovers seen: ${JSON.stringify(seen).slice(0, 400)}`);
+          }
+        }
+        await page.mouse.move(700, 820);
+        await page.keyboard.press('Escape');
+      }
+      await shot(page, 'oops-hover');
+    }, 90_000);
+
+    await scenario('right-click on that frame → "Go to Kernel Source" opens addr2line\'s source line', page, async () => {
+      if (oopsProblem) throw new Error(oopsProblem);
+      await page.keyboard.press('Escape');
+      const token = frameToken(page, oopsFrameText, oopsFrame.symbol);
+      const menu = page.locator('.context-view .monaco-menu').first();
+      const item = page.locator('.context-view .action-item', { hasText: 'Go to Kernel Source' }).first();
+      const tab = page.locator('.tabs-container .tab.active', { hasText: path.basename(oopsTarget.file) });
+      for (let attempt = 1; ; attempt++) {
+        await token.click({ button: 'right' });
+        await item.waitFor({ state: 'visible', timeout: 10_000 });
+        await item.click();
+        // A click that lands while the menu is still settling is dropped (two of the first
+        // four runs here); the item under the mouse is focused then, and Enter runs it.
+        const closed = await menu.waitFor({ state: 'hidden', timeout: 3_000 }).then(() => true, () => false);
+        if (!closed) {
+          log(`ui: the context-menu click was dropped (try ${attempt}); pressing Enter on the focused item`);
+          await page.keyboard.press('Enter');
+        }
+        if (await tab.waitFor({ timeout: 20_000 }).then(() => true, () => false)) break;
+        if (attempt === 3) throw new Error(`no ${path.basename(oopsTarget.file)} tab after ${attempt} tries of the context menu`);
+        await page.keyboard.press('Escape');
+      }
+      const selection = page.locator('[id="status.editor.selection"]');
+      try {
+        await selection.filter({ hasText: new RegExp(`\\bLn ${oopsTarget.line},`) }).waitFor({ timeout: 15_000 });
+      } catch {
+        throw new Error(`status bar shows "${await selection.innerText().catch(() => '?')}", want Ln ${oopsTarget.line}`);
+      }
+      await shot(page, 'oops-goto-source');
+    }, 100_000);
 
     await scenario('F5 on "QEMU x86_64" stops at start_kernel with its source line shown', page, async () => {
       await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => {});
