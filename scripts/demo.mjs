@@ -53,7 +53,7 @@ const waitConsole = async (re, ms = 180_000) => {
 async function backtrace(threadId, levels = 12) {
   const st = await dc.stackTraceRequest({ threadId, startFrame: 0, levels });
   for (const [i, f] of st.body.stackFrames.entries()) {
-    const where = f.source?.path ? `${path.relative(manifest.sourceRoot, f.source.path)}:${f.line}` : f.instructionPointerReference;
+    const where = f.source?.path ? `${path.relative(manifest.sourceRoot, f.source.path)}:${f.line}` : (f.instructionPointerReference ?? '');
     console.log(`  #${i} ${f.name.padEnd(32)} ${where}`);
   }
   return st.body.stackFrames;
@@ -69,6 +69,7 @@ async function main() {
       type: 'kdap', request: 'launch', name: 'demo',
       kernel: fx.kernel, vmlinux: fx.vmlinux, initrd: fx.initrd, append: fx.append,
       smp: 2, memory: '512M', sourceRoot: manifest.sourceRoot, substitutePath: fx.substitutePath, stopAt: 'start_kernel',
+      modulePaths: [path.dirname(fx.kmod.ko)],
     }),
     dc.configurationSequence(),
   ]);
@@ -93,6 +94,12 @@ async function main() {
   const boot = consoleText.split('\n').filter((l) => /Linux version|Memory:|smp: Brought up|KDAP-READY/.test(l));
   for (const l of boot) console.log(`  | ${l.trim()}`);
 
+  say(`Loading the test module in the guest: insmod ${fx.kmod.guestPath} (its symbols load by themselves)…`);
+  const loaded = dc.waitForEvent('kdap/modulesChanged', 60_000).catch(() => undefined);
+  await dc.customRequest('kdap/serialInput', { text: `insmod ${fx.kmod.guestPath}\n` });
+  await loaded;
+  await waitConsole(/kdap_test: init ok/, 60_000).catch(() => undefined);
+
   say('Pausing to set a breakpoint on do_sys_openat2, then typing `cat /proc/version` in the guest…');
   let p = stopped();
   await dc.pauseRequest({ threadId: thread });
@@ -111,6 +118,31 @@ async function main() {
   for (const v of locals.body.variables) console.log(`  ${v.name.padEnd(10)} = ${v.value}`);
   const comm = await dc.evaluateRequest({ expression: 'init_task.comm', frameId: frames[0].id, context: 'watch' });
   console.log(`  init_task.comm = ${comm.body.result}`);
+
+  const hex = (v) => (v === undefined ? '-' : v);
+  const { cpus } = (await dc.customRequest('kdap/cpus', {})).body;
+  say('CPUs (kdap/cpus):');
+  for (const c of cpus) {
+    const task = c.task ? `${c.task.comm} [${c.task.pid}]` : '-';
+    console.log(`  CPU ${c.cpu}  ${c.state.padEnd(8)} ${c.mode.padEnd(6)} ${task.padEnd(18)} ${(c.function ?? hex(c.pc)).padEnd(24)} nr_running=${c.nrRunning ?? '-'} preempt=${c.preemptCount ?? '-'} offset=${hex(c.perCpuOffset)}`);
+  }
+  const perCpu = await dc.evaluateRequest({ expression: 'per_cpu(runqueues, 1).nr_running', frameId: frames[0].id, context: 'watch' });
+  console.log(`  per_cpu(runqueues, 1).nr_running = ${perCpu.body.result}`);
+
+  const { modules } = (await dc.customRequest('kdap/modules', {})).body;
+  say('Modules (kdap/modules):');
+  for (const m of modules) console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(6)} ${m.base}  .text ${m.sections['.text'] ?? '-'}  ${m.symbolFile ? path.basename(m.symbolFile) : 'no symbols'}`);
+
+  const walk = (await dc.customRequest('kdap/walk', { va: '&jiffies_64' })).body;
+  say(`Page walk of &jiffies_64 = ${walk.va} (kdap/walk):`);
+  for (const l of walk.levels) console.log(`  ${l.level.padEnd(4)} [${String(l.index).padStart(3)}] ${l.raw}  ${l.flags.join(' ')}`);
+  console.log(`  → phys ${walk.phys}, ${walk.pageSize} byte page${walk.summary ? `: ${walk.summary}` : ''}`);
+  const hover = await dc.evaluateRequest({ expression: 'filename', frameId: frames[0].id, context: 'hover' });
+  console.log(`  hover on filename: ${hover.body.result}`);
+
+  const dmesg = (await dc.customRequest('kdap/dmesg', {})).body;
+  say(`Kernel log from the ring buffer (kdap/dmesg: ${dmesg.records.length} records in ${dmesg.reads} reads), last lines:`);
+  for (const l of dmesg.text.trimEnd().split('\n').slice(-4)) console.log(`  | ${l}`);
 
   say('Removing the breakpoint and letting the guest finish the command…');
   await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
