@@ -99,22 +99,8 @@ if (fs.readFileSync(file, 'utf8') !== json) {
 EOF
 }
 
-apt_updated=
-apt_update_once() {
-  [[ -n $apt_updated ]] && return 0
-  apt_updated=1
-  if [[ $(id -u) == 0 ]]; then
-    log "apt-get update"
-    apt-get update -qq >/dev/null || true
-  fi
-}
-
-# As in fixtures.sh: as root, keep the download as root (the _apt user cannot write the cache).
-apt_download() {
-  local opts=(-q)
-  [[ $(id -u) == 0 ]] && opts+=(-o APT::Sandbox::User=root)
-  apt-get download "${opts[@]}" "$@" >/dev/null
-}
+# shellcheck source=scripts/apt-fetch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-fetch.sh"
 
 offered() { # pkg version
   apt-cache madison "$1:arm64" 2>/dev/null | awk -v v="$2" '$3 == v { found = 1 } END { exit !found }'

@@ -72,23 +72,8 @@ EOF
 # apt-get download's file name: an epoch colon becomes %3a.
 deb_file() { echo "$DEBS/${1}_${2//:/%3a}_${3}.deb"; }
 
-apt_updated=
-apt_update_once() {
-  [[ -n $apt_updated ]] && return 0
-  apt_updated=1
-  if [[ $(id -u) == 0 ]]; then
-    log "apt-get update"
-    apt-get update -qq >/dev/null || true
-  fi
-}
-
-# apt-get download into the current directory. As root, apt would hand the download to the
-# _apt user, who cannot write into a private cache: keep it as root instead.
-apt_download() {
-  local opts=(-q)
-  [[ $(id -u) == 0 ]] && opts+=(-o APT::Sandbox::User=root)
-  apt-get download "${opts[@]}" "$@" >/dev/null
-}
+# shellcheck source=scripts/apt-fetch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-fetch.sh"
 
 # Downloads the packages of a set that are not in debs/ yet. Returns non-zero if any is missing.
 fetch_set() { # abi version
