@@ -167,7 +167,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (err) {
       const mismatch = archMismatch(warnings, this.options, remote);
       if (mismatch) await this.releaseStub(remote, false);
-      throw mismatch ?? err;
+      if (mismatch) throw mismatch;
+      // gdb's own words ("Remote replied unexpectedly to 'vMustReplyEmpty'") do not say where.
+      const why = err instanceof Error ? err.message : String(err);
+      throw new UserError(why.includes(remote) ? why : `No gdbstub answered at ${remote}: ${why}`);
     } finally {
       this.gdb.off('log', collect);
     }

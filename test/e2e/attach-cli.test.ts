@@ -7,6 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ProtocolClient } from '@vscode/debugadapter-testsupport/lib/protocolClient';
@@ -230,5 +231,53 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     await c.send('disconnect', {}).catch(() => undefined);
     await exited(c);
     await answers(qemu, 'kgdbbuild');
+  });
+
+  test('attach to a port where nothing listens, or where something that is not a gdbstub answers, fails clearly', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const free = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    // A server that talks, but not RSP (as a taken port often does).
+    const chatter = net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.write('SSH-2.0-OpenSSH_9.2\r\n');
+    });
+    await new Promise<void>((resolve) => chatter.listen(0, '127.0.0.1', () => resolve()));
+    const chatterPort = (chatter.address() as net.AddressInfo).port;
+    try {
+      for (const [remote, expect] of [[`127.0.0.1:${free}`, /refused|connect/i], [`127.0.0.1:${chatterPort}`, /gdbstub|remote|timed out|connect/i]] as const) {
+        const { client: c, result } = await attach(fx.vmlinux, remote);
+        const r = await result;
+        assert.equal(r.success, false, `attach to ${remote} must fail`);
+        assert.match(r.message ?? '', expect, `${remote}: ${r.message}`);
+        assert.match(r.message ?? '', new RegExp(remote.split(':')[1]), 'the message names the port');
+        assert.deepEqual(liveChildren(c.proc.pid!), [], 'no gdb left');
+        await c.send('disconnect', {}).catch(() => undefined);
+        await exited(c);
+      }
+    } finally {
+      chatter.close();
+    }
+    await answers(qemu, 'badport');
+  });
+
+  test('a gdbPath that does not exist is refused before anything starts, naming it', async () => {
+    const c = new StdioClient([path.join(repoRoot, 'dist', 'cli.js'), 'dap']);
+    started.push(c);
+    await c.send('initialize', { adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const missing = '/nonexistent/kdap-test/gdb';
+    const r = await c.send('attach', { vmlinux: fx.vmlinux, remote: qemu.gdbAddress, gdbPath: missing }).then(
+      (x) => x,
+      (e: Error) => ({ success: false, message: e.message }) as DebugProtocol.Response,
+    );
+    assert.equal(r.success, false);
+    assert.match(r.message ?? '', /\/nonexistent\/kdap-test\/gdb/);
+    assert.deepEqual(liveChildren(c.proc.pid!), [], 'nothing started');
+    await c.send('disconnect', {}).catch(() => undefined);
+    await exited(c);
   });
 });

@@ -14,6 +14,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -24,6 +25,20 @@ import { KdapClient, repoRoot } from '../support/dap';
 import { loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';
 
 const fixtures = loadFixtures();
+
+function childPids(parent: number): Array<{ pid: number; comm: string }> {
+  const r = spawnSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m && Number(m[2]) === parent)
+    .map((m) => ({ pid: Number(m[1]), comm: m[3] }));
+}
+
+function alive(pid: number): boolean {
+  const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+  return r.status === 0 && !r.stdout.trim().startsWith('Z');
+}
 const TASKS_THREAD_ID = 99_999;
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
@@ -261,6 +276,22 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !process.env.KDA
       // The faulting instruction first, named from the module's symbols.
       assert.equal(frames[0].name, 'kdap_test_oops');
       assert.match(frames[0].source?.path ?? '', /kdap_test\.c$/);
+    });
+
+    test('the kgdb line going away (QEMU killed while stopped) ends the session with a message and no gdb left', { timeout: 60_000 }, async () => {
+      const again = second!;
+      let said = '';
+      again.on('output', (e: DebugProtocol.OutputEvent) => {
+        if (e.body.category === 'important') said += e.body.output;
+      });
+      const adapter = (again as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
+      const gdbs = childPids(adapter).filter((c) => /gdb/.test(c.comm)).map((c) => c.pid);
+      assert.ok(gdbs.length > 0, 'the adapter runs a gdb');
+      const ended = again.waitForEvent('terminated', 30_000);
+      await b.qemu.kill();
+      await ended;
+      assert.match(said, /kgdb line closed|connection|lost/i, `told: ${said}`);
+      await until('gdb to exit', () => gdbs.every((pid) => !alive(pid)), 10_000);
     });
   });
 }
