@@ -7,9 +7,7 @@
 // starts at once. Prints passes per case and the median time from fault to terminated.
 //   node bench/faults-loop.mjs [--trials 20] [--arch x86_64|arm64] [--cases qemu-running,drop-stopped]
 // A benchmark, never a test: needs `node scripts/build.mjs` and tsc -p tsconfig.test.json.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -41,46 +39,11 @@ process.on('unhandledRejection', (e) => {
   console.error(`bench: unhandled rejection in the bench itself: ${e}`);
 });
 
+// Shared with the e2e tests (compiled under out/ by `npm run compile-tests`).
+const { alive, childProcesses } = require(path.join(root, 'out', 'test', 'support', 'processes.js'));
+const { relay } = require(path.join(root, 'out', 'test', 'support', 'relay.js'));
 /** The adapter's live children (zombies are reaped by then or about to be). */
-function children(parent) {
-  const r = spawnSync('ps', ['-eo', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\S+)/.exec(l))
-    .filter((m) => m && Number(m[2]) === parent && !m[3].startsWith('Z'))
-    .map((m) => ({ pid: Number(m[1]), comm: m[4] }));
-}
-
-function alive(pid) {
-  const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
-  return r.status === 0 && !r.stdout.trim().startsWith('Z');
-}
-
-/** A TCP relay to the gdbstub; cut() drops every connection, as a network failure would. */
-function relay(port) {
-  const sockets = new Set();
-  const server = net.createServer((client) => {
-    const stub = net.connect(port, '127.0.0.1');
-    for (const s of [client, stub]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(stub);
-    stub.pipe(client);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: server.address().port,
-        cut() {
-          server.close();
-          for (const s of sockets) s.destroy();
-        },
-      }),
-    ),
-  );
-}
+const children = (parent) => childProcesses(parent).filter((c) => !c.zombie);
 
 /** One adapter process with a session started; resolves once the first stop is reported. */
 async function startSession(kind, shared, stopAt) {

@@ -247,12 +247,19 @@ export class KgdbAttachment {
  * one instruction itself with PSTATE.I and F set, then restores them, and gdb's continue finds
  * nothing to step over.
  */
+/** gdb's register number of cpsr, per session: the register list does not change under it. */
+const cpsrNumbers = new WeakMap<Engine, number>();
+
 async function stepOffBreakpointMasked(engine: Engine): Promise<void> {
   const stop = engine.stopInfo;
   if (stop?.reason !== 'breakpoint-hit' || stop.threadId === undefined) return;
   const thread = String(stop.threadId);
   // Without a target description gdb types cpsr as flags, which casts refuse: go by number, in hex.
-  const number = (await data.registerNames(engine.gdb)).indexOf('cpsr');
+  let number = cpsrNumbers.get(engine);
+  if (number === undefined) {
+    number = (await data.registerNames(engine.gdb)).indexOf('cpsr');
+    cpsrNumbers.set(engine, number);
+  }
   if (number < 0) return;
   const regno = String(number);
   const cpsr = async (): Promise<bigint> => {

@@ -68,6 +68,8 @@ export class KdapSession extends DebugSession {
   private lastException: { filter: string; description: string; site?: FaultSite } | undefined;
   /** Per thread, where the exception it stopped on really happened (shown as its top frame). */
   private readonly faults = new Map<number, FaultSite>();
+  /** Per thread and bottom frame, the context its entry stub interrupted, until the next resume. */
+  private readonly interrupted = new Map<string, Promise<InterruptedContext | undefined>>();
   private clientShowsProgress = false;
   /** The breakpoint that ends a step out, while one is under way. */
   private stepOutBreakpoint: number | undefined;
@@ -210,6 +212,7 @@ export class KdapSession extends DebugSession {
     engine.on('stopped', (s) => void this.onStopped(s));
     engine.on('running', () => {
       this.faults.clear();
+      this.interrupted.clear();
       this.threads?.invalidate();
       void this.variables?.reset();
     });
@@ -401,7 +404,11 @@ export class KdapSession extends DebugSession {
       const { frames, truncated } = trimKernelStack(this.arch, raw);
       const site = start === 0 ? this.faults.get(args.threadId) : undefined;
       const faulting: DebugProtocol.StackFrame[] = site ? [this.faultFrame(args.threadId, site)] : [];
-      const interrupted = await interruptedContext(gdb, this.arch, args.threadId, frames).catch(() => undefined);
+      // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
+      const bottom = frames[frames.length - 1]?.level ?? -1;
+      const key = `${args.threadId}:${bottom}`;
+      if (!this.interrupted.has(key)) this.interrupted.set(key, interruptedContext(gdb, this.arch, args.threadId, frames).catch(() => undefined));
+      const interrupted = await this.interrupted.get(key);
       const below = interrupted ? this.interruptedFrames(args.threadId, interrupted) : [];
       response.body = {
         stackFrames: faulting.concat(frames.map((f) => {

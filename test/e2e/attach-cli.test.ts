@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -14,6 +14,7 @@ import { ProtocolClient } from '@vscode/debugadapter-testsupport/lib/protocolCli
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/adapter/qemu';
 import { ElfFile } from '../../src/oops/elf';
+import { childProcesses } from '../support/processes';
 import { loadFixtures } from '../support/fixtures';
 import { repoRoot } from '../support/dap';
 
@@ -38,15 +39,8 @@ class StdioClient extends ProtocolClient {
 const fixtures = loadFixtures();
 const fx = fixtures.arches.x86_64;
 
-/** The adapter's children that are still alive, from the process table (zombies excluded). */
-function liveChildren(parent: number): string[] {
-  const r = spawnSync('ps', ['-eo', 'ppid=,stat=,comm='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(\S+)\s+(\S+)/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m && Number(m[1]) === parent && !m[2].startsWith('Z'))
-    .map((m) => m[3]);
-}
+/** The adapter's children that are still alive (zombies excluded). */
+const liveChildren = (parent: number): string[] => childProcesses(parent).filter((c) => !c.zombie).map((c) => c.comm);
 
 async function answers(qemu: QemuProcess, tag: string): Promise<void> {
   const before = qemu.consoleText.length;

@@ -6,28 +6,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as net from 'node:net';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/adapter/qemu';
 import { KdapClient } from '../support/dap';
+import { alive, childProcesses } from '../support/processes';
+import { relay } from '../support/relay';
 import { loadFixtures } from '../support/fixtures';
 
 const fixtures = loadFixtures();
-
-function children(parent: number): Array<{ pid: number; comm: string }> {
-  const r = spawnSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m && Number(m[2]) === parent)
-    .map((m) => ({ pid: Number(m[1]), comm: m[3] }));
-}
-
-function alive(pid: number): boolean {
-  const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
-  return r.status === 0 && !r.stdout.trim().startsWith('Z');
-}
 
 async function startSession(arch: 'x86_64' | 'arm64'): Promise<{ dc: KdapClient; adapterPid: number }> {
   const fx = fixtures.arches[arch];
@@ -52,29 +38,6 @@ async function expectEnd(dc: KdapClient, pids: number[], output: () => string): 
   assert.deepEqual(pids.filter(alive), [], 'no process left behind');
   assert.match(output(), /exited/i, 'the user is told what happened');
   return ms;
-}
-
-/** A TCP relay to the gdbstub whose connections the test can cut, as a network would. */
-async function relay(port: number): Promise<{ port: number; cut: () => void }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const stub = net.connect(port, '127.0.0.1');
-    for (const s of [client, stub]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(stub);
-    stub.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
 }
 
 /** Adapters of the drop tests, ended after the suite when a failing test left one behind. */
@@ -119,7 +82,7 @@ describe('gdbstub connection dropped (x86_64, attach)', { concurrency: false, sk
       const { dc, adapterPid } = await attachSession(`127.0.0.1:${link.port}`, `faults-drop-${when}`);
       let said = '';
       dc.on('output', (e: DebugProtocol.OutputEvent) => (said += e.body.output));
-      const procs = children(adapterPid);
+      const procs = childProcesses(adapterPid);
       assert.ok(procs.some((p) => p.comm.includes('gdb')), `gdb among ${JSON.stringify(procs)}`);
       if (when === 'running') await dc.continueRequest({ threadId: 1 });
       const t0 = Date.now();
@@ -148,7 +111,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const { dc, adapterPid } = await startSession(arch);
       let said = '';
       dc.on('output', (e: DebugProtocol.OutputEvent) => (said += e.body.output));
-      const procs = children(adapterPid);
+      const procs = childProcesses(adapterPid);
       const qemu = procs.find((p) => p.comm.startsWith('qemu-system'));
       assert.ok(qemu, `QEMU among ${JSON.stringify(procs)}`);
       await dc.continueRequest({ threadId: 1 });
@@ -162,7 +125,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const { dc, adapterPid } = await startSession(arch);
       let said = '';
       dc.on('output', (e: DebugProtocol.OutputEvent) => (said += e.body.output));
-      const procs = children(adapterPid);
+      const procs = childProcesses(adapterPid);
       const gdb = procs.find((p) => p.comm.includes('gdb'));
       assert.ok(gdb, `gdb among ${JSON.stringify(procs)}`);
       process.kill(gdb.pid, 'SIGKILL');

@@ -14,7 +14,6 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -22,23 +21,11 @@ import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { findFreePort, QemuProcess } from '../../src/adapter/qemu';
 import { KdapClient, repoRoot } from '../support/dap';
+import { alive, childProcesses } from '../support/processes';
 import { loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';
 
 const fixtures = loadFixtures();
 
-function childPids(parent: number): Array<{ pid: number; comm: string }> {
-  const r = spawnSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m && Number(m[2]) === parent)
-    .map((m) => ({ pid: Number(m[1]), comm: m[3] }));
-}
-
-function alive(pid: number): boolean {
-  const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
-  return r.status === 0 && !r.stdout.trim().startsWith('Z');
-}
 const TASKS_THREAD_ID = 99_999;
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
@@ -285,7 +272,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !process.env.KDA
         if (e.body.category === 'important') said += e.body.output;
       });
       const adapter = (again as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
-      const gdbs = childPids(adapter).filter((c) => /gdb/.test(c.comm)).map((c) => c.pid);
+      const gdbs = childProcesses(adapter).filter((c) => /gdb/.test(c.comm)).map((c) => c.pid);
       assert.ok(gdbs.length > 0, 'the adapter runs a gdb');
       const ended = again.waitForEvent('terminated', 30_000);
       await b.qemu.kill();
