@@ -179,6 +179,13 @@ export class KdumpMemory implements PhysicalMemory {
     return page;
   }
 
+  /** What the dump says about the page at `address`: saved, left out, or not memory at all. */
+  holds(address: bigint): 'dumped' | 'filtered' | 'absent' {
+    const pfn = address >> this.pageShift;
+    if (pfn >= this.header.maxMapnr || !bit(this.present, pfn)) return 'absent';
+    return bit(this.dumpable, pfn) ? 'dumped' : 'filtered';
+  }
+
   /** Pages the 2nd bitmap says the dump holds. */
   get dumpedPages(): number {
     return this.rank[this.rank.length - 1];
