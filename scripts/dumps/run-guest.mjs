@@ -72,6 +72,8 @@ function monitor(command) {
       }
     });
     c.on('error', reject);
+    // `quit` (and a QEMU that dies) closes the socket without another prompt.
+    c.on('close', () => resolve(buf.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '')));
   });
 }
 
