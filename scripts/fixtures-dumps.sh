@@ -5,8 +5,7 @@
 #   <arch>/qemu/   the fixture kernel under QEMU (-m 512M, -smp 2, -device vmcoreinfo, the
 #                  guest's qemu_fw_cfg loaded), stopped and dumped from the monitor: ELF with
 #                  and without -p, kdump-compressed -z (flattened, as QEMU 7.2 writes it; Debian's
-#                  QEMU has no -l/-s), that one rearranged by makedumpfile -R, and makedumpfile
-#                  -l -d 31 and -c -d 31 of the ELF dump.
+#                  QEMU has no -l/-s), and that one rearranged by makedumpfile -R.
 #   x86_64/kdump/  a real kdump: the same kernel with KASLR on and crashkernel=, kexec -p of a
 #                  capture kernel, a sysrq-c panic; the capture kernel copies /proc/vmcore (ELF)
 #                  and runs makedumpfile -c -d 31. Host-side makedumpfile then makes -l, -E and
@@ -115,11 +114,9 @@ qemu_dumps() { # arch
   cat "$initrd" "$dir/overlay.cpio.gz" >"$dir/initrd.cpio.gz"
   qemu_run "$arch" qemu "$dir" "$dir/initrd.cpio.gz" "$(manifest "m.arches['$arch'].append") kdap_mode=qemu" 512M
   rm -f "$dir/overlay.cpio.gz" "$dir/initrd.cpio.gz"
-  # The plain form of QEMU's flattened dump, and lzo-compressed filtered ones made by
-  # makedumpfile from the ELF dump (its VMCOREINFO comes from -device vmcoreinfo).
+  # The plain form of QEMU's flattened dump. (makedumpfile 1.7.2 reads neither QEMU's ELF
+  # dumps, "Can't get the number of PT_LOAD", nor refilters them: filtered dumps come from kdump.)
   makedumpfile -R "$dir/qemu-zlib.kdump" <"$dir/qemu-zlib.flat" >/dev/null
-  makedumpfile -l -d 31 "$dir/elf.elf" "$dir/mdf-l-d31.kdump" >/dev/null
-  makedumpfile -c -d 31 "$dir/elf.elf" "$dir/mdf-c-d31.kdump" >/dev/null
   local vml; vml=$(manifest "m.arches['$arch'].vmlinux")
   crash_log "$vml" "$dir/elf.elf" "$dir/crash-log.txt"
   echo "$key" >"$dir/.stamp"
@@ -132,12 +129,16 @@ kdump_dumps() {
   initrd=$(manifest "m.arches['$arch'].initrd")
   kernel=$(manifest "m.arches['$arch'].kernel")
   vml=$(manifest "m.arches['$arch'].vmlinux")
-  local kexec_deb; kexec_deb=$(ls "$DEBS"/kexec-tools_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)
-  if [[ -z $kexec_deb ]]; then
-    (cd "$DEBS" && apt_download kexec-tools:amd64) || { apt_update_once; (cd "$DEBS" && apt_download kexec-tools:amd64); }
-    kexec_deb=$(ls "$DEBS"/kexec-tools_*_amd64.deb | sort -V | tail -n1)
+  # Debian's kexec is built with Xen support: libxenctrl and its libraries come along.
+  local pkgs=(kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1
+    libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1 libxentoolcore1 libyajl2 libext2fs2) want=() p
+  for p in "${pkgs[@]}"; do ls "$DEBS/${p}_"*_amd64.deb >/dev/null 2>&1 || want+=("$p:amd64"); done
+  if [[ ${#want[@]} -gt 0 ]]; then
+    (cd "$DEBS" && apt_download "${want[@]}") || { apt_update_once; (cd "$DEBS" && apt_download "${want[@]}"); }
   fi
-  local key; key="$LAYOUT kdump $(inputs_key "$initrd" "$kernel" "$kexec_deb" "$(command -v makedumpfile)")"
+  local kexec_debs=(); for p in "${pkgs[@]}"; do kexec_debs+=("$(ls "$DEBS/${p}_"*_amd64.deb | sort -V | tail -n1)"); done
+  local kexec_deb=${kexec_debs[0]}
+  local key; key="$LAYOUT kdump $(inputs_key "$initrd" "$kernel" "${kexec_debs[@]}" "$(command -v makedumpfile)")"
   stamp_ok "$dir/.stamp" "$key" && return 0
   local t0; t0=$(date +%s%N)
   rm -rf "$dir" && mkdir -p "$dir"
@@ -154,10 +155,12 @@ kdump_dumps() {
   mkdir -p "$work/first/boot" "$work/kexec"
   extract_modules "$arch" "$work/first" drivers/firmware/qemu_fw_cfg.ko
   install -m 755 "$ROOT/scripts/dumps/guest-init.sh" "$work/first/init"
-  dpkg-deb --fsys-tarfile "$kexec_deb" | tar -x -C "$work/kexec" ./sbin/kexec
+  local d; for d in "${kexec_debs[@]}"; do dpkg-deb -x "$d" "$work/kexec"; done
   mkdir -p "$work/first/sbin" && cp "$work/kexec/sbin/kexec" "$work/first/sbin/kexec"
-  local lib; for lib in $(ldd "$work/kexec/sbin/kexec" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }'); do
-    mkdir -p "$work/first$(dirname "$lib")" && cp -L "$lib" "$work/first$lib"
+  local libpath; libpath=$(find "$work/kexec" -name '*.so*' -printf '%h\n' | sort -u | tr '\n' ':')
+  local lib; for lib in $(LD_LIBRARY_PATH=$libpath ldd "$work/kexec/sbin/kexec" | awk '/=> \// { print $3 } /ld-linux/ { print $1 }'); do
+    local to=${lib#"$work/kexec"}
+    mkdir -p "$work/first$(dirname "$to")" && cp -L "$lib" "$work/first$to"
   done
   cp "$kernel" "$work/first/boot/vmlinuz"
   cat "$initrd" "$work/capture-overlay.cpio.gz" >"$work/first/boot/capture.cpio.gz"

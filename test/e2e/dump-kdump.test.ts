@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { openDump } from '../../src/dump/dump';
-import { WrongDumpError } from '../../src/dump/errors';
+import { NotInDumpError, WrongDumpError } from '../../src/dump/errors';
+import type { KdumpMemory } from '../../src/dump/kdump';
 import { checkSameKernel, vmlinuxIdentity } from '../../src/dump/identity';
 import { DumpTarget } from '../../src/dump/target';
 import { listModules } from '../../src/kernel/module';
@@ -104,6 +105,33 @@ describe('a real kdump of the x86_64 fixture kernel', () => {
       }
     });
   }
+
+  test('filtered (-d 31) pages are "not in this dump" through physical and virtual reads, never zeros', async () => {
+    const dump = openDump(f.files['vmcore-c-d31']);
+    try {
+      const target = new DumpTarget(dump, { debugInfo: debug });
+      const memory = dump.memory as KdumpMemory;
+      let filtered: bigint | undefined;
+      for (const r of dump.memory.ranges) {
+        for (let pa = r.start; pa < r.end && filtered === undefined; pa += 0x1000n) if (memory.holds(pa) === 'filtered') filtered = pa;
+      }
+      assert.ok(filtered !== undefined, 'a -d 31 dump of a booted guest leaves free pages out');
+      await assert.rejects(target.readPhysical(filtered + 8n, 8), (e) => e instanceof NotInDumpError && /not in this dump: physical 0x[0-9a-f]+ was filtered out .*dump level 31/.test(e.message));
+      // The same page through the direct map.
+      const pob = await target.readVirtual((await target.symbol('page_offset_base'))!, 8);
+      const base = new DataView(pob.buffer, pob.byteOffset).getBigUint64(0, true);
+      await assert.rejects(target.readVirtual(base + filtered, 16), NotInDumpError);
+      // The unfiltered dump of the same vmcore has that page.
+      const full = openDump(f.files['vmcore-c-d0']);
+      try {
+        assert.equal((await new DumpTarget(full, { debugInfo: debug }).readPhysical(filtered, 8)).length, 8);
+      } finally {
+        full.close();
+      }
+    } finally {
+      dump.close();
+    }
+  });
 
   test('another kernel\'s vmlinux is refused, both named', async () => {
     const dump = openDump(f.files['vmcore-c-d31']);
