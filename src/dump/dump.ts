@@ -96,8 +96,8 @@ function openElf(file: RandomAccessFile): Dump {
 
 function openKdump(file: RandomAccessFile, source: ByteSource, format: DumpFormat): Dump {
   const header = parseKdumpHeader(source);
-  const arch = archOfUtsname(file.path, header.utsname.machine);
   const notes = header.notes ? parseNotes(source.read(header.notes.offset, header.notes.size)) : [];
+  const arch = archOfUtsname(file.path, header.utsname.machine, notes);
   let vmcoreinfo = vmcoreinfoOf(notes);
   if (!vmcoreinfo && header.vmcoreinfo) {
     vmcoreinfo = new VmcoreInfo(new Fields(source.read(header.vmcoreinfo.offset, header.vmcoreinfo.size)).text(0, header.vmcoreinfo.size));
@@ -129,9 +129,15 @@ function archOfMachine(path: string, machine: number): Arch {
   throw new WrongDumpError(path, `a dump of ${MACHINES[machine] ?? `ELF machine ${machine}`}: kdap reads x86_64 and arm64 dumps`);
 }
 
-function archOfUtsname(path: string, machine: string): Arch {
+/** QEMU does not know the guest's uname and writes "Unknown": then the CPU notes' size tells. */
+function archOfUtsname(path: string, machine: string, notes: readonly Note[]): Arch {
   if (machine === 'x86_64') return 'x86_64';
   if (machine === 'aarch64' || machine === 'arm64') return 'arm64';
+  const status = notes.find((n) => n.name === 'CORE' && n.type === NT_PRSTATUS);
+  if (machine === 'Unknown' && status) {
+    const arch = (['x86_64', 'arm64'] as const).find((a) => prstatusSize(a) === status.desc.length);
+    if (arch) return arch;
+  }
   throw new WrongDumpError(path, `a dump of a ${machine || 'machine of unknown type'}: kdap reads x86_64 and arm64 dumps`);
 }
 

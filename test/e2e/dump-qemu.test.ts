@@ -39,6 +39,16 @@ function assertLogTail(ours: string[], theirs: string[], what: string): void {
   assert.ok(ours.length - 1 - at <= 3, `kdap's log has ${ours.length - 1 - at} records after ${what}'s last: ${ours.slice(at + 1).join(' | ')}`);
 }
 
+/** crash's `log` indents a record's continuation lines where dmesg repeats the timestamp. */
+function crashLines(text: string): string[] {
+  let prefix = '';
+  return text.trimEnd().split('\n').map((l) => {
+    const m = /^(\[\s*\d+\.\d+\]) /.exec(l);
+    if (m) prefix = m[1];
+    return m || !l.startsWith(' '.repeat(prefix.length + 1)) ? l : `${prefix} ${l.slice(prefix.length + 1)}`;
+  });
+}
+
 for (const arch of fixtureArches) {
   describe(`QEMU dumps of the ${arch} fixture kernel`, () => {
     const fx = dumpFixture(arch, 'qemu');
@@ -84,7 +94,8 @@ for (const arch of fixtureArches) {
             assert.equal(w.phys === null ? null : hex(w.phys), hex(BigInt(g.pa!)), `walk of ${sym} (${g.va})`);
             // With -p, QEMU wrote its own translations into p_vaddr: they agree too.
             const range = dump.virtualRanges.find((v) => BigInt(g.va) >= v.va && BigInt(g.va) < v.va + v.size);
-            if (name === 'elf-paging') assert.equal(range && hex(range.pa + BigInt(g.va) - range.va), hex(BigInt(g.pa!)), `p_vaddr of ${sym}`);
+            // (QEMU 7.2 finds mappings this way on x86 only.)
+            if (name === 'elf-paging' && arch === 'x86_64') assert.equal(range && hex(range.pa + BigInt(g.va) - range.va), hex(BigInt(g.pa!)), `p_vaddr of ${sym}`);
           }
 
           const modules = await listModules(target);
@@ -103,7 +114,7 @@ for (const arch of fixtureArches) {
           const log = await printkRecords(target);
           const lines = formatRecords(log.records).trimEnd().split('\n');
           assertLogTail(lines, f.truths.dmesg, "the guest's dmesg");
-          if (f.crashLog && name === 'elf') assertLogTail(lines, f.crashLog.trimEnd().split('\n').slice(-40), "crash's log");
+          if (f.crashLog && name === 'elf') assertLogTail(lines, crashLines(f.crashLog).slice(-40), "crash's log");
         } finally {
           dump.close();
         }
