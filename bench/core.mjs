@@ -38,7 +38,7 @@ if (process.argv[2] === '--child') {
   const target = new DumpTarget(dump, { debugInfo });
   const pcName = dump.arch === 'x86_64' ? 'rip' : 'pc';
   const pc = (await target.registers(0, [pcName])).get(pcName);
-  const banner = Buffer.from(await target.readVirtual(await target.symbol('linux_banner'), 200)).toString('latin1').split('\n')[0];
+  const banner = Buffer.from(await target.readVirtual(await target.symbol('linux_banner'), 400)).toString('latin1').split('\0')[0].split('\n')[0];
   const first = performance.now();
   let bytes = 0;
   let missing = 0;
@@ -57,9 +57,9 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-function bannerOf(vmlinux) {
-  const r = spawnSync('strings', ['-n', '20', vmlinux], { maxBuffer: 1 << 30, encoding: 'latin1' });
-  return r.stdout.split('\n').find((l) => l.startsWith('Linux version '));
+async function bannerOf(vmlinux) {
+  const { vmlinuxIdentity } = await import(path.join(root, 'out/src/dump/identity.js'));
+  return (await vmlinuxIdentity(vmlinux)).banner;
 }
 
 const scenarios = [];
@@ -79,7 +79,7 @@ console.log(`runs: ${runs}; median wall times; kdap = open + first register + fi
 console.log(`${'dump'.padEnd(34)} ${'size'.padStart(8)} ${'kdap open'.padStart(10)} ${'kdap first'.padStart(11)} ${'64MiB read'.padStart(11)} ${'RSS'.padStart(7)} ${'crash load'.padStart(11)} ${'ratio'.padStart(7)}`);
 for (const s of scenarios) {
   const fx = manifest.arches[s.arch];
-  banners[s.arch] ??= bannerOf(fx.vmlinux);
+  banners[s.arch] ??= await bannerOf(fx.vmlinux);
   const kdap = [];
   for (let i = 0; i < runs; i++) {
     const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', s.file, fx.systemMap], { encoding: 'utf8' });

@@ -116,7 +116,7 @@ qemu_dumps() { # arch
   rm -f "$dir/overlay.cpio.gz" "$dir/initrd.cpio.gz"
   # The plain form of QEMU's flattened dump. (makedumpfile 1.7.2 reads neither QEMU's ELF
   # dumps, "Can't get the number of PT_LOAD", nor refilters them: filtered dumps come from kdump.)
-  makedumpfile -R "$dir/qemu-zlib.kdump" <"$dir/qemu-zlib.flat" >/dev/null
+  makedumpfile -R "$dir/qemu-zlib.kdump" <"$dir/qemu-zlib.flat" >>"$dir/makedumpfile.log" 2>&1
   local vml; vml=$(manifest "m.arches['$arch'].vmlinux")
   crash_log "$vml" "$dir/elf.elf" "$dir/crash-log.txt"
   echo "$key" >"$dir/.stamp"
@@ -179,7 +179,7 @@ kdump_dumps() {
     console.log(String(end));' "$work/vda.img")
   head -c "$size" "$work/vda.img" >"$dir/vmcore.elf"
   # The flattened stream as written, cut after its end record, and rearranged by makedumpfile.
-  makedumpfile -R "$dir/vmcore-c-d31.kdump" <"$work/vdb.img" >/dev/null
+  makedumpfile -R "$dir/vmcore-c-d31.kdump" <"$work/vdb.img" >>"$dir/makedumpfile.log" 2>&1
   local flat_size; flat_size=$(node -e '
     const fs = require("fs"); const fd = fs.openSync(process.argv[1], "r"); const h = Buffer.alloc(16); let at = 4096n;
     for (;;) { fs.readSync(fd, h, 0, 16, at); const o = h.readBigInt64BE(0), s = h.readBigInt64BE(8); at += 16n; if (o === -1n && s === -1n) break; at += s; }
@@ -187,9 +187,9 @@ kdump_dumps() {
   head -c "$flat_size" "$work/vdb.img" >"$dir/vmcore-c-d31.flat"
   rm -rf "$work"
   # Other forms of the same vmcore, made by makedumpfile on the host.
-  makedumpfile -l -d 31 "$dir/vmcore.elf" "$dir/vmcore-l-d31.kdump" >/dev/null
-  makedumpfile -c -d 0 "$dir/vmcore.elf" "$dir/vmcore-c-d0.kdump" >/dev/null
-  makedumpfile -E -d 31 "$dir/vmcore.elf" "$dir/vmcore-E-d31.elf" >/dev/null
+  makedumpfile -l -d 31 "$dir/vmcore.elf" "$dir/vmcore-l-d31.kdump" >>"$dir/makedumpfile.log" 2>&1
+  makedumpfile -c -d 0 "$dir/vmcore.elf" "$dir/vmcore-c-d0.kdump" >>"$dir/makedumpfile.log" 2>&1
+  makedumpfile -E -d 31 "$dir/vmcore.elf" "$dir/vmcore-E-d31.elf" >>"$dir/makedumpfile.log" 2>&1
   crash_log "$vml" "$dir/vmcore-c-d31.kdump" "$dir/crash-log.txt"
   echo "$key" >"$dir/.stamp"
   log "x86_64: real kdump made ($(elapsed "$t0"), $(du -sh "$dir" | cut -f1))"

@@ -71,16 +71,19 @@ export class FlattenedSource implements ByteSource {
     // Fast path: one record holds it all, which is every page read in practice.
     const p = this.pieces[i];
     if (p && p.start <= offset && end <= p.end) return this.file.read(p.at + (offset - p.start), length);
+    if (end > this.size) throw new DumpFormatError(this.path, `truncated: ${length} bytes wanted at offset ${offset} of the rearranged dump, which has ${this.size}`);
+    // What no record wrote reads as zeros, as in the file `makedumpfile -R` would make (it
+    // seeks over them: makedumpfile -F leaves the unused tail of header blocks unwritten).
     const out = new Uint8Array(length);
     for (let pos = offset; pos < end; ) {
       const piece = this.pieces[i];
-      if (!piece || piece.start > pos) {
-        throw new DumpFormatError(this.path, `no flattened record holds offset ${pos} of the rearranged dump: truncated or corrupt`);
+      if (piece && pos >= piece.end) {
+        i++;
+        continue;
       }
-      const n = Number((piece.end < end ? piece.end : end) - pos);
-      out.set(this.file.read(piece.at + (pos - piece.start), n), Number(pos - offset));
-      pos += BigInt(n);
-      i++;
+      const stop = !piece ? end : piece.start > pos ? (piece.start < end ? piece.start : end) : piece.end < end ? piece.end : end;
+      if (piece && piece.start <= pos) out.set(this.file.read(piece.at + (pos - piece.start), Number(stop - pos)), Number(pos - offset));
+      pos = stop;
     }
     return out;
   }
