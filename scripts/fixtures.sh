@@ -464,4 +464,6 @@ log "manifest: $CACHE/fixtures.json"
 bash "$ROOT/scripts/fixtures-kgdb.sh"
 # Optional: only the 16K page-table test needs it, and that test skips without it.
 bash "$ROOT/scripts/fixtures-16k.sh" || log "arm64-16k fixture failed (see above); its test will skip"
+# Crash dumps of these kernels with the guests' own truths (about 2 min and 3.3 GB cold).
+bash "$ROOT/scripts/fixtures-dumps.sh"
 log "done: linux $VERSION in $(elapsed "$started_ns")"

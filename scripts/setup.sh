@@ -31,6 +31,9 @@ PACKAGES=(
   chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config
   # scripts and tests
   ripgrep socat python3 procps ca-certificates
+  # crash-dump fixtures (scripts/fixtures-dumps.sh): makedumpfile converts and filters dumps,
+  # crash is the second oracle for their logs
+  makedumpfile crash
 )
 
 if [[ $(id -u) == 0 ]]; then
