@@ -30,7 +30,7 @@ PACKAGES=(
   # the VS Code tier: headless browser and the native modules of the VS Code server
   chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config
   # scripts and tests
-  ripgrep socat python3 procps ca-certificates
+  ripgrep socat python3 procps ca-certificates unzip
   # crash-dump fixtures (scripts/fixtures-dumps.sh): makedumpfile converts and filters dumps,
   # crash is the second oracle for their logs
   makedumpfile crash

@@ -46,3 +46,12 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/** `--help` or `-h` among the arguments (not after `--`, where it is an operand). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--help' || arg === '-h') return true;
+  }
+  return false;
+}

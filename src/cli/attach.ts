@@ -19,11 +19,21 @@ export interface AttachOptions {
   gdbPath?: string;
 }
 
+/** QEMU's `-s` (= `-gdb tcp::1234`). */
+export const defaultRemote = 'localhost:1234';
+
+/** The `--help` lines of the options attachOptions() reads. */
+export const attachHelp = [
+  `  --remote HOST:PORT   the gdbstub of the running kernel (default ${defaultRemote}, QEMU's -s)`,
+  '  --vmlinux VMLINUX    the vmlinux (with DWARF) of the running kernel',
+  '  --gdb GDB            gdb to run (default: an arch-prefixed gdb, gdb-multiarch, then gdb)',
+].join('\n');
+
 /** --remote, --vmlinux and --gdb from parsed arguments, checked. */
 export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
-  const remote = option(args, 'remote');
+  const remote = option(args, 'remote') ?? defaultRemote;
   const vmlinux = option(args, 'vmlinux');
-  if (!remote || !vmlinux) throw new UsageError(usage);
+  if (!vmlinux) throw new UsageError(`--vmlinux is required\n${usage}`);
   if (!/^[^\s:]*:\d+$/.test(remote)) throw new UsageError(`--remote must be HOST:PORT, not ${remote}\n${usage}`);
   return { remote, vmlinux, gdbPath: option(args, 'gdb') };
 }

@@ -1,10 +1,18 @@
 /** `kdap cpus --remote HOST:PORT --vmlinux V [--json]`: what each CPU of a live kernel runs. */
 import type { CpuInfo } from '../adapter/protocol';
 import { parseArgs, UsageError } from './args';
-import { attachOptions, withKernel } from './attach';
+import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
-const usage = 'usage: kdap cpus --remote HOST:PORT --vmlinux VMLINUX [--gdb GDB] [--json]';
+const usage = 'usage: kdap cpus [--remote HOST:PORT] --vmlinux VMLINUX [--gdb GDB] [--json]';
+
+const help = `${usage}
+
+What each CPU of a live kernel is doing: state, kernel or user mode, current task, runqueue
+length, pc and function. The kernel is halted while kdap reads and runs again afterwards.
+
+${attachHelp}
+  --json               JSON output (addresses are "0x…" strings)`;
 
 function table(cpus: readonly CpuInfo[]): string {
   const rows = cpus.map((c) => [
@@ -23,7 +31,8 @@ function table(cpus: readonly CpuInfo[]): string {
 }
 
 register('cpus', {
-  summary: 'per-CPU state and current task of a live kernel: `cpus --remote HOST:PORT --vmlinux V [--json]`',
+  summary: 'per-CPU state and current task of a live kernel',
+  help,
   run: async (argv) => {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb']);
     for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);

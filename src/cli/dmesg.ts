@@ -4,13 +4,23 @@
  * or userspace cannot print it: a hung or crashed-but-stopped kernel).
  */
 import { parseArgs, UsageError } from './args';
-import { attachOptions, withKernel } from './attach';
+import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
-const usage = 'usage: kdap dmesg --remote HOST:PORT --vmlinux VMLINUX [--gdb GDB] [--caller] [--json]';
+const usage = 'usage: kdap dmesg [--remote HOST:PORT] --vmlinux VMLINUX [--gdb GDB] [--caller] [--json]';
+
+const help = `${usage}
+
+The kernel log of a live kernel, read from the printk ring buffer in its memory, so it works when
+the kernel's console or user space cannot print it.
+
+${attachHelp}
+  --caller             add each record's caller id ([T123] or [C1]), like CONFIG_PRINTK_CALLER
+  --json               the records as JSON (sequence, timestamp, level, caller, text)`;
 
 register('dmesg', {
-  summary: 'the kernel log (printk ring buffer) of a live kernel: `dmesg --remote HOST:PORT --vmlinux V [--caller] [--json]`',
+  summary: 'the kernel log (printk ring buffer) of a live kernel',
+  help,
   run: async (argv) => {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb']);
     for (const flag of args.flags) if (flag !== 'json' && flag !== 'caller') throw new UsageError(`unknown option --${flag}\n${usage}`);

@@ -8,10 +8,20 @@ import { ModuleFiles } from '../adapter/module-files';
 import type { ModuleInfo } from '../adapter/protocol';
 import { kernelRelease, listModules } from '../kernel/module';
 import { parseArgs, UsageError } from './args';
-import { attachOptions, withKernel } from './attach';
+import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
-const usage = 'usage: kdap modules --remote HOST:PORT --vmlinux VMLINUX [--module-path DIR]... [--gdb GDB] [--json]';
+const usage = 'usage: kdap modules [--remote HOST:PORT] --vmlinux VMLINUX [--module-path DIR]... [--gdb GDB] [--json]';
+
+const help = `${usage}
+
+The modules a live kernel has loaded, their sections, and the symbol file kdap would load for
+each. Differences between a file and the loaded module, and modules without one, go to stderr.
+
+${attachHelp}
+  --module-path DIR    a folder searched (recursively) for .ko files; may be repeated. Also
+                       searched: /lib/modules/RELEASE, /usr/lib/debug, build ids
+  --json               JSON output (addresses are "0x…" strings)`;
 
 function table(modules: readonly ModuleInfo[]): string {
   const rows = modules.map((m) => [m.name, m.state, m.base, String(m.size), String(Object.keys(m.sections).length), m.symbolFile ?? '(none)']);
@@ -21,7 +31,8 @@ function table(modules: readonly ModuleInfo[]): string {
 }
 
 register('modules', {
-  summary: 'loaded modules, sections and symbol files of a live kernel: `modules --remote HOST:PORT --vmlinux V [--module-path DIR]... [--json]`',
+  summary: 'loaded modules, their sections and symbol files in a live kernel',
+  help,
   run: async (argv) => {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'module-path']);
     for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);

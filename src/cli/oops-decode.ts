@@ -15,6 +15,25 @@ const usage =
   'usage: kdap oops decode --vmlinux VMLINUX [--module-path DIR]... [--source-root DIR] [--toolchain-prefix PREFIX] [--llvm-path DIR] [--json] FILE\n' +
   '       (FILE "-" reads stdin)';
 
+/** Both subcommands; `oops parse` and `oops decode` are one command with one help. */
+const help = `usage: kdap oops parse [--json] FILE...
+       kdap oops decode --vmlinux VMLINUX [--module-path DIR]... [--source-root DIR]
+                        [--toolchain-prefix PREFIX] [--llvm-path DIR] [--json] FILE
+
+Crash reports (Oops, BUG, WARNING, panic, KASAN, …) in kernel logs. FILE "-" reads stdin.
+
+  parse                      each report, its registers and frames
+  decode                     the log with every frame resolved to its source line (inline chains
+                             included) and every Code: line disassembled
+  --json                     the reports as JSON, addresses as "0x…" strings; after decode, with
+                             the source locations of each frame and register
+  --vmlinux VMLINUX          the vmlinux (with DWARF) of the kernel that wrote the log
+  --module-path DIR          a folder searched (recursively) for module .ko files; may be repeated
+  --source-root DIR          the kernel source tree that relative DWARF paths are resolved in
+  --toolchain-prefix PREFIX  cross binutils prefix, e.g. aarch64-linux-gnu- (default: by the
+                             log's architecture)
+  --llvm-path DIR            the folder holding llvm-symbolizer and llvm-mc (default: PATH)`;
+
 const VALUED = ['vmlinux', 'module-path', 'source-root', 'toolchain-prefix', 'llvm-path'];
 
 async function readInput(file: string): Promise<string> {
@@ -56,7 +75,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
 // imported after ./oops in ./commands, so the parse command is there to wrap.
 const parse = commands.get('oops');
 register('oops', {
-  summary: 'crash logs: `oops parse [--json] FILE...`, `oops decode --vmlinux V [--json] FILE`',
+  summary: 'crash logs: `oops parse` lists reports and frames, `oops decode` gives source lines',
+  help,
   run: async (argv) => {
     if (argv[0] === 'decode') return decodeCommand(argv.slice(1));
     if (parse) return parse.run(argv);

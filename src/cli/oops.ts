@@ -65,7 +65,8 @@ async function parseCommand(argv: string[]): Promise<number> {
 }
 
 register('oops', {
-  summary: 'parse crash logs: `oops parse [--json] FILE...`',
+  summary: 'parse crash logs',
+  help: usage,
   run: async (argv) => {
     const [sub, ...rest] = argv;
     if (sub === 'parse') return parseCommand(rest);

@@ -4,10 +4,22 @@
  */
 import type { WalkJson } from '../kernel/pagetable';
 import { option, parseArgs, UsageError } from './args';
-import { attachOptions, withKernel } from './attach';
+import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
-const usage = 'usage: kdap walk --remote HOST:PORT --vmlinux VMLINUX [--cpu N] [--mm kernel|cpu|pid:N] [--gdb GDB] [--json] VA...';
+const usage = 'usage: kdap walk [--remote HOST:PORT] --vmlinux VMLINUX [--cpu N] [--mm kernel|cpu|pid:N] [--gdb GDB] [--json] VA...';
+
+const help = `${usage}
+
+How a live kernel maps each virtual address VA (a number, or a C expression such as &jiffies):
+every page-table level with its raw entry and decoded flags, then the physical address. Exits 1
+when an address is not mapped.
+
+${attachHelp}
+  --cpu N              walk with CPU N's registers (default 0)
+  --mm M               the page tables to walk: kernel (init_mm), cpu (the CPU's current
+                       ones, the default) or pid:N (that task's mm)
+  --json               JSON output (addresses are "0x…" strings)`;
 
 function text(w: WalkJson): string {
   const lines = [`${w.va}:`];
@@ -21,7 +33,8 @@ function text(w: WalkJson): string {
 }
 
 register('walk', {
-  summary: 'page-table walk of addresses in a live kernel: `walk --remote HOST:PORT --vmlinux V [--cpu N] [--mm M] [--json] VA...`',
+  summary: 'page-table walk of virtual addresses in a live kernel',
+  help,
   run: async (argv) => {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'cpu', 'mm']);
     for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);

@@ -5,6 +5,9 @@ export const debugType = 'kdap';
 
 export type RunState = 'running' | 'stopped';
 
+/** Context key, true while any kdap session exists: the Kernel views show only then. */
+export const sessionActiveKey = 'kdap.sessionActive';
+
 /** Requests after whose success the target runs again. */
 const resumingCommands = new Set(['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'goto']);
 
@@ -66,11 +69,14 @@ export class Sessions implements vscode.Disposable {
   private set(session: vscode.DebugSession, state: RunState): void {
     if (this.states.get(session.id) === state) return;
     this.states.set(session.id, state);
+    if (this.states.size === 1) void vscode.commands.executeCommand('setContext', sessionActiveKey, true);
     this.changed.fire(session);
   }
 
   private forget(session: vscode.DebugSession): void {
-    if (this.states.delete(session.id)) this.changed.fire(session);
+    if (!this.states.delete(session.id)) return;
+    if (this.states.size === 0) void vscode.commands.executeCommand('setContext', sessionActiveKey, false);
+    this.changed.fire(session);
   }
 
   dispose(): void {

@@ -146,7 +146,15 @@ function serialBinding(): SerialBinding {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(name) as typeof mod;
   } catch (e) {
-    throw new Error(`serial ports need the ${name} package, which failed to load (${(e as Error).message}); use a tcp: line (ser2net) instead`);
+    const err = e as NodeJS.ErrnoException;
+    // The universal vsix ships without it; the per-platform ones and the npm package have it.
+    if (err.code === 'MODULE_NOT_FOUND' && err.message.includes(`'${name}'`)) {
+      throw new Error(
+        `this build of kdap has no serial-port support (${name} is not part of it). Install the kdap package built for this platform ` +
+          '(kdap-linux-x64.vsix, kdap-linux-arm64.vsix, …), or reach the line over TCP: "port": "tcp:HOST:PORT" (ser2net, QEMU -serial tcp::PORT,server)',
+      );
+    }
+    throw new Error(`serial ports need the ${name} package, which failed to load (${err.message}); use a tcp: line (ser2net) instead`);
   }
   return mod.autoDetect();
 }

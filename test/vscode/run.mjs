@@ -10,7 +10,8 @@
 //      as the extension under development (workbench URL `payload`); exit code comes back
 //      through window.codeAutomationExit, mocha's output through codeAutomationLog;
 //   b. UI scenarios against dist/kdap.vsix installed like a user would, with screenshots in
-//      test-artifacts/vscode/.
+//      test-artifacts/vscode/;
+//   c. kgdb over a serial device (a pty) with this platform's vsix (kgdb-pty.mjs).
 // Writes test-artifacts/vscode-summary.json {passed, failed, tests:[{name, ok, error?}]}; exits
 // 0 only if every test passed. Environment: KDAP_CACHE (where setup-vscode.sh installed),
 // KDAP_VSCODE_TIMEOUT_S (whole run, default 420), VERBOSE=1 (echo browser console).
@@ -21,6 +22,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runKgdbPtyScenario } from './kgdb-pty.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -463,23 +465,12 @@ async function runUiScenarios() {
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible', timeout: 30_000 });
     log('ui: workbench ready');
 
-    await scenario('the Kernel view container shows CPUs, Modules and Page Walk', page, async () => {
-      await openKernelContainer(page);
-      for (const view of ['CPUs', 'Modules', 'Page Walk']) {
-        await page.locator('.sidebar .pane-header', { hasText: view }).waitFor({ state: 'visible', timeout: 10_000 });
-      }
-      await page.locator('.sidebar .welcome-view-content', { hasText: 'No kernel debug session' }).waitFor({ timeout: 10_000 });
-      await shot(page, 'kernel-views');
-    });
-
-    await scenario('the command palette lists "Kernel: Decode Virtual Address…"', page, async () => {
-      await paletteCommand(page, 'Kernel: Decode Virtual Address…', { filter: 'Decode Virtual', keepOpen: true });
-      await shot(page, 'palette-decode-va');
-      await page.keyboard.press('Escape');
-    });
+    // The Kernel views and "Decode Virtual Address…" show only during a kdap session: see
+    // kgdb-pty.mjs, which checks them before and while a session is stopped.
 
     await scenario('a .oops file opens in language mode "Kernel Log"', page, async () => {
-      await page.locator('.activitybar .action-item .action-label[aria-label^="Explorer"]').click();
+      // The Explorer is open at start (no Kernel container before a session); a click would close it.
+      if (!(await page.locator('.explorer-folders-view').isVisible())) await page.locator('.activitybar .action-item .action-label[aria-label^="Explorer"]').click();
       await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'crash.oops' }).click();
       await page.locator('.tabs-container .tab', { hasText: 'crash.oops' }).waitFor({ timeout: 10_000 });
       const mode = page.locator('[id="status.editor.mode"]');
@@ -624,8 +615,8 @@ async function main() {
     for (const [f, fix] of missing) record(`prerequisite ${path.relative(root, f) || f}`, false, `missing: ${fix}`);
     return;
   }
-  // KDAP_VSCODE_PARTS=suite or =ui runs one half, for quick iteration.
-  const parts = (process.env.KDAP_VSCODE_PARTS || 'suite,ui').split(',');
+  // KDAP_VSCODE_PARTS=suite, =ui or =kgdb-pty runs one part, for quick iteration.
+  const parts = (process.env.KDAP_VSCODE_PARTS || 'suite,ui,kgdb-pty').split(',');
   if (parts.includes('suite')) {
     try {
       await runExtensionTests();
@@ -640,6 +631,15 @@ async function main() {
       await runUiScenarios();
     } catch (err) {
       record('ui: harness', false, err.message);
+    }
+  }
+  if (parts.includes('kgdb-pty')) {
+    await runCleanups();
+    const harness = { root, cache, tmp, serverMain, cleanups, log, record, scenario, shot, startServer, launchBrowser };
+    try {
+      await runKgdbPtyScenario(harness);
+    } catch (err) {
+      record('kgdb-pty: harness', false, err.message);
     }
   }
 }

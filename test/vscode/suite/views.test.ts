@@ -41,8 +41,9 @@ describe('kernel views and commands', () => {
 
   it('Refresh asks again', async () => {
     adapter = await FakeAdapter.start();
-    await vscode.commands.executeCommand('kdap.cpus.focus');
+    // The Kernel views exist while a kdap session does (package.json "when").
     await startStoppedSession(adapter);
+    await vscode.commands.executeCommand('kdap.cpus.focus');
     await adapter.waitFor('kdap/cpus');
     const before = adapter.count('kdap/cpus');
     await vscode.commands.executeCommand('kdap.refreshCpus');
@@ -75,8 +76,8 @@ describe('kernel views and commands', () => {
     assert.equal(found.item.contextValue, 'module');
 
     adapter = await FakeAdapter.start();
-    await vscode.commands.executeCommand('kdap.modules.focus');
     await startStoppedSession(adapter);
+    await vscode.commands.executeCommand('kdap.modules.focus');
     await adapter.waitFor('kdap/modules', 30_000);
     const file = path.join(tree.root, 'hello.ko');
     fs.writeFileSync(file, '');
@@ -125,8 +126,8 @@ describe('kernel views and commands', () => {
 
   it('an adapter that does not know the kdap requests leaves views and commands working', async () => {
     adapter = await FakeAdapter.start({ kdapRequests: false });
-    await vscode.commands.executeCommand('kdap.cpus.focus');
     await startStoppedSession(adapter);
+    await vscode.commands.executeCommand('kdap.cpus.focus');
     await adapter.waitFor('kdap/cpus');
     // The walk fails; the command reports it in the Page Walk view and returns nothing.
     assert.equal(await vscode.commands.executeCommand('kdap.decodeVirtualAddress', '0x1000'), undefined);
