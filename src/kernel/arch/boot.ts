@@ -1,0 +1,63 @@
+/**
+ * What an architecture's kernel build and boot look like from outside: the image files a build
+ * makes, the serial console QEMU's machine gives it, how its ELF and .config say which arch it
+ * is, and where KASLR may put the image. Each arch fills one `BootFacts` in
+ * arch/<name>/boot.ts; this file is the only place that lists them.
+ */
+import type { Arch } from '../target';
+import { arm64Boot } from './arm64/boot';
+import { x86_64Boot } from './x86_64/boot';
+
+/** The values KASLR may choose for the image slide (runtime `_text` − link-time `_text`). */
+export interface SlideRange {
+  /** Largest slide the kernel can choose (inclusive). */
+  readonly max: bigint;
+  /** Granules the slide is a multiple of, most likely first (a later one is a finer fallback). */
+  readonly align: readonly bigint[];
+}
+
+export interface KaslrFacts {
+  /**
+   * The slides possible for a kernel linked with `_text` at `text` and `size` bytes from `_text`
+   * to `_end`. Pure: the arm64 range follows from VA_BITS_MIN, which the link address gives.
+   */
+  slides(text: bigint, size: bigint): SlideRange;
+  /**
+   * A register that holds the runtime address of a kernel symbol early in boot (arm64
+   * VBAR_EL1 → `vectors`), when the arch has one the gdbstub shows.
+   */
+  readonly vectorBase?: { readonly register: string; readonly symbol: string };
+  /**
+   * Kernel variables (u64) that describe the rest of the randomized layout once the image
+   * slide is known, read at their link address + slide. Valid once setup_arch() has run.
+   */
+  readonly layoutVariables: readonly string[];
+}
+
+export interface BootFacts {
+  readonly arch: Arch;
+  /** `ARCH=` of the kernel's make, the directory under arch/. */
+  readonly kbuildArch: string;
+  /** Images QEMU boots, relative to the build directory, preferred first. */
+  readonly images: readonly string[];
+  /** The Kconfig symbol a .config of this arch sets (`CONFIG_X86_64=y`). */
+  readonly kconfig: string;
+  /** ELF e_machine of a vmlinux. */
+  readonly elfMachine: number;
+  /** Kernel command line for the serial console of the QEMU machine kdap starts. */
+  readonly serialConsole: string;
+  readonly kaslr: KaslrFacts;
+}
+
+const BOOT: Readonly<Record<Arch, BootFacts>> = { x86_64: x86_64Boot, arm64: arm64Boot };
+
+export function bootFacts(arch: Arch): BootFacts {
+  return BOOT[arch];
+}
+
+export const allBootFacts: readonly BootFacts[] = Object.values(BOOT);
+
+/** The arch of an ELF e_machine, or undefined for one kdap does not debug. */
+export function archOfElfMachine(machine: number): Arch | undefined {
+  return allBootFacts.find((b) => b.elfMachine === machine)?.arch;
+}
