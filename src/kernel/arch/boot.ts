@@ -46,6 +46,10 @@ export interface BootFacts {
   readonly elfMachine: number;
   /** Kernel command line for the serial console of the QEMU machine kdap starts. */
   readonly serialConsole: string;
+  /** Node's `process.arch` of a host of this arch, whose own binaries fit the target. */
+  readonly nodeArch: string;
+  /** Debian's name of the arch, for packages (`busybox-static:arm64`). */
+  readonly debianArch: string;
   readonly kaslr: KaslrFacts;
 }
 

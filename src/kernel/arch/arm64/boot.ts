@@ -19,6 +19,8 @@ export const arm64Boot: BootFacts = {
   kconfig: 'CONFIG_ARM64',
   elfMachine: 183,
   serialConsole: 'console=ttyAMA0',
+  nodeArch: 'arm64',
+  debianArch: 'arm64',
   kaslr: {
     // arch/arm64/kernel/pi/kaslr_early.c: BIT(VA_BITS_MIN − 3) + (seed & GENMASK(VA_BITS_MIN − 3, 0)),
     // 2 MiB aligned by head.S, which then adds the image's physical offset within 2 MiB

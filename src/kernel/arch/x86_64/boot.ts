@@ -14,6 +14,8 @@ export const x86_64Boot: BootFacts = {
   kconfig: 'CONFIG_X86_64',
   elfMachine: 62,
   serialConsole: 'console=ttyS0',
+  nodeArch: 'x64',
+  debianArch: 'amd64',
   kaslr: {
     // arch/x86/boot/compressed/kaslr.c find_random_virt_addr(): a CONFIG_PHYSICAL_ALIGN slot
     // (2 MiB on x86_64, which requires a multiple of it) from LOAD_PHYSICAL_ADDR up to where
