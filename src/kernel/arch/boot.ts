@@ -4,12 +4,19 @@
  * is, and where KASLR may put the image. Each arch fills one `BootFacts` in
  * arch/<name>/boot.ts; this file is the only place that lists them.
  */
+import type { DirectMap } from '../pagetable';
 import type { Arch } from '../target';
+import type { PagingOverride } from './arch';
 import { arm64Boot } from './arm64/boot';
 import { x86_64Boot } from './x86_64/boot';
 
 /** The values KASLR may choose for the image slide (runtime `_text` − link-time `_text`). */
 export interface SlideRange {
+  /**
+   * Smallest slide of a randomized kernel (arm64: 2^(VA_BITS_MIN − 3)); below it only slide 0
+   * and an image's physical misalignment, which a kernel booted with nokaslr keeps.
+   */
+  readonly min?: bigint;
   /** Largest slide the kernel can choose (inclusive). */
   readonly max: bigint;
   /** Granules the slide is a multiple of, most likely first (a later one is a finer fallback). */
@@ -32,6 +39,13 @@ export interface KaslrFacts {
    * slide is known, read at their link address + slide. Valid once setup_arch() has run.
    */
   readonly layoutVariables: readonly string[];
+  /** The direct map those variables (by name) describe; `text` is the link `_text`. */
+  directMap?(variables: ReadonlyMap<string, bigint>, text: bigint): DirectMap | undefined;
+  /**
+   * Paging configurations to read the kernel's tables with, in order (x86 with PTI: the
+   * kernel PGD is the even page of CR3's pair when a CPU is in user space).
+   */
+  readonly tableOverrides: readonly PagingOverride[];
 }
 
 export interface BootFacts {

@@ -28,9 +28,18 @@ export const arm64Boot: BootFacts = {
     // placed the image with nokaslr).
     slides: (text) => {
       const v = BigInt(vaBitsMin(text));
-      return { max: (1n << (v - 3n)) + (1n << (v - 2n)), align: [2n * MiB, 64n * KiB] };
+      return { min: 1n << (v - 3n), max: (1n << (v - 3n)) + (1n << (v - 2n)), align: [2n * MiB, 64n * KiB] };
     },
     vectorBase: { register: 'VBAR_EL1', symbol: 'vectors' },
-    layoutVariables: ['kimage_voffset', 'memstart_addr'],
+    // vabits_actual exists with VA_BITS=52 only; otherwise VA_BITS is VA_BITS_MIN.
+    layoutVariables: ['kimage_voffset', 'memstart_addr', 'vabits_actual'],
+    directMap: (v, text) => {
+      const memstart = v.get('memstart_addr');
+      if (memstart === undefined) return undefined;
+      const vaBits = v.get('vabits_actual') ?? BigInt(vaBitsMin(text));
+      // PAGE_OFFSET = −2^vabits; memstart_addr is an s64 (PHYS_OFFSET, randomized downwards).
+      return { pageOffset: (1n << 64n) - (1n << vaBits), physOffset: BigInt.asIntN(64, memstart) };
+    },
+    tableOverrides: [{}],
   },
 };

@@ -22,5 +22,10 @@ export const x86_64Boot: BootFacts = {
     // the image still fits below KERNEL_IMAGE_SIZE.
     slides: (_text, size) => ({ max: KERNEL_IMAGE_SIZE - LOAD_PHYSICAL_ADDR - size, align: [2n * MiB] }),
     layoutVariables: ['page_offset_base', 'vmalloc_base', 'vmemmap_base', 'phys_base'],
+    directMap: (v) => {
+      const pageOffset = v.get('page_offset_base');
+      return pageOffset === undefined ? undefined : { pageOffset, physOffset: 0n };
+    },
+    tableOverrides: [{}, { pti: true }],
   },
 };
