@@ -1,0 +1,66 @@
+/**
+ * What a vmlinux file says about itself before any target is connected: its arch, build id,
+ * `linux_banner` and the link addresses KASLR detection needs (kernel/kaslr.ts `LinkedKernel`).
+ * Read from the ELF symbol table and one positional read for the banner; no gdb.
+ */
+import * as fs from 'node:fs/promises';
+import { archOfElfMachine, bootFacts } from '../kernel/arch/boot';
+import type { LinkedKernel } from '../kernel/kaslr';
+import type { Arch } from '../kernel/target';
+import { ElfFile, SHT_NOBITS } from '../oops/elf';
+
+/** Symbols KASLR detection and the early-stop plans use, besides the arch's own. */
+const wanted = [
+  '_text', '_stext', '_etext', '_sinittext', '_einittext', '_end', 'linux_banner',
+  'start_kernel', 'kgdb_breakpoint', 'vmcoreinfo_data', '__primary_switch', '__primary_switched',
+];
+
+export interface VmlinuxFacts extends LinkedKernel {
+  readonly file: string;
+  readonly arch: Arch;
+  readonly buildId?: string;
+  /** `linux_banner` as text: "Linux version 6.1.0-50-cloud-amd64 (…) #1 SMP …". */
+  readonly bannerText: string;
+}
+
+/** Longer than any real banner; bounds a read when the symbol has no size. */
+const maxBanner = 1024;
+
+/**
+ * Reads the facts of a vmlinux. `extra` adds symbols to look up (a function the session knows it
+ * stops in). Throws ElfError for a file that is not ELF and Error for an arch kdap does not debug
+ * or a kernel without `linux_banner`.
+ */
+export async function readVmlinuxFacts(file: string, extra: readonly string[] = []): Promise<VmlinuxFacts> {
+  const elf = await ElfFile.open(file);
+  try {
+    const arch = archOfElfMachine(elf.header.machine);
+    if (!arch) throw new Error(`${file} is built for ELF machine ${elf.header.machine}; kdap debugs x86_64 and arm64 kernels`);
+    const facts = bootFacts(arch).kaslr;
+    const names = new Set([...wanted, ...extra, ...facts.layoutVariables, ...(facts.vectorBase ? [facts.vectorBase.symbol] : [])]);
+    const symbols = new Map<string, bigint>();
+    const sizes = new Map<string, bigint>();
+    for (const sym of await elf.symbols()) {
+      if (!names.has(sym.name) || symbols.has(sym.name) || sym.shndx === 0) continue;
+      symbols.set(sym.name, sym.value);
+      if (sym.size > 0n) sizes.set(sym.name, sym.size);
+    }
+    const at = symbols.get('linux_banner');
+    if (at === undefined) throw new Error(`${file} has no linux_banner symbol: is it a vmlinux?`);
+    const section = elf.sections.find((s) => s.type !== SHT_NOBITS && s.addr > 0n && at >= s.addr && at < s.addr + s.size);
+    if (!section) throw new Error(`${file}: linux_banner (0x${at.toString(16)}) is in no section with contents`);
+    const length = Number(sizes.get('linux_banner') ?? BigInt(maxBanner));
+    const raw = Buffer.alloc(Math.min(length, maxBanner));
+    const fh = await fs.open(file, 'r');
+    try {
+      await fh.read(raw, 0, raw.length, Number(section.offset + (at - section.addr)));
+    } finally {
+      await fh.close();
+    }
+    const nul = raw.indexOf(0);
+    const banner = nul < 0 ? raw : raw.subarray(0, nul);
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd() };
+  } finally {
+    await elf.close();
+  }
+}
