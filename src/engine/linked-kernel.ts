@@ -21,7 +21,12 @@ export interface VmlinuxFacts extends LinkedKernel {
   readonly buildId?: string;
   /** `linux_banner` as text: "Linux version 6.1.0-50-cloud-amd64 (…) #1 SMP …". */
   readonly bannerText: string;
+  /** The first bytes of the image at `_text`, to find it in physical memory before it runs. */
+  readonly head: Uint8Array;
 }
+
+/** Bytes of the image head compared: the arm64 Image header up to its magic and beyond. */
+const headLength = 64;
 
 /** Longer than any real banner; bounds a read when the symbol has no size. */
 const maxBanner = 1024;
@@ -47,20 +52,27 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     }
     const at = symbols.get('linux_banner');
     if (at === undefined) throw new Error(`${file} has no linux_banner symbol: is it a vmlinux?`);
-    const section = elf.sections.find((s) => s.type !== SHT_NOBITS && s.addr > 0n && at >= s.addr && at < s.addr + s.size);
-    if (!section) throw new Error(`${file}: linux_banner (0x${at.toString(16)}) is in no section with contents`);
     const length = Number(sizes.get('linux_banner') ?? BigInt(maxBanner));
-    const raw = Buffer.alloc(Math.min(length, maxBanner));
-    const fh = await fs.open(file, 'r');
-    try {
-      await fh.read(raw, 0, raw.length, Number(section.offset + (at - section.addr)));
-    } finally {
-      await fh.close();
-    }
+    const raw = await readAtAddress(elf, file, at, Math.min(length, maxBanner), 'linux_banner');
+    const head = await readAtAddress(elf, file, symbols.get('_text') ?? at, headLength, '_text');
     const nul = raw.indexOf(0);
     const banner = nul < 0 ? raw : raw.subarray(0, nul);
-    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd() };
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), head };
   } finally {
     await elf.close();
+  }
+}
+
+/** `length` bytes of the file where the section holding link address `at` keeps them. */
+async function readAtAddress(elf: ElfFile, file: string, at: bigint, length: number, what: string): Promise<Buffer> {
+  const section = elf.sections.find((s) => s.type !== SHT_NOBITS && s.addr > 0n && at >= s.addr && at < s.addr + s.size);
+  if (!section) throw new Error(`${file}: ${what} (0x${at.toString(16)}) is in no section with contents`);
+  const out = Buffer.alloc(length);
+  const fh = await fs.open(file, 'r');
+  try {
+    const { bytesRead } = await fh.read(out, 0, length, Number(section.offset + (at - section.addr)));
+    return out.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
 }

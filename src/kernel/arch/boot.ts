@@ -23,6 +23,26 @@ export interface SlideRange {
   readonly align: readonly bigint[];
 }
 
+/**
+ * How a booting randomized kernel can be stopped once its slide is decided (kaslr-boot.ts):
+ *  - `every-slide`: break at every runtime address the stop function can have (few enough);
+ *  - `entry-branch`: break, by physical address, at the branch that leaves the identity map for
+ *    the randomized kernel; `register` then holds the runtime address of `target`.
+ */
+export type EarlyStopFacts =
+  | { readonly kind: 'every-slide' }
+  | {
+      readonly kind: 'entry-branch';
+      /** The function that ends with the branch, its last instruction. */
+      readonly function: string;
+      /** The branch's encoding, checked in memory before the breakpoint is trusted. */
+      readonly instruction: number;
+      readonly register: string;
+      readonly target: string;
+      /** The image's physical alignment as boot loaders place it (booting.rst: 2 MiB). */
+      readonly imageAlign: bigint;
+    };
+
 export interface KaslrFacts {
   /**
    * The slides possible for a kernel linked with `_text` at `text` and `size` bytes from `_text`
@@ -46,6 +66,7 @@ export interface KaslrFacts {
    * kernel PGD is the even page of CR3's pair when a CPU is in user space).
    */
   readonly tableOverrides: readonly PagingOverride[];
+  readonly earlyStop: EarlyStopFacts;
 }
 
 export interface BootFacts {

@@ -41,5 +41,15 @@ export const arm64Boot: BootFacts = {
       return { pageOffset: (1n << 64n) - (1n << vaBits), physOffset: BigInt.asIntN(64, memstart) };
     },
     tableOverrides: [{}],
+    // head.S: `ldr x8, =__primary_switched; adrp x0, KERNEL_START; br x8` ends __primary_switch
+    // (5.x and 6.x), run from the identity map after the kernel is mapped at its slide.
+    earlyStop: {
+      kind: 'entry-branch',
+      function: '__primary_switch',
+      instruction: 0xd61f0100, // br x8
+      register: 'x8',
+      target: '__primary_switched',
+      imageAlign: 2n * MiB,
+    },
   },
 };

@@ -27,5 +27,9 @@ export const x86_64Boot: BootFacts = {
       return pageOffset === undefined ? undefined : { pageOffset, physOffset: 0n };
     },
     tableOverrides: [{}, { pti: true }],
+    // The slide is picked in the decompressor, which has no symbols, and the kernel runs at a
+    // random physical address until it jumps to its randomized virtual one: only the ~500
+    // possible virtual addresses of a function can be broken at.
+    earlyStop: { kind: 'every-slide' },
   },
 };
