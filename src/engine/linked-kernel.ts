@@ -12,7 +12,7 @@ import { ElfFile, SHT_NOBITS } from '../oops/elf';
 /** Symbols KASLR detection and the early-stop plans use, besides the arch's own. */
 const wanted = [
   '_text', '_stext', '_etext', '_sinittext', '_einittext', '_end', 'linux_banner',
-  'start_kernel', 'kgdb_breakpoint', 'vmcoreinfo_data', '__primary_switch', '__primary_switched',
+  'start_kernel', 'kgdb_breakpoint', 'vmcoreinfo_data',
 ];
 
 export interface VmlinuxFacts extends LinkedKernel {
@@ -21,11 +21,10 @@ export interface VmlinuxFacts extends LinkedKernel {
   readonly buildId?: string;
   /** `linux_banner` as text: "Linux version 6.1.0-50-cloud-amd64 (…) #1 SMP …". */
   readonly bannerText: string;
-  /** The first bytes of the image at `_text`, to find it in physical memory before it runs. */
-  readonly head: Uint8Array;
+  readonly fileHead: Uint8Array;
 }
 
-/** Bytes of the image head compared: the arm64 Image header up to its magic and beyond. */
+/** Bytes of the image head compared: the arm64 Image header with its magic, say. */
 const headLength = 64;
 
 /** Longer than any real banner; bounds a read when the symbol has no size. */
@@ -42,7 +41,14 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     const arch = archOfElfMachine(elf.header.machine);
     if (!arch) throw new Error(`${file} is built for ELF machine ${elf.header.machine}; kdap debugs x86_64 and arm64 kernels`);
     const facts = bootFacts(arch).kaslr;
-    const names = new Set([...wanted, ...extra, ...facts.layoutVariables, ...(facts.vectorBase ? [facts.vectorBase.symbol] : [])]);
+    const early = facts.earlyStop;
+    const names = new Set([
+      ...wanted,
+      ...extra,
+      ...facts.layoutVariables,
+      ...(facts.vectorBase ? [facts.vectorBase.symbol] : []),
+      ...(early.kind === 'decompressor-exit' ? [early.pointer] : early.kind === 'entry-branch' ? [early.function, early.target] : []),
+    ]);
     const symbols = new Map<string, bigint>();
     const sizes = new Map<string, bigint>();
     for (const sym of await elf.symbols()) {
@@ -54,10 +60,16 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     if (at === undefined) throw new Error(`${file} has no linux_banner symbol: is it a vmlinux?`);
     const length = Number(sizes.get('linux_banner') ?? BigInt(maxBanner));
     const raw = await readAtAddress(elf, file, at, Math.min(length, maxBanner), 'linux_banner');
-    const head = await readAtAddress(elf, file, symbols.get('_text') ?? at, headLength, '_text');
+    const fileHead = await readAtAddress(elf, file, symbols.get('_text') ?? at, headLength, '_text');
+    const fileWords = new Map<string, readonly [bigint, bigint]>();
+    const table = early.kind === 'decompressor-exit' ? symbols.get(early.pointer) : undefined;
+    if (early.kind === 'decompressor-exit' && table !== undefined) {
+      const w = await readAtAddress(elf, file, table, 16, early.pointer);
+      if (w.length === 16) fileWords.set(early.pointer, [w.readBigUInt64LE(0), w.readBigUInt64LE(8)]);
+    }
     const nul = raw.indexOf(0);
     const banner = nul < 0 ? raw : raw.subarray(0, nul);
-    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), head };
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords };
   } finally {
     await elf.close();
   }

@@ -33,6 +33,10 @@ export interface LinkedKernel {
   readonly sizes?: ReadonlyMap<string, bigint>;
   /** `linux_banner` as the file holds it, without the NUL. */
   readonly banner: Uint8Array;
+  /** The first two 8-byte words the file holds at some symbols (a pointer table's link values). */
+  readonly fileWords?: ReadonlyMap<string, readonly [bigint, bigint]>;
+  /** The file's first bytes at `_text`, to recognize the image in physical memory. */
+  readonly fileHead?: Uint8Array;
 }
 
 export type SlideMethod = 'stop' | 'vector-base' | 'pc' | 'page-tables';

@@ -1,10 +1,10 @@
 /**
  * KASLR on the real thing: the Debian kernels booted WITHOUT nokaslr under QEMU, gdb on the
  * gdbstub. One boot per arch:
- *  1. launch: the early-stop plan (x86_64: a breakpoint at every slot start_kernel can have;
- *     arm64: the br x8 at the end of __primary_switch by physical address) stops the boot where
- *     the slide becomes known; gdb is told with `symbol-file -o SLIDE`; the stop is at (or then
- *     reaches) start_kernel with its source line;
+ *  1. launch: the early-stop plan (x86_64: the decompressor's exit into the placed, relocated
+ *     kernel; arm64: the br x8 ending __primary_switch, by physical address) stops the boot where
+ *     the slide becomes known; gdb is told with `symbol-file -o SLIDE`; a breakpoint at
+ *     start_kernel then stops there with its source line;
  *  2. attach: the running kernel interrupted, the slide found again from the CPUs' pcs alone
  *     (what kgdb offers) and from the page tables alone (QEMU);
  *  3. the direct map that follows from the slide translates like QEMU's `gva2gpa`, and a function
@@ -15,13 +15,14 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { LiveTarget, parseAddress } from '../../src/adapter/live-target';
 import { QemuProcess } from '../../src/adapter/qemu';
 import { readVmlinuxFacts } from '../../src/engine/linked-kernel';
 import { GdbBackend } from '../../src/gdb/backend';
 import { insert } from '../../src/gdb/mi/breakpoints';
-import { earlyStopPlan, findImagePhysical, instructionAt } from '../../src/kernel/kaslr-boot';
-import { findSlide, randomizedLayout, verifySlide } from '../../src/kernel/kaslr';
+import { earlyStopPlan, runToSlide, type BootControl } from '../../src/kernel/kaslr-boot';
+import { findSlide, randomizedLayout } from '../../src/kernel/kaslr';
 import { physToVirt } from '../../src/kernel/pagetable';
 import { fixtureArches, fixturesCacheDir, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
@@ -121,7 +122,6 @@ for (const arch of fixtureArches) {
 
     test('launch stops where the slide is known, attach finds it again; both equal /proc/kallsyms', { timeout: 900_000 }, async (t) => {
       const facts = await readVmlinuxFacts(fx.vmlinux);
-      const startKernel = facts.symbols.get('start_kernel')!;
       const append = fx.append.replace(/\s*\bnokaslr\b/, '');
       assert.doesNotMatch(append, /nokaslr/);
       const qemu = await QemuProcess.start({
@@ -138,43 +138,31 @@ for (const arch of fixtureArches) {
       const gdbStartKernel = await value(gdb, '(unsigned long)&start_kernel');
 
       // ---- 1. launch: the earliest stop where the slide is known ----
-      const plan = earlyStopPlan(arch, facts);
+      const plan = earlyStopPlan(arch, facts, { image: fs.readFileSync(fx.kernel) });
       assert.ok(plan, 'the vmlinux has what the plan needs');
-      let slide: bigint;
-      let hitThread: number;
-      if (plan.kind === 'every-slide') {
-        clock = Date.now();
-        for (const a of plan.addresses) await insert(gdb, `*${hex(a)}`);
-        t.diagnostic(`${plan.addresses.length} breakpoints for ${plan.symbol} inserted in ${Date.now() - clock} ms`);
-        clock = Date.now();
-        hitThread = await continueToStop(gdb);
-        const pc = await value(gdb, '$pc', hitThread);
-        slide = pc - plan.link;
-        t.diagnostic(`stopped at ${plan.symbol} ${hex(pc)} after ${Date.now() - clock} ms: slide ${hex(slide)}`);
-      } else {
-        const resetPc = await value(gdb, '$pc');
-        const image = await findImagePhysical(target, facts.head, resetPc, plan.imageAlign);
-        assert.ok(image !== undefined, `the Image is in RAM above the reset pc ${hex(resetPc)}`);
-        const branch = image + plan.offset;
-        assert.equal(await instructionAt(target, branch), plan.instruction, 'br x8 where the plan says');
-        await insert(gdb, `*${hex(branch)}`);
-        clock = Date.now();
-        hitThread = await continueToStop(gdb);
-        target.invalidate();
-        const x8 = await value(gdb, `$${plan.register}`, hitThread);
-        slide = x8 - plan.target;
-        t.diagnostic(`image at phys ${hex(image)}; stopped at the br x8 (${hex(branch)}) ${Date.now() - clock} ms after reset: x8 ${hex(x8)}, slide ${hex(slide)}`);
-      }
-      target.invalidate();
-      assert.equal(await verifySlide(target, facts, slide), true, 'the banner is at linux_banner + slide');
-      await gdb.send('-break-delete');
+      assert.equal(plan.kind, arch === 'x86_64' ? 'decompressor-exit' : 'entry-branch', 'the cheap plan, not the fallback');
+      const boot: BootControl = {
+        target,
+        breakAt: async (a) => void (await insert(gdb, `*${hex(a)}`)),
+        clearBreakpoints: async () => void (await gdb.send('-break-delete')),
+        resume: async () => {
+          const thread = await continueToStop(gdb);
+          target.invalidate();
+          return thread - 1; // QEMU's vCPU n is gdb's thread n + 1
+        },
+      };
+      clock = Date.now();
+      const early = await runToSlide(boot, facts, plan);
+      const slide = early.slide;
+      t.diagnostic(`${plan.kind}: slide ${hex(slide)} known ${Date.now() - clock} ms after reset — ${early.steps.join('; ')}`);
 
       clock = Date.now();
       await gdb.console(`symbol-file -o ${hex(slide)} ${fx.vmlinux}`, 300_000);
       t.diagnostic(`symbol-file -o ${hex(slide)}: ${Date.now() - clock} ms`);
       assert.equal(await value(gdb, '(unsigned long)&start_kernel'), gdbStartKernel + slide, 'gdb moved start_kernel by the slide');
 
-      if (plan.kind === 'entry-branch') {
+      let hitThread = early.cpu + 1;
+      if (early.pc !== gdbStartKernel + slide) {
         await insert(gdb, '*start_kernel');
         clock = Date.now();
         hitThread = await continueToStop(gdb);
@@ -182,7 +170,7 @@ for (const arch of fixtureArches) {
         await gdb.send('-break-delete');
       }
       const top = await frame(gdb, hitThread);
-      assert.equal(top.addr, (plan.kind === 'every-slide' ? startKernel : gdbStartKernel) + slide);
+      assert.equal(top.addr, gdbStartKernel + slide);
       const want = symbolize(fx.vmlinux, top.addr - slide);
       assert.deepEqual([top.func, top.line, top.file.endsWith('init/main.c')], ['start_kernel', want.line, true], `${top.func} ${top.file}:${top.line} vs ${want.file}:${want.line}`);
 
@@ -199,7 +187,7 @@ for (const arch of fixtureArches) {
       const oracle = runtime('_stext') - facts.symbols.get('_stext')!;
       t.diagnostic(`/proc/kallsyms: _stext ${hex(runtime('_stext'))} → slide ${hex(oracle)}`);
       assert.equal(slide, oracle);
-      assert.equal(runtime('start_kernel'), startKernel + slide);
+      assert.equal(runtime('start_kernel'), facts.symbols.get('start_kernel')! + slide);
 
       // ---- 2. attach: the same kernel, interrupted ----
       await interrupt(gdb);

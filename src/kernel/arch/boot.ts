@@ -25,9 +25,15 @@ export interface SlideRange {
 
 /**
  * How a booting randomized kernel can be stopped once its slide is decided (kaslr-boot.ts):
- *  - `every-slide`: break at every runtime address the stop function can have (few enough);
+ *  - `every-slide`: break at every runtime address the stop function can have (~500 on x86_64:
+ *    correct everywhere, but QEMU checks each breakpoint on every translation-block lookup, which
+ *    makes the boot ~25 times slower);
  *  - `entry-branch`: break, by physical address, at the branch that leaves the identity map for
- *    the randomized kernel; `register` then holds the runtime address of `target`.
+ *    the randomized kernel; `register` then holds the runtime address of `target`;
+ *  - `decompressor-exit`: break in the x86 decompressor (found by two instruction sequences in
+ *    the bzImage) where it jumps to the kernel it has just placed and relocated: the image's
+ *    physical address is in `exitRegister`, and a pointer the relocation moved gives the slide.
+ *    Falls back to `every-slide` when the sequences are not found.
  */
 export type EarlyStopFacts =
   | { readonly kind: 'every-slide' }
@@ -41,6 +47,19 @@ export type EarlyStopFacts =
       readonly target: string;
       /** The image's physical alignment as boot loaders place it (booting.rst: 2 MiB). */
       readonly imageAlign: bigint;
+    }
+  | {
+      readonly kind: 'decompressor-exit';
+      /** Bytes (hex) of the instruction where the decompressor copies itself; `copyRegister` holds where to. */
+      readonly copy: string;
+      readonly copyRegister: string;
+      /** Bytes (hex) ending with the jump to the kernel; `exitRegister` holds its physical entry. */
+      readonly exit: string;
+      /** Offset of the jump inside `exit`. */
+      readonly exitJump: number;
+      readonly exitRegister: string;
+      /** A table of absolute pointers the decompressor relocates (its first two entries are read). */
+      readonly pointer: string;
     };
 
 export interface KaslrFacts {
@@ -85,6 +104,8 @@ export interface BootFacts {
   readonly nodeArch: string;
   /** Debian's name of the arch, for packages (`busybox-static:arm64`). */
   readonly debianArch: string;
+  /** The program counter as QEMU's gdbstub names it. */
+  readonly pcRegister: string;
   readonly kaslr: KaslrFacts;
 }
 

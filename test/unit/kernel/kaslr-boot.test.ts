@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { earlyStopPlan, findImagePhysical, instructionAt } from '../../../src/kernel/kaslr-boot';
+import { decompressorLandmarks } from '../../../src/kernel/arch/x86_64/bzimage';
+import { earlyStopPlan, findImagePhysical, instructionAt, runToSlide, type BootControl, type EarlyStop } from '../../../src/kernel/kaslr-boot';
 import type { LinkedKernel } from '../../../src/kernel/kaslr';
 import { MemoryImage } from '../../../src/kernel/memory-image';
 
@@ -31,7 +32,7 @@ const arm64: LinkedKernel = {
 };
 
 describe('early stop on a randomized boot', () => {
-  test('x86_64: a breakpoint at every 2 MiB slot of the 1 GiB image window, slide 0 first', () => {
+  test('x86_64 without the bzImage: a breakpoint at every 2 MiB slot of the 1 GiB image window, slide 0 first', () => {
     const plan = earlyStopPlan('x86_64', x86);
     assert.ok(plan?.kind === 'every-slide');
     // (1 GiB − 16 MiB − (_end − _text)) / 2 MiB + 1 slots, as find_random_virt_addr() counts them.
@@ -41,7 +42,7 @@ describe('early stop on a randomized boot', () => {
     assert.equal(plan.addresses[0], 0xffffffff8304ce41n);
     assert.ok(plan.addresses.every((a, i) => a === 0xffffffff8304ce41n + BigInt(i) * 2n * MiB));
     assert.ok(plan.addresses[plan.addresses.length - 1] < 0xffffffffc0000000n, 'inside the kernel image window');
-    assert.equal(earlyStopPlan('x86_64', x86, 'no_such_function'), undefined);
+    assert.equal(earlyStopPlan('x86_64', x86, { stopAt: 'no_such_function' }), undefined);
   });
 
   test('arm64: the br x8 at the end of __primary_switch, by its offset in the image', () => {
@@ -70,5 +71,142 @@ describe('early stop on a randomized boot', () => {
     other[3] ^= 1;
     assert.equal(await findImagePhysical(image, other, 0x4000_0000n, 2n * MiB, 8), undefined);
     assert.equal(await findImagePhysical(image, other, 0x4000_0000n, 2n * MiB, 500), undefined, 'reads past RAM end the search quietly');
+  });
+});
+
+/** A bzImage: setup sectors with the "HdrS" header, then the decompressor with both landmarks. */
+function bzImage(copyAt: number, exitAt: number, extraCopy?: number): Buffer {
+  const setupSects = 3;
+  const b = Buffer.alloc((setupSects + 1) * 512 + 0x20000, 0x90);
+  b[0x1f1] = setupSects;
+  b.write('HdrS', 0x202, 'latin1');
+  b.writeUInt32LE(0x100000, 0x214);
+  const payload = (setupSects + 1) * 512;
+  Buffer.from('fdf348a5fc', 'hex').copy(b, payload + copyAt);
+  if (extraCopy !== undefined) Buffer.from('fdf348a5fc', 'hex').copy(b, payload + extraCopy);
+  Buffer.from('4c89feffe0', 'hex').copy(b, payload + exitAt);
+  return b;
+}
+
+describe('x86_64 decompressor landmarks', () => {
+  test('found by their bytes; the exit is the jmp after movq %r15,%rsi', () => {
+    assert.deepEqual(decompressorLandmarks(bzImage(0x2a9, 0x1d042), 'fdf348a5fc', '4c89feffe0', 3), {
+      loadAddress: 0x100000n,
+      copyOffset: 0x2a9n,
+      exitOffset: 0x1d045n,
+    });
+  });
+
+  test('a second copy sequence in the compressed data past the head is not mistaken for it', () => {
+    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x1f000), 'fdf348a5fc', '4c89feffe0', 3)?.copyOffset, 0x2a9n);
+    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x400), 'fdf348a5fc', '4c89feffe0', 3), undefined, 'two in the head: ambiguous');
+  });
+
+  test('not a bzImage (an arm64 Image, a vmlinux): no landmarks, and the plan falls back', () => {
+    const arm = Buffer.alloc(0x1000);
+    arm.write('ARM\x64', 0x38, 'latin1');
+    assert.equal(decompressorLandmarks(arm, 'fdf348a5fc', '4c89feffe0', 3), undefined);
+    assert.equal(earlyStopPlan('x86_64', x86, { image: arm })?.kind, 'every-slide');
+  });
+
+  test('with the bzImage and the pointer table, the plan stops at the decompressor exit', () => {
+    const k = { ...x86, symbols: new Map([...x86.symbols, ['sys_call_table', 0xffffffff82000360n]]), fileWords: new Map([['sys_call_table', [0xffffffff8134a5b0n, 0xffffffff8134a6e0n] as const]]) };
+    const plan = earlyStopPlan('x86_64', k, { image: bzImage(0x2a9, 0x1d042) });
+    assert.ok(plan?.kind === 'decompressor-exit');
+    assert.equal(plan.copyAt, 0x1002a9n);
+    assert.equal(plan.pointerOffset, 0x1000360n);
+    assert.equal(plan.fallback.addresses.length, 484);
+  });
+});
+
+/**
+ * A boot driven by script: each `resume` stops at the first scripted stop whose address has a
+ * breakpoint, sets that stop's registers and memory, and reports its CPU. Stands in for QEMU
+ * only to reach the driver's branches; test/e2e/kaslr.test.ts runs the plans on QEMU.
+ */
+class ScriptedBoot implements BootControl {
+  readonly breakpoints = new Set<bigint>();
+  readonly inserted: bigint[] = [];
+  constructor(
+    readonly target: MemoryImage,
+    private readonly stops: Array<{ at: bigint; registers: Record<string, bigint>; memory?: Array<[bigint, Uint8Array]> }>,
+  ) {}
+  async breakAt(address: bigint): Promise<void> {
+    this.breakpoints.add(address);
+    this.inserted.push(address);
+  }
+  async clearBreakpoints(): Promise<void> {
+    this.breakpoints.clear();
+  }
+  async resume(): Promise<number> {
+    const i = this.stops.findIndex((s) => this.breakpoints.has(s.at));
+    if (i < 0) throw new Error('the boot ran past every breakpoint');
+    const [stop] = this.stops.splice(0, i + 1).slice(-1);
+    this.target.setRegisters(0, stop.registers);
+    for (const [pa, bytes] of stop.memory ?? []) this.target.writePhysical(pa, bytes);
+    return 0;
+  }
+}
+
+describe('running a plan (scripted stops)', () => {
+  const BANNER = Buffer.from('Linux version 6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1\n');
+  const k: LinkedKernel = {
+    ...x86,
+    symbols: new Map([...x86.symbols, ['sys_call_table', 0xffffffff82000360n]]),
+    fileWords: new Map([['sys_call_table', [0xffffffff8134a5b0n, 0xffffffff8134a6e0n] as const]]),
+    banner: BANNER,
+  };
+  const slide = 0x3100_0000n;
+  const phys = 0x1600_0000n;
+  const u64 = (v: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v);
+    return b;
+  };
+  const placed = (): Array<[bigint, Uint8Array]> => [
+    [phys + 0x1000360n, Buffer.concat([u64(0xffffffff8134a5b0n + slide), u64(0xffffffff8134a6e0n + slide)])],
+    [phys + (0xffffffff8211fa00n - 0xffffffff81000000n), BANNER],
+  ];
+
+  test('x86 decompressor exit: two stops before the kernel runs, the slide from the relocated table', async () => {
+    const plan = earlyStopPlan('x86_64', k, { image: bzImage(0x2a9, 0x1d042) }) as EarlyStop & { kind: 'decompressor-exit' };
+    const image = new MemoryImage('x86_64').addRam(0n, 1n << 30n);
+    const boot = new ScriptedBoot(image, [
+      { at: 0x1002a9n, registers: { rip: 0x1002a9n, rbx: 0x35ba000n } },
+      { at: 0x35ba000n + 0x1d045n, registers: { rip: 0x35ba000n + 0x1d045n, rax: phys }, memory: placed() },
+    ]);
+    const r = await runToSlide(boot, k, plan);
+    assert.equal(r.slide, slide);
+    assert.deepEqual(boot.inserted, [0x1002a9n, 0x35ba000n + 0x1d045n]);
+    assert.equal(boot.breakpoints.size, 0, 'nothing left behind');
+    assert.match(r.steps.join('\n'), /placed the image at physical 0x16000000 and relocated it by 0x31000000/);
+  });
+
+  test('x86 decompressor exit where the table does not agree: falls back to every slot, still proved', async () => {
+    const plan = earlyStopPlan('x86_64', k, { image: bzImage(0x2a9, 0x1d042) }) as EarlyStop & { kind: 'decompressor-exit' };
+    const image = new MemoryImage('x86_64').addRam(0n, 1n << 30n);
+    const bad = placed();
+    bad[0] = [bad[0][0], Buffer.concat([u64(0xffffffff8134a5b0n + slide), u64(0xdeadn)])];
+    const sk = 0xffffffff8304ce41n + slide;
+    image.mapVirtual(0xffffffff8211fa00n + slide, phys + (0xffffffff8211fa00n - 0xffffffff81000000n), 0x1000n);
+    const boot = new ScriptedBoot(image, [
+      { at: 0x1002a9n, registers: { rip: 0x1002a9n, rbx: 0x35ba000n } },
+      { at: 0x35ba000n + 0x1d045n, registers: { rip: 0x35ba000n + 0x1d045n, rax: phys }, memory: bad },
+      { at: sk, registers: { rip: sk }, memory: placed() },
+    ]);
+    const r = await runToSlide(boot, k, plan);
+    assert.equal(r.slide, slide);
+    assert.equal(r.pc, sk);
+    assert.equal(boot.inserted.length, 2 + 484);
+    assert.match(r.steps.join('\n'), /relocated pointers disagree/);
+  });
+
+  test('a vmlinux of another build: the banner refuses the slide', async () => {
+    const plan = earlyStopPlan('x86_64', k) as EarlyStop & { kind: 'every-slide' };
+    const image = new MemoryImage('x86_64').addRam(0n, 1n << 30n);
+    const sk = 0xffffffff8304ce41n + slide;
+    image.mapVirtual(0xffffffff8211fa00n + slide, 0x100000n, 0x1000n);
+    const boot = new ScriptedBoot(image, [{ at: sk, registers: { rip: sk }, memory: [[0x100000n, Buffer.from('Linux version 5.10.0 (someone else)')]] }]);
+    await assert.rejects(runToSlide(boot, k, plan), /not this kernel's/);
   });
 });

@@ -21,6 +21,7 @@ export const arm64Boot: BootFacts = {
   serialConsole: 'console=ttyAMA0',
   nodeArch: 'arm64',
   debianArch: 'arm64',
+  pcRegister: 'pc',
   kaslr: {
     // arch/arm64/kernel/pi/kaslr_early.c: BIT(VA_BITS_MIN − 3) + (seed & GENMASK(VA_BITS_MIN − 3, 0)),
     // 2 MiB aligned by head.S, which then adds the image's physical offset within 2 MiB

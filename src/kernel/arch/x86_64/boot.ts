@@ -16,6 +16,7 @@ export const x86_64Boot: BootFacts = {
   serialConsole: 'console=ttyS0',
   nodeArch: 'x64',
   debianArch: 'amd64',
+  pcRegister: 'rip',
   kaslr: {
     // arch/x86/boot/compressed/kaslr.c find_random_virt_addr(): a CONFIG_PHYSICAL_ALIGN slot
     // (2 MiB on x86_64, which requires a multiple of it) from LOAD_PHYSICAL_ADDR up to where
@@ -27,9 +28,18 @@ export const x86_64Boot: BootFacts = {
       return pageOffset === undefined ? undefined : { pageOffset, physOffset: 0n };
     },
     tableOverrides: [{}, { pti: true }],
-    // The slide is picked in the decompressor, which has no symbols, and the kernel runs at a
-    // random physical address until it jumps to its randomized virtual one: only the ~500
-    // possible virtual addresses of a function can be broken at.
-    earlyStop: { kind: 'every-slide' },
+    // arch/x86/boot/compressed/head_64.S (3.x to 6.x): startup_64 copies the decompressor to
+    // the end of the buffer with `std; rep movsq; cld` (%rbx = the copy's startup_32), and
+    // .Lrelocated ends with `movq %r15, %rsi; jmp *%rax` (%rax = the kernel's physical entry,
+    // startup_64 = _text). sys_call_table holds absolute addresses the decompressor relocated.
+    earlyStop: {
+      kind: 'decompressor-exit',
+      copy: 'fdf348a5fc',
+      copyRegister: 'rbx',
+      exit: '4c89feffe0',
+      exitJump: 3,
+      exitRegister: 'rax',
+      pointer: 'sys_call_table',
+    },
   },
 };
