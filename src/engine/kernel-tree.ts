@@ -263,7 +263,8 @@ async function findSiblingBuilds(
   const parent = path.dirname(root);
   const entries = await fs.readdir(parent, { withFileTypes: true }).catch(() => []);
   for (const entry of entries.slice(0, maxEntries)) {
-    if (!entry.isDirectory() || path.join(parent, entry.name) === root) continue;
+    // A link to a build elsewhere (`ln -s ~/builds/arm64 ../build-arm64`) counts as a sibling.
+    if ((!entry.isDirectory() && !entry.isSymbolicLink()) || path.join(parent, entry.name) === root) continue;
     const link = path.join(parent, entry.name, 'source');
     const target = await fs.readlink(link).catch(() => undefined);
     if (target === undefined) continue;

@@ -20,6 +20,12 @@
  *   mapped at its slide and x8 holds the runtime `__primary_switched`.
  *
  * `runToSlide` drives a plan through `BootControl`, which the engine implements over gdb.
+ *
+ * gdb is then told with `symbol-file -o SLIDE VMLINUX` over the vmlinux loaded at link addresses:
+ * every section moves by the slide (function breakpoints, source lines, `&symbol`, frames), in a
+ * millisecond to a second with the index cache warm. Module symbols need nothing: their
+ * addresses come from kernel memory. Anything that cached a symbol address before (a Target's
+ * symbol cache, breakpoints inserted by address) must be redone after it.
  */
 import { bootFacts } from './arch/boot';
 import { decompressorLandmarks } from './arch/x86_64/bzimage';

@@ -144,6 +144,15 @@ describe('kernel tree discovery', () => {
     assert.ok(d.visited < 40, `looked at ${d.visited} directories`);
   });
 
+  test('a link beside the tree to a build kept elsewhere counts as a sibling build', async () => {
+    const top = scratch();
+    const root = sourceTree(path.join(top, 'src', 'linux'));
+    const elsewhere = outOfTree(path.join(top, 'cache', 'kgdb', 'build'), root, { arch: 'x86_64', release: '6.1.176-kdap-kgdb' });
+    fs.symlinkSync(elsewhere, path.join(top, 'src', 'build-x86_64'));
+    const d = await findKernelBuilds([root]);
+    assert.deepEqual(d.builds.map((b) => b.dir), [elsewhere]);
+  });
+
   test('a workspace that is the O= build directory finds its tree through the source link', async () => {
     const top = scratch();
     const root = sourceTree(path.join(top, 'src', 'linux'));
