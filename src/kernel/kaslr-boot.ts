@@ -28,7 +28,6 @@
  * symbol cache, breakpoints inserted by address) must be redone after it.
  */
 import { bootFacts } from './arch/boot';
-import { decompressorLandmarks } from './arch/x86_64/bzimage';
 import { slideRange, verifySlide, type LinkedKernel } from './kaslr';
 import { FaultError, type Arch, type Target } from './target';
 
@@ -99,7 +98,7 @@ export function earlyStopPlan(arch: Arch, kernel: LinkedKernel, options: EarlySt
     case 'decompressor-exit': {
       const fallback = everySlide(arch, kernel, stopAt);
       if (!fallback) return undefined;
-      const marks = options.image && decompressorLandmarks(options.image, facts.copy, facts.exit, facts.exitJump);
+      const marks = options.image && facts.landmarks(options.image);
       const table = kernel.symbols.get(facts.pointer);
       const links = kernel.fileWords?.get(facts.pointer);
       if (!marks || table === undefined || !links || text === undefined) return fallback;

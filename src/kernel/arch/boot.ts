@@ -50,17 +50,25 @@ export type EarlyStopFacts =
     }
   | {
       readonly kind: 'decompressor-exit';
-      /** Bytes (hex) of the instruction where the decompressor copies itself; `copyRegister` holds where to. */
-      readonly copy: string;
+      /** Where the decompressor's landmarks are, from the boot image's bytes; undefined when not found. */
+      landmarks(image: Uint8Array): DecompressorLandmarks | undefined;
+      /** At the copy landmark, this register holds the address the decompressor copies itself to. */
       readonly copyRegister: string;
-      /** Bytes (hex) ending with the jump to the kernel; `exitRegister` holds its physical entry. */
-      readonly exit: string;
-      /** Offset of the jump inside `exit`. */
-      readonly exitJump: number;
+      /** At the exit landmark, this register holds the kernel's physical entry (`_text`). */
       readonly exitRegister: string;
       /** A table of absolute pointers the decompressor relocates (its first two entries are read). */
       readonly pointer: string;
     };
+
+/** Landmarks of a decompressor that carries no symbols, found by their bytes. */
+export interface DecompressorLandmarks {
+  /** Where the boot loader loads the decompressor (x86 code32_start). */
+  readonly loadAddress: bigint;
+  /** Offset from the load address of the instruction where it copies itself. */
+  readonly copyOffset: bigint;
+  /** Offset from the copy's base of the jump into the kernel. */
+  readonly exitOffset: bigint;
+}
 
 export interface KaslrFacts {
   /**

@@ -88,9 +88,12 @@ function bzImage(copyAt: number, exitAt: number, extraCopy?: number): Buffer {
   return b;
 }
 
+/** arch/x86/boot/compressed/head_64.S: `std; rep movsq; cld` and `movq %r15,%rsi; jmp *%rax`, by hand. */
+const X86_BYTES = { copy: 'fdf348a5fc', exit: '4c89feffe0', exitJump: 3 };
+
 describe('x86_64 decompressor landmarks', () => {
   test('found by their bytes; the exit is the jmp after movq %r15,%rsi', () => {
-    assert.deepEqual(decompressorLandmarks(bzImage(0x2a9, 0x1d042), 'fdf348a5fc', '4c89feffe0', 3), {
+    assert.deepEqual(decompressorLandmarks(bzImage(0x2a9, 0x1d042), X86_BYTES), {
       loadAddress: 0x100000n,
       copyOffset: 0x2a9n,
       exitOffset: 0x1d045n,
@@ -98,14 +101,14 @@ describe('x86_64 decompressor landmarks', () => {
   });
 
   test('a second copy sequence in the compressed data past the head is not mistaken for it', () => {
-    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x1f000), 'fdf348a5fc', '4c89feffe0', 3)?.copyOffset, 0x2a9n);
-    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x400), 'fdf348a5fc', '4c89feffe0', 3), undefined, 'two in the head: ambiguous');
+    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x1f000), X86_BYTES)?.copyOffset, 0x2a9n);
+    assert.equal(decompressorLandmarks(bzImage(0x2a9, 0x1d042, 0x400), X86_BYTES), undefined, 'two in the head: ambiguous');
   });
 
   test('not a bzImage (an arm64 Image, a vmlinux): no landmarks, and the plan falls back', () => {
     const arm = Buffer.alloc(0x1000);
     arm.write('ARM\x64', 0x38, 'latin1');
-    assert.equal(decompressorLandmarks(arm, 'fdf348a5fc', '4c89feffe0', 3), undefined);
+    assert.equal(decompressorLandmarks(arm, X86_BYTES), undefined);
     assert.equal(earlyStopPlan('x86_64', x86, { image: arm })?.kind, 'every-slide');
   });
 

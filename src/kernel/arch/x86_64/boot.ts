@@ -1,4 +1,5 @@
 import type { BootFacts } from '../boot';
+import { decompressorLandmarks } from './bzimage';
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -34,10 +35,8 @@ export const x86_64Boot: BootFacts = {
     // startup_64 = _text). sys_call_table holds absolute addresses the decompressor relocated.
     earlyStop: {
       kind: 'decompressor-exit',
-      copy: 'fdf348a5fc',
+      landmarks: (image) => decompressorLandmarks(image, { copy: 'fdf348a5fc', exit: '4c89feffe0', exitJump: 3 }),
       copyRegister: 'rbx',
-      exit: '4c89feffe0',
-      exitJump: 3,
       exitRegister: 'rax',
       pointer: 'sys_call_table',
     },

@@ -4,14 +4,15 @@
  * arch/x86/boot/compressed/head_64.S sit in it. The decompressor carries no symbols, so its
  * landmarks are found by their bytes.
  */
+import type { DecompressorLandmarks } from '../boot';
 
-export interface DecompressorLandmarks {
-  /** code32_start: where the boot loader loads the decompressor (its startup_32). */
-  readonly loadAddress: bigint;
-  /** Offset from startup_32 of the first byte of the `copy` sequence. */
-  readonly copyOffset: bigint;
-  /** Offset from startup_32 of the jump inside the `exit` sequence. */
-  readonly exitOffset: bigint;
+/** Instruction sequences (hex) and where the jump sits in the exit one. */
+export interface LandmarkBytes {
+  /** Where the decompressor copies itself: `std; rep movsq; cld`. */
+  readonly copy: string;
+  /** Its jump into the kernel: `movq %r15, %rsi; jmp *%rax`. */
+  readonly exit: string;
+  readonly exitJump: number;
 }
 
 /** Where the decompressor's head lives in the file: the copy sequence must be near its start. */
@@ -28,7 +29,8 @@ function indexesOf(haystack: Uint8Array, needle: Uint8Array, limit = haystack.le
  * The landmarks in a bzImage, or undefined when the file is not one (no "HdrS" setup header) or
  * a sequence is missing or not unique where it is looked for (another kernel version).
  */
-export function decompressorLandmarks(image: Uint8Array, copy: string, exit: string, exitJump: number): DecompressorLandmarks | undefined {
+export function decompressorLandmarks(image: Uint8Array, bytes: LandmarkBytes): DecompressorLandmarks | undefined {
+  const { copy, exit, exitJump } = bytes;
   if (image.length < 0x270) return undefined;
   const header = Buffer.from(image.buffer, image.byteOffset, image.length);
   if (header.toString('latin1', 0x202, 0x206) !== 'HdrS') return undefined;
