@@ -34,7 +34,7 @@ for (const arch of fixtureArches) {
       await guest.waitFor(/# $/, 60_000);
       const mark = guest.mark();
       guest.sendLine('echo KDAP-$((6*7)) $(uname -m); cat /proc/version');
-      const m = await guest.waitFor(/KDAP-42 (\S+)\n(Linux version \S+)/, 60_000, mark);
+      const m = await guest.waitFor(/KDAP-42 (\S+)\n(Linux version \S+) /, 60_000, mark);
       assert.equal(m[1], machine[arch]);
       assert.equal(m[2], `Linux version ${fx.release}`);
       assert.doesNotMatch(guest.text, /No working init found|Kernel panic/);
