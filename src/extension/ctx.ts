@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { Config, serverRestartSettings } from './config';
 import { SerialConsoles } from './console';
 import { KdapAdapterFactory, KdapConfigurationProvider, KdapDynamicConfigurations } from './debug';
+import { KernelBuilds } from './kernel-builds';
 import { kernelLogLanguage, KernelLogClient } from './language';
 import { debugType, Sessions } from './sessions';
 import { CpusTree } from './views/cpus';
@@ -24,6 +25,7 @@ export class Ctx {
   readonly pageWalk: PageWalkTree;
   readonly language: KernelLogClient;
   readonly consoles: SerialConsoles;
+  readonly builds: KernelBuilds;
 
   constructor(readonly extCtx: vscode.ExtensionContext) {
     this.output = this.pushExtCleanup(vscode.window.createOutputChannel('Kernel Log', { log: true }));
@@ -32,6 +34,7 @@ export class Ctx {
     this.modules = this.pushExtCleanup(new ModulesTree(this.sessions));
     this.pageWalk = this.pushExtCleanup(new PageWalkTree());
     this.consoles = this.pushExtCleanup(new SerialConsoles());
+    this.builds = new KernelBuilds(extCtx);
     this.language = this.pushExtCleanup(new KernelLogClient(this.asAbsolute('dist/server.js'), this.output));
   }
 
@@ -54,11 +57,11 @@ export class Ctx {
     for (const [id, provider] of views) {
       this.pushExtCleanup(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: id !== viewIds.pageWalk }));
     }
-    this.pushExtCleanup(vscode.debug.registerDebugConfigurationProvider(debugType, new KdapConfigurationProvider()));
+    this.pushExtCleanup(vscode.debug.registerDebugConfigurationProvider(debugType, new KdapConfigurationProvider(this.builds)));
     this.pushExtCleanup(
       vscode.debug.registerDebugConfigurationProvider(
         debugType,
-        new KdapDynamicConfigurations(),
+        new KdapDynamicConfigurations(this.builds),
         vscode.DebugConfigurationProviderTriggerKind.Dynamic,
       ),
     );

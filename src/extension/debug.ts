@@ -2,7 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttachArguments, LaunchArguments } from '../adapter/config';
+import { minimalInitramfs } from '../engine/initramfs';
+import { buildOfImage, elfFileArch, toolchainGdb } from '../engine/kernel-tree';
 import { Config } from './config';
+import { fileFolders, type KernelBuilds } from './kernel-builds';
+import { configForBuild, isLaunchable } from './kernel-configs';
+import { PickerCommands } from './pickers';
 import { debugType } from './sessions';
 
 export type KdapConfiguration = vscode.DebugConfiguration &
@@ -100,21 +105,21 @@ export function resolveKdapConfiguration(
 
 /**
  * Where a vmlinux is looked for when neither the configuration nor kdap.vmlinux names one:
- * the kernel build tree the image came from (…/arch/ARCH/boot/IMAGE → …/vmlinux), then the
- * workspace folder.
+ * the kernel build the image sits in (…/arch/ARCH/boot/IMAGE → …/vmlinux), then the workspace
+ * folder.
  */
-export function vmlinuxCandidates(config: KdapConfiguration, folder: string | undefined): string[] {
+export async function vmlinuxCandidates(config: KdapConfiguration, folder: string | undefined): Promise<string[]> {
   const out: string[] = [];
   const m = typeof config.kernel === 'string' ? /^(.*)\/arch\/[^/]+\/boot\/[^/]+$/.exec(config.kernel) : null;
-  if (m?.[1]) out.push(path.join(m[1], 'vmlinux'));
+  if (m?.[1]) out.push((await buildOfImage(config.kernel!)).vmlinux ?? path.join(m[1], 'vmlinux'));
   if (folder) out.push(path.join(folder, 'vmlinux'));
   return out;
 }
 
 /** After variable substitution: finds a vmlinux if none is named; the files named must exist. */
-export function checkFiles(config: KdapConfiguration, folder?: string): string | undefined {
+export async function checkFiles(config: KdapConfiguration, folder?: string): Promise<string | undefined> {
   if (!config.vmlinux) {
-    const candidates = vmlinuxCandidates(config, folder);
+    const candidates = await vmlinuxCandidates(config, folder);
     const found = candidates.find((f) => fs.existsSync(f));
     if (!found) {
       const looked = candidates.length ? ` (looked for ${candidates.join(', ')})` : '';
@@ -148,13 +153,43 @@ function refuse(error: string, untrusted?: boolean): undefined {
   return undefined;
 }
 
+/** What a new launch.json starts with when no kernel build is found: the pickers ask. */
+export const pickerConfiguration = {
+  type: debugType,
+  request: 'launch',
+  name: 'QEMU: pick the kernel',
+  kernel: `\${command:${PickerCommands.kernelImage}}`,
+  vmlinux: `\${command:${PickerCommands.vmlinux}}`,
+  ...launchDefaults,
+};
+
 export class KdapConfigurationProvider implements vscode.DebugConfigurationProvider {
+  constructor(private readonly builds: KernelBuilds) {}
+
+  /** A new launch.json: one configuration per kernel build in the folder, else the pickers. */
+  async provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): Promise<vscode.DebugConfiguration[]> {
+    const root = folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined;
+    const found = (await this.builds.discover(root ? [root] : fileFolders())).builds.filter(isLaunchable);
+    if (found.length === 0) return [pickerConfiguration];
+    return found.map((b) => configForBuild(b, { folder: root, gdbPath: toolchainGdb(b) }) as vscode.DebugConfiguration);
+  }
+
   async resolveDebugConfiguration(
     folder: vscode.WorkspaceFolder | undefined,
     debugConfiguration: vscode.DebugConfiguration,
   ): Promise<vscode.DebugConfiguration | null | undefined> {
-    // F5 without a launch.json: null makes VS Code open one with the initial configurations.
-    if (!debugConfiguration.type && !debugConfiguration.request && !debugConfiguration.name) return null;
+    if (!debugConfiguration.request && !debugConfiguration.name) {
+      // F5 without a launch.json: the kernel build of this folder, picked once if several.
+      const build = await this.builds.chooseBuild(folder);
+      if (build === undefined) return undefined;
+      if ('none' in build) {
+        void vscode.window.showInformationMessage(`${build.none} Opening launch.json to set "kernel" and "vmlinux".`);
+        return null; // VS Code opens launch.json with the initial configurations
+      }
+      // Whatever else came along (noDebug, debugServer) stays.
+      const { type: _type, request: _request, name: _name, ...rest } = debugConfiguration;
+      debugConfiguration = { ...configForBuild(build, { folders: fileFolders(), gdbPath: toolchainGdb(build) }), ...rest } as vscode.DebugConfiguration;
+    }
     const config = new Config(folder?.uri);
     const settings: DebugSettings = {
       vmlinux: config.vmlinux,
@@ -162,7 +197,7 @@ export class KdapConfigurationProvider implements vscode.DebugConfigurationProvi
       qemuPath: config.qemuPath,
       gdbIndexCache: config.gdbIndexCache,
       modulePaths: config.modulePaths,
-      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath),
+      workspaceFolders: fileFolders(),
     };
     const r = resolveKdapConfiguration(debugConfiguration as KdapConfiguration, settings, vscode.workspace.isTrusted);
     if ('error' in r) return refuse(r.error, r.untrusted);
@@ -174,30 +209,42 @@ export class KdapConfigurationProvider implements vscode.DebugConfigurationProvi
     debugConfiguration: vscode.DebugConfiguration,
   ): Promise<vscode.DebugConfiguration | undefined> {
     const root = folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined;
-    const error = checkFiles(debugConfiguration as KdapConfiguration, root);
-    return error ? refuse(error) : debugConfiguration;
+    const config = debugConfiguration as KdapConfiguration;
+    const error = await checkFiles(config, root);
+    if (error) return refuse(error);
+    if (!config.sourceRoot && config.vmlinux) {
+      const tree = await this.builds.sourceTreeFor(config.vmlinux);
+      if (tree) config.sourceRoot = tree;
+    }
+    if (config.request === 'launch' && !config.initrd) await withMinimalInitrd(config);
+    return config;
   }
 }
 
 /**
- * Offers launch configurations for the kernel build trees among the workspace folders
- * (a vmlinux next to arch/x86/boot/bzImage or arch/arm64/boot/Image).
+ * A launch without "initrd" gets kdap's minimal busybox initramfs, or a warning that the kernel
+ * will stop at "No working init found" (it still stops at start_kernel first).
+ */
+async function withMinimalInitrd(config: KdapConfiguration): Promise<void> {
+  const arch = config.arch ?? (config.vmlinux ? await elfFileArch(config.vmlinux) : undefined);
+  if (!arch) return;
+  const r = await minimalInitramfs(arch).catch((err: Error) => ({ missing: `No "initrd", and making one failed: ${err.message}` }));
+  if ('path' in r) config.initrd = r.path;
+  else void vscode.window.showWarningMessage(r.missing);
+}
+
+/**
+ * Offers launch configurations for the kernel builds in and around the workspace folders
+ * (in-tree and make O= builds, engine/kernel-tree.ts).
  */
 export class KdapDynamicConfigurations implements vscode.DebugConfigurationProvider {
-  provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): vscode.DebugConfiguration[] {
+  constructor(private readonly builds: KernelBuilds) {}
+
+  async provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): Promise<vscode.DebugConfiguration[]> {
     if (!folder || folder.uri.scheme !== 'file') return [];
     const root = folder.uri.fsPath;
-    if (!fs.existsSync(path.join(root, 'vmlinux'))) return [];
-    const found: vscode.DebugConfiguration[] = [];
-    const image = (arch: string, file: string) => fs.existsSync(path.join(root, 'arch', arch, 'boot', file));
-    const base = { type: debugType, request: 'launch', vmlinux: '${workspaceFolder}/vmlinux', ...launchDefaults };
-    if (image('x86', 'bzImage')) {
-      found.push({ ...base, name: 'QEMU x86_64 (this tree)', kernel: '${workspaceFolder}/arch/x86/boot/bzImage', append: 'console=ttyS0 nokaslr' });
-    }
-    if (image('arm64', 'Image')) {
-      found.push({ ...base, name: 'QEMU arm64 (this tree)', kernel: '${workspaceFolder}/arch/arm64/boot/Image', append: 'console=ttyAMA0 nokaslr' });
-    }
-    return found;
+    const found = (await this.builds.discover([root])).builds.filter(isLaunchable);
+    return found.map((b) => configForBuild(b, { folder: root, gdbPath: toolchainGdb(b) }) as vscode.DebugConfiguration);
   }
 }
 

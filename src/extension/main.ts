@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { Ctx } from './ctx';
 import { registerPointerHover } from './hover';
+import { registerPickers } from './pickers';
 import { registerOops } from './oops';
 
 let ctx: Ctx | undefined;
@@ -22,6 +23,7 @@ export function activate(extCtx: vscode.ExtensionContext): KdapApi {
     ctx = new Ctx(extCtx);
     ctx.registerProviders();
     registerCommands(ctx);
+    registerPickers(ctx, ctx.builds);
     registerOops(ctx);
     registerPointerHover(ctx);
     ctx.startLanguageClientOnDemand();

@@ -27,11 +27,11 @@ describe('contributions', () => {
     for (const key of ['remote', 'kgdb', 'vmlinux']) assert.ok(key in attrs.attach!.properties, `attach has no "${key}"`);
   });
 
-  it('offers the four configuration snippets', () => {
+  it('offers the configuration snippets: a build picked from the workspace, each arch, attach', () => {
     const names = kdapDebugger().configurationSnippets.map((s) => s.body.name);
-    assert.deepEqual(names, ['QEMU x86_64', 'QEMU arm64', 'Attach to QEMU gdbstub', 'Attach to kgdb']);
+    assert.deepEqual(names, ['QEMU', 'QEMU x86_64', 'QEMU arm64', 'Attach to QEMU gdbstub', 'Attach to kgdb']);
     const requests = kdapDebugger().configurationSnippets.map((s) => s.body.request);
-    assert.deepEqual(requests, ['launch', 'launch', 'attach', 'attach']);
+    assert.deepEqual(requests, ['launch', 'launch', 'launch', 'attach', 'attach']);
   });
 
   for (const view of ['kdap.cpus', 'kdap.modules', 'kdap.pageWalk']) {

@@ -1,0 +1,90 @@
+/**
+ * What a vmlinux file says about itself before any target is connected: its arch, build id,
+ * `linux_banner` and the link addresses KASLR detection needs (kernel/kaslr.ts `LinkedKernel`).
+ * Read from the ELF symbol table and one positional read for the banner; no gdb.
+ */
+import * as fs from 'node:fs/promises';
+import { archOfElfMachine, bootFacts } from '../kernel/arch/boot';
+import type { LinkedKernel } from '../kernel/kaslr';
+import type { Arch } from '../kernel/target';
+import { ElfFile, SHT_NOBITS } from '../oops/elf';
+
+/** Symbols KASLR detection and the early-stop plans use, besides the arch's own. */
+const wanted = [
+  '_text', '_stext', '_etext', '_sinittext', '_einittext', '_end', 'linux_banner',
+  'start_kernel', 'kgdb_breakpoint', 'vmcoreinfo_data',
+];
+
+export interface VmlinuxFacts extends LinkedKernel {
+  readonly file: string;
+  readonly arch: Arch;
+  readonly buildId?: string;
+  /** `linux_banner` as text: "Linux version 6.1.0-50-cloud-amd64 (…) #1 SMP …". */
+  readonly bannerText: string;
+  readonly fileHead: Uint8Array;
+}
+
+/** Bytes of the image head compared: the arm64 Image header with its magic, say. */
+const headLength = 64;
+
+/** Longer than any real banner; bounds a read when the symbol has no size. */
+const maxBanner = 1024;
+
+/**
+ * Reads the facts of a vmlinux. `extra` adds symbols to look up (a function the session knows it
+ * stops in). Throws ElfError for a file that is not ELF and Error for an arch kdap does not debug
+ * or a kernel without `linux_banner`.
+ */
+export async function readVmlinuxFacts(file: string, extra: readonly string[] = []): Promise<VmlinuxFacts> {
+  const elf = await ElfFile.open(file);
+  try {
+    const arch = archOfElfMachine(elf.header.machine);
+    if (!arch) throw new Error(`${file} is built for ELF machine ${elf.header.machine}; kdap debugs x86_64 and arm64 kernels`);
+    const facts = bootFacts(arch).kaslr;
+    const early = facts.earlyStop;
+    const names = new Set([
+      ...wanted,
+      ...extra,
+      ...facts.layoutVariables,
+      ...(facts.vectorBase ? [facts.vectorBase.symbol] : []),
+      ...(early.kind === 'decompressor-exit' ? [early.pointer] : early.kind === 'entry-branch' ? [early.function, early.target] : []),
+    ]);
+    const symbols = new Map<string, bigint>();
+    const sizes = new Map<string, bigint>();
+    for (const sym of await elf.symbols()) {
+      if (!names.has(sym.name) || symbols.has(sym.name) || sym.shndx === 0) continue;
+      symbols.set(sym.name, sym.value);
+      if (sym.size > 0n) sizes.set(sym.name, sym.size);
+    }
+    const at = symbols.get('linux_banner');
+    if (at === undefined) throw new Error(`${file} has no linux_banner symbol: is it a vmlinux?`);
+    const length = Number(sizes.get('linux_banner') ?? BigInt(maxBanner));
+    const raw = await readAtAddress(elf, file, at, Math.min(length, maxBanner), 'linux_banner');
+    const fileHead = await readAtAddress(elf, file, symbols.get('_text') ?? at, headLength, '_text');
+    const fileWords = new Map<string, readonly [bigint, bigint]>();
+    const table = early.kind === 'decompressor-exit' ? symbols.get(early.pointer) : undefined;
+    if (early.kind === 'decompressor-exit' && table !== undefined) {
+      const w = await readAtAddress(elf, file, table, 16, early.pointer);
+      if (w.length === 16) fileWords.set(early.pointer, [w.readBigUInt64LE(0), w.readBigUInt64LE(8)]);
+    }
+    const nul = raw.indexOf(0);
+    const banner = nul < 0 ? raw : raw.subarray(0, nul);
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords };
+  } finally {
+    await elf.close();
+  }
+}
+
+/** `length` bytes of the file where the section holding link address `at` keeps them. */
+async function readAtAddress(elf: ElfFile, file: string, at: bigint, length: number, what: string): Promise<Buffer> {
+  const section = elf.sections.find((s) => s.type !== SHT_NOBITS && s.addr > 0n && at >= s.addr && at < s.addr + s.size);
+  if (!section) throw new Error(`${file}: ${what} (0x${at.toString(16)}) is in no section with contents`);
+  const out = Buffer.alloc(length);
+  const fh = await fs.open(file, 'r');
+  try {
+    const { bytesRead } = await fh.read(out, 0, length, Number(section.offset + (at - section.addr)));
+    return out.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}

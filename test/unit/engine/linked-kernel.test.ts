@@ -1,0 +1,81 @@
+/**
+ * The facts KASLR detection takes from a vmlinux, checked on the Debian fixture kernels against
+ * their System.map and the package's own release name (skipped, with the reason, when the
+ * fixtures have not been fetched), and on files that are not what they claim.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readVmlinuxFacts } from '../../../src/engine/linked-kernel';
+
+interface ArchEntry {
+  vmlinux: string;
+  systemMap: string;
+  release: string;
+  buildId: string;
+  kmod?: unknown;
+}
+
+function manifest(): Record<string, ArchEntry> | string {
+  const file = path.join(process.env.KDAP_CACHE || path.join(os.homedir(), '.cache', 'kdap'), 'fixtures.json');
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { arches: Record<string, ArchEntry> }).arches;
+  } catch {
+    return `no ${file}; run \`npm run fixtures\` to fetch the Debian kernels`;
+  }
+}
+
+const arches = manifest();
+
+for (const arch of ['x86_64', 'arm64']) {
+  const fx = typeof arches === 'string' ? undefined : arches[arch];
+  const skip = typeof arches === 'string' ? arches : !fx || !fs.existsSync(fx.vmlinux) ? `no ${arch} vmlinux in the fixtures` : false;
+  describe(`vmlinux facts (${arch} Debian fixture)`, () => {
+    test('link addresses equal System.map; the banner names the package release; build id', { skip }, async () => {
+      const facts = await readVmlinuxFacts(fx!.vmlinux);
+      const map = new Map<string, bigint>();
+      for (const line of fs.readFileSync(fx!.systemMap, 'utf8').split('\n')) {
+        const [addr, , name] = line.split(' ');
+        if (name && !map.has(name)) map.set(name, BigInt(`0x${addr}`));
+      }
+      assert.equal(facts.arch, arch);
+      assert.ok(facts.symbols.size >= 10, `${facts.symbols.size} symbols`);
+      for (const [name, value] of facts.symbols) assert.equal(value, map.get(name), name);
+      assert.equal(facts.buildId, fx!.buildId);
+      assert.ok(facts.bannerText.startsWith(`Linux version ${fx!.release} (debian-kernel@lists.debian.org)`), facts.bannerText);
+      assert.match(facts.bannerText, / Debian 6\.1\.\d+-\d+ \(\d{4}-\d\d-\d\d\)$/);
+      assert.equal(facts.banner[facts.banner.length - 1], 0x0a, 'the banner ends with its newline, as in memory');
+      assert.equal(facts.banner.length, Number(facts.sizes!.get('linux_banner')) - 1, 'the NUL is not part of it');
+    });
+  });
+}
+
+describe('vmlinux facts of files that are not a vmlinux', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-linked-'));
+  test('a bzImage-like file: not ELF', async () => {
+    const f = path.join(dir, 'bzImage');
+    fs.writeFileSync(f, Buffer.alloc(512, 0x4d));
+    await assert.rejects(readVmlinuxFacts(f), /not an ELF file/);
+  });
+
+  test('an ELF of another arch, and one without linux_banner, say so', async () => {
+    const header = (machine: number) => {
+      const b = Buffer.alloc(64);
+      b.writeUInt32BE(0x7f454c46, 0);
+      b[4] = 2;
+      b[5] = 1;
+      b[6] = 1;
+      b.writeUInt16LE(2, 16);
+      b.writeUInt16LE(machine, 18);
+      return b;
+    };
+    const riscv = path.join(dir, 'riscv');
+    fs.writeFileSync(riscv, header(243));
+    await assert.rejects(readVmlinuxFacts(riscv), /ELF machine 243; kdap debugs x86_64 and arm64/);
+    const bare = path.join(dir, 'bare');
+    fs.writeFileSync(bare, header(62));
+    await assert.rejects(readVmlinuxFacts(bare), /no linux_banner symbol: is it a vmlinux\?/);
+  });
+});
