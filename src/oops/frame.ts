@@ -7,6 +7,7 @@
  *   [<ffffffff81234567>] ? func+0x10/0x20 [mod]      x86/mips/riscv/arm64 (old), i386
  *   [<c0019560>] (func) from [<c0014734>] (caller+0x10/0x14 [mod])   arm (old)
  *   func [mod] from caller+0x10/0x14 [mod]           arm (5.x+)
+ *   start_kernel from 0x0                            arm (5.x+), the outermost entry
  *   [c00000003795f220] [c000000000011310] .func+0x50/0x1cc (unreliable)   powerpc
  *   func+0x10/0x20 file.c:123 [inline]               syzbot
  *   func (file.c:123 (discriminator 1) file.h:45) mod  decode_stacktrace.sh output
@@ -28,6 +29,8 @@ export interface FrameText {
   source: SourceLocation[] | undefined;
   inlined: boolean;
   tag: string | undefined;
+  /** The line was cut short (by a pager): what the cut reached is not in the entry. */
+  truncated: boolean;
   /** Columns in the parsed string of the symbol reference. */
   range: TextRange;
 }
@@ -160,11 +163,12 @@ function empty(range: TextRange): FrameText {
     source: undefined,
     inlined: false,
     tag: undefined,
+    truncated: false,
     range,
   };
 }
 
-function assign(f: FrameText, p: SymPart): void {
+function assign(f: FrameText, p: Omit<SymPart, 'symbol'> & { symbol: string | undefined }): void {
   f.symbol = p.symbol;
   f.offset = p.offset;
   f.size = p.size;
@@ -304,10 +308,19 @@ function parseFrameAt(c: Cursor, inTrace: boolean): FrameText | undefined {
       if (!p) return undefined;
       assign(f, p);
       if (c.match(FROM)) {
-        // ARM 5.x+ prints the caller with %pS, so a real entry always has an offset there.
+        // ARM 5.x+ prints the caller with %pS, so a real entry has an offset there, or is a
+        // bare address where there is no symbol (`start_kernel from 0x0`).
+        const start = c.pos;
         const caller = symPart(c);
-        if (!caller || caller.offset === undefined) return undefined;
-        assign(f, caller);
+        if (caller) {
+          if (caller.offset === undefined) return undefined;
+          assign(f, caller);
+        } else {
+          const h = c.match(HEX);
+          if (!h) return undefined;
+          assign(f, { symbol: undefined, offset: undefined, size: undefined, module: undefined, buildId: undefined, range: { start, end: c.pos } });
+          f.address = hex(h[1]);
+        }
         f.callee = p.symbol;
       }
     }
@@ -327,4 +340,61 @@ function plausible(f: FrameText, bracketed: boolean, inTrace: boolean): boolean 
   if (bracketed || f.callee !== undefined || f.source !== undefined) return true;
   if (f.offset === undefined) return false;
   return f.size !== undefined || inTrace;
+}
+
+const CUT_SIZE = /\/0x[0-9a-fA-F]{0,16}$/;
+const CUT_OFFSET = /\+0x[0-9a-fA-F]{0,16}$/;
+const CUT_HEX = /(?:^|[\s(<[])(?:0x)?[0-9a-fA-F]{1,16}$/;
+const CUT_DELIMITERS = ' \t+/[(';
+// `  ? do_one_initc`, `  do_one_initcall+0x4`: a name, perhaps cut, perhaps followed by a cut offset.
+const CUT_NAME = /^([ \t]{0,64}(?:\?[ \t]{1,8})?)([A-Za-z_.$][A-Za-z0-9_.$]{0,255})(\+(?:0x[0-9a-fA-F]{0,16})?)?$/;
+
+/** Drops what the cut reached in an entry parsed from a cut line (`t` ends where the cut was). */
+function dropCut(f: FrameText, t: string): void {
+  if (t.endsWith(']') || t.endsWith(')')) return;
+  if (f.size !== undefined && CUT_SIZE.test(t)) f.size = undefined;
+  else if (f.offset !== undefined && CUT_OFFSET.test(t)) {
+    f.offset = undefined;
+    f.size = undefined;
+  } else if (f.source !== undefined && /:\d{1,9}$/.test(t)) f.source = f.source.length > 1 ? f.source.slice(0, -1) : undefined;
+  else if (f.symbol !== undefined && t.endsWith(f.symbol)) f.symbol = undefined;
+  else if (f.symbol === undefined && CUT_HEX.test(t)) f.address = undefined;
+}
+
+/**
+ * A stack entry whose line a pager cut short (`s` without the cut mark). It is still one entry,
+ * but what the cut reached may be incomplete and is left out: `func+0x46/0x1` keeps no size,
+ * `func+0x4` no offset, a name cut in the middle is no name. Only inside a trace (`inTrace`)
+ * does a cut line that is not recognisably an entry count as one.
+ */
+export function parseCutStackLine(s: string, inTrace: boolean): StackLine | undefined {
+  if (s.length > MAX_FRAME_LINE) return undefined;
+  let t = s.trimEnd();
+  // A cut right after a blank left every token before it whole.
+  let whole = t.length < s.length;
+  for (let n = 0; n < 8 && t.length > 0; n++) {
+    const parsed = parseStackLine(t, inTrace);
+    if (parsed && !parsed.frame) return parsed;
+    const f = parsed?.frame;
+    if (parsed && f) {
+      if (!whole) dropCut(f, t);
+      f.truncated = true;
+      return parsed;
+    }
+    // Back to the last delimiter: the token before it is whole.
+    let i = t.length - 1;
+    while (i >= 0 && !CUT_DELIMITERS.includes(t[i])) i--;
+    if (i <= 0) break;
+    t = t.slice(0, i).trimEnd();
+    whole = true;
+  }
+  const m = inTrace ? CUT_NAME.exec(s.trimEnd()) : null;
+  if (!m) return undefined;
+  const start = m[1].length;
+  const f = empty({ start, end: start + m[2].length });
+  f.reliable = !m[1].includes('?');
+  f.truncated = true;
+  // The name is whole when something followed it; the offset after `+` never is.
+  if (m[3] !== undefined || whole) f.symbol = m[2];
+  return { markers: [], frame: f };
 }

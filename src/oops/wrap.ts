@@ -1,0 +1,125 @@
+/**
+ * Lines a terminal or a mail client broke in two, joined again, and lines a pager cut short,
+ * recognised as such.
+ *
+ * In a log whose lines carry a prefix (a timestamp, a syslog or journal header), a line without
+ * one right after a prefixed line is the rest of that line when the widths say it was broken
+ * there. A terminal breaks at its width exactly: the broken lines are all as wide as the widest
+ * prefixed line, and that is wider than a mail client would wrap. A mail client breaks before
+ * the word that would not fit: no prefixed line is wider than mail allows, and the broken line
+ * plus that word is wider than any mail client wraps at. (A serial console capture, where
+ * user-space output without timestamps follows kernel lines, has prefixed lines far wider than
+ * mail allows.) A join must never cost a frame: when either half alone is a stack entry, the
+ * joined line must be one too.
+ *
+ * `journalctl` in a pager (`less -S`) chops lines at the terminal width and marks them with a
+ * `>` in the last column; `journalctl --no-full` ends them with `…`.
+ */
+import { parseStackLine } from './frame';
+import { detectHeader, isCutHere, isEndMarker } from './headers';
+import { splitPrefix, type LinePrefix } from './lines';
+
+/** Columns `start` to `end` of a joined line are columns `start + shift` to `end + shift` of physical line `no`. */
+export interface Piece {
+  no: number;
+  start: number;
+  end: number;
+  shift: number;
+}
+
+export interface LogicalLine {
+  /** 1-based number of the first physical line. */
+  no: number;
+  raw: string;
+  prefix: LinePrefix;
+  /** Undefined for a line that was never broken. */
+  pieces: Piece[] | undefined;
+  /** Length of the last physical line (the one a further break would follow). */
+  lastLength: number;
+}
+
+/** Mail clients wrap at 66 to 78 columns: a line that would have been wider than this was broken… */
+const MIN_WRAP = 64;
+/** …and none is wider than this (quote marks come on top); a terminal that breaks lines is wider. */
+const MAX_WRAP = 80;
+/** Quoted-printable lines are at most 76 characters, a soft break ends one with `=`. */
+const QP_WIDTH = 76;
+const MAX_JOINED = 4096;
+const MARKER_END = /<\/?[A-Za-z#_]{2,24}>$/;
+const STANDALONE = /^(?:Call [Tt]race:?$|Modules linked in:|CPU: \d|Hardware name: |Code: )/;
+
+function isFrame(body: string): boolean {
+  return parseStackLine(body, true)?.frame !== undefined;
+}
+
+/** A line that means something on its own never continues another one. */
+function standalone(t: string): boolean {
+  return STANDALONE.test(t) || isEndMarker(t) || isCutHere(t) || detectHeader(t) !== undefined;
+}
+
+export class Unwrapper {
+  /** The widest prefixed physical line so far, and how many were that wide. */
+  private width = 0;
+  private widest = 0;
+
+  seen(length: number, prefix: LinePrefix): void {
+    if (!prefix.stamped) return;
+    if (length > this.width) {
+      this.width = length;
+      this.widest = 1;
+    } else if (length === this.width) {
+      this.widest++;
+    }
+  }
+
+  /** `raw` (physical line `no`, prefix `p`) joined onto `held`, or undefined when it does not continue it. */
+  join(held: LogicalLine, raw: string, p: LinePrefix, no: number): LogicalLine | undefined {
+    if (!held.prefix.stamped || p.stamped || p.quoteDepth !== held.prefix.quoteDepth) return undefined;
+    const text = raw.slice(p.quoteEnd);
+    const trimmed = text.trim();
+    if (trimmed === '' || held.raw.length + text.length > MAX_JOINED) return undefined;
+    const last = held.lastLength;
+    const qp = held.raw.endsWith('=') && last <= QP_WIDTH;
+    // One line as wide as the widest could be chance; two are a screen's edge.
+    const terminal = this.width > MAX_WRAP && last === this.width && this.widest >= 2;
+    const word = trimmed.length - trimmed.replace(/^\S+/, '').length;
+    const mail = this.width <= MAX_WRAP + 2 * p.quoteDepth && last + 1 + word > MIN_WRAP;
+    if (!(terminal || mail || qp) || standalone(trimmed)) return undefined;
+
+    const base = qp ? held.raw.slice(0, -1) : held.raw;
+    const seps = terminal || qp || /\s$/.test(base) ? ['', ' '] : [' ', ''];
+    const mustBeFrame = isFrame(held.prefix.body) || isFrame(text);
+    for (const sep of seps) {
+      const joined = base + sep + text;
+      const prefix = splitPrefix(joined);
+      if (mustBeFrame && !isFrame(prefix.body)) continue;
+      const start = base.length + sep.length;
+      const pieces = held.pieces ? held.pieces.slice(0, -1) : [];
+      const before = held.pieces ? held.pieces[held.pieces.length - 1] : { no: held.no, start: 0, end: 0, shift: 0 };
+      pieces.push({ ...before, end: base.length }, { no, start, end: joined.length, shift: p.quoteEnd - start });
+      return { no: held.no, raw: joined, prefix, pieces, lastLength: raw.length };
+    }
+    return undefined;
+  }
+
+  /**
+   * Where a pager cut `line`: the index of its cut mark (`…`, or `>` in the last column of a
+   * fixed-width screen), or -1. Only a line as wide as the widest line can have hit the edge.
+   */
+  cutAt(line: LogicalLine, body: string): number {
+    const t = body.trimEnd();
+    if (t.endsWith('…')) return t.length - 1;
+    if (!t.endsWith('>') || line.lastLength !== this.width || this.width <= MAX_WRAP || MARKER_END.test(t)) return -1;
+    return t.length - 1;
+  }
+}
+
+/** The physical line and column of column `col` of a (possibly joined) line. */
+export function physical(line: LogicalLine, col: number): { no: number; col: number; end: number } {
+  const pieces = line.pieces;
+  if (!pieces) return { no: line.no, col, end: line.raw.length };
+  let i = pieces.length - 1;
+  while (i > 0 && pieces[i].start > col) i--;
+  const piece = pieces[i];
+  return { no: piece.no, col: Math.min(col, piece.end) + piece.shift, end: piece.end + piece.shift };
+}
