@@ -65,17 +65,15 @@ export class LogParser {
       const raw = line.length > MAX_ANALYSED * 4 ? line.slice(0, MAX_ANALYSED * 4) : line;
       const p = splitPrefix(raw);
       const held = this.held;
+      this.unwrapper.seen(raw.length, p);
       if (held) {
         const joined = this.unwrapper.join(held, raw, p, no);
-        this.unwrapper.seen(raw.length, p);
         if (joined) {
           this.held = joined;
           return;
         }
         this.held = undefined;
         this.take(held);
-      } else {
-        this.unwrapper.seen(raw.length, p);
       }
       this.held = { no, raw, prefix: p, pieces: undefined, lastLength: raw.length };
     } catch {

@@ -58,18 +58,20 @@ function standalone(t: string): boolean {
 }
 
 export class Unwrapper {
-  /** The widest prefixed physical line so far, and how many were that wide. */
+  /** The widest physical line so far and how many were that wide; the widest prefixed line. */
   private width = 0;
   private widest = 0;
+  private stampedWidth = 0;
 
+  /** Every physical line passes here before `join` is asked about it. */
   seen(length: number, prefix: LinePrefix): void {
-    if (!prefix.stamped) return;
     if (length > this.width) {
       this.width = length;
       this.widest = 1;
     } else if (length === this.width) {
       this.widest++;
     }
+    if (prefix.stamped && length > this.stampedWidth) this.stampedWidth = length;
   }
 
   /** `raw` (physical line `no`, prefix `p`) joined onto `held`, or undefined when it does not continue it. */
@@ -80,14 +82,15 @@ export class Unwrapper {
     if (trimmed === '' || held.raw.length + text.length > MAX_JOINED) return undefined;
     const last = held.lastLength;
     const qp = held.raw.endsWith('=') && last <= QP_WIDTH;
-    // One line as wide as the widest could be chance; two are a screen's edge.
-    const terminal = this.width > MAX_WRAP && last === this.width && this.widest >= 2;
+    // One line as wide as the widest could be chance; two are a screen's edge. A copy from the
+    // screen loses the blank a line ended in.
+    const terminal = this.width > MAX_WRAP && this.widest >= 2 && (last === this.width || last === this.width - 1);
     const word = trimmed.length - trimmed.replace(/^\S+/, '').length;
-    const mail = this.width <= MAX_WRAP + 2 * p.quoteDepth && last + 1 + word > MIN_WRAP;
+    const mail = this.stampedWidth <= MAX_WRAP + 2 * p.quoteDepth && last + 1 + word > MIN_WRAP;
     if (!(terminal || mail || qp) || standalone(trimmed)) return undefined;
 
     const base = qp ? held.raw.slice(0, -1) : held.raw;
-    const seps = terminal || qp || /\s$/.test(base) ? ['', ' '] : [' ', ''];
+    const seps = qp || /\s$/.test(base) || (terminal && last === this.width) ? ['', ' '] : [' ', ''];
     const mustBeFrame = isFrame(held.prefix.body) || isFrame(text);
     for (const sep of seps) {
       const joined = base + sep + text;
