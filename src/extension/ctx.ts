@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { Config, serverRestartSettings } from './config';
 import { SerialConsoles } from './console';
 import { KdapAdapterFactory, KdapConfigurationProvider, KdapDynamicConfigurations } from './debug';
-import { kernelLogLanguage, KernelLogClient } from './language';
+import { KernelLogClient, KernelLogDetector, kernelLogLanguage } from './language';
 import { debugType, Sessions } from './sessions';
 import { CpusTree } from './views/cpus';
 import { ModulesTree } from './views/modules';
@@ -33,6 +33,7 @@ export class Ctx {
     this.pageWalk = this.pushExtCleanup(new PageWalkTree());
     this.consoles = this.pushExtCleanup(new SerialConsoles());
     this.language = this.pushExtCleanup(new KernelLogClient(this.asAbsolute('dist/server.js'), this.output));
+    this.pushExtCleanup(new KernelLogDetector());
   }
 
   pushExtCleanup<T extends vscode.Disposable>(d: T): T {
