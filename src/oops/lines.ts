@@ -87,60 +87,92 @@ function exec(re: RegExp, line: string, pos: number): RegExpExecArray | null {
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+/** charCodeAt that stays in bounds (-1 past the end): reading past the end deoptimizes V8's fast path. */
+const code = (s: string, i: number): number => (i < s.length ? s.charCodeAt(i) : -1);
+
+/** Where a syslog or journal header could end: it names the kernel within this many characters. */
+const HEADER_WINDOW = 320;
 
 /** A syslog/journal header or record header at `pos`: its length, or 0. */
 function header(raw: string, pos: number): number {
-  const c = raw.charCodeAt(pos);
+  const c = code(raw, pos);
   // `[` (a printk timestamp) is by far the most common first character: nothing to try.
-  if (c === 91 || Number.isNaN(c)) return 0;
-  if (isDigit(c)) return at(ISO_SYSLOG, raw, pos) || at(ISO_DMESG, raw, pos) || at(KMSG, raw, pos) || at(UNIX_SYSLOG, raw, pos) || at(SYSLOG, raw, pos);
+  if (c === 91 || c < 0) return 0;
+  const k = raw.indexOf('kernel', pos);
+  const named = (k >= 0 && k - pos < HEADER_WINDOW) || raw.startsWith('vmunix', raw.indexOf(' vmunix', pos) + 1);
+  if (isDigit(c)) {
+    if (!named) return at(ISO_DMESG, raw, pos) || at(KMSG, raw, pos);
+    return at(ISO_SYSLOG, raw, pos) || at(ISO_DMESG, raw, pos) || at(KMSG, raw, pos) || at(UNIX_SYSLOG, raw, pos) || at(SYSLOG, raw, pos);
+  }
+  if (!named) {
+    const colon = raw.indexOf(':', pos);
+    return colon > pos && colon - pos <= 13 ? at(FACILITY, raw, pos) : 0;
+  }
   return at(SYSLOG, raw, pos) || at(ISO_SYSLOG, raw, pos) || at(FACILITY, raw, pos) || at(BARE_SOURCE, raw, pos);
+}
+
+/** A printk timestamp `[  266.312345]` at `pos` (or short-delta's `[  266.312345 <    0.000123>]`). */
+function timestampAt(raw: string, pos: number): { end: number; value: string } | undefined {
+  let i = pos + 1;
+  const limit = Math.min(raw.length, pos + 13);
+  while (i < limit && code(raw, i) === 32) i++;
+  const start = i;
+  while (i < raw.length && i - start <= 10 && isDigit(code(raw, i))) i++;
+  if (i === start || i - start > 10 || code(raw, i) !== 46) return undefined;
+  const dot = i++;
+  while (i < raw.length && i - dot <= 9 && isDigit(code(raw, i))) i++;
+  if (i === dot + 1 || i - dot > 10) return undefined;
+  const value = raw.slice(start, i);
+  if (code(raw, i) === 93) return { end: i + 1, value };
+  const m = exec(TIMESTAMP, raw, pos);
+  return m ? { end: pos + m[0].length, value: m[1] } : undefined;
 }
 
 export function splitPrefix(raw: string): LinePrefix {
   let pos = 0;
   let quoteDepth = 0;
-  const c0 = raw.charCodeAt(0);
+  const c0 = code(raw, 0);
   if (c0 === 62 || c0 === 32 || c0 === 9) {
     const q = at(QUOTE, raw, 0);
     if (q > 0) {
-      for (let i = 0; i < q; i++) if (raw.charCodeAt(i) === 62) quoteDepth++;
+      for (let i = 0; i < q; i++) if (code(raw, i) === 62) quoteDepth++;
       pos = q;
     }
   }
   const quoteEnd = pos;
-  const c1 = raw.charCodeAt(pos);
-  if (c1 < 32 || c1 === 127) pos += at(CONTROL, raw, pos);
+  const c1 = code(raw, pos);
+  if ((c1 >= 0 && c1 < 32) || c1 === 127) pos += at(CONTROL, raw, pos);
 
   const h = header(raw, pos);
   let stamped = h > 0;
   pos += h;
-  pos += at(LEVEL, raw, pos);
+  if (code(raw, pos) === 60) pos += at(LEVEL, raw, pos);
 
   let timestamp: string | undefined;
   let caller: string | undefined;
   let noise = false;
-  let m = raw.charCodeAt(pos) === 91 ? exec(TIMESTAMP, raw, pos) : null;
+  let m = code(raw, pos) === 91 ? timestampAt(raw, pos) : undefined;
   if (!m && pos === 0) {
     // Serial consoles interleave user-space output with kernel lines
     // ("Segmentation fault[    0.761714] Hardware name: …"); find the timestamp behind it.
-    const loose = LOOSE_TIMESTAMP.exec(raw.length > NOISE_WINDOW ? raw.slice(0, NOISE_WINDOW) : raw);
+    const bracket = raw.indexOf('[', 1);
+    const loose = bracket > 0 && bracket < NOISE_WINDOW ? LOOSE_TIMESTAMP.exec(raw.length > NOISE_WINDOW ? raw.slice(0, NOISE_WINDOW) : raw) : null;
     if (loose) {
       pos = loose.index;
       noise = true;
-      m = exec(TIMESTAMP, raw, pos);
+      m = timestampAt(raw, pos);
     }
   }
   if (m) {
-    timestamp = m[1];
-    pos += m[0].length;
+    timestamp = m.value;
+    pos = m.end;
     stamped = true;
-  } else if (raw.charCodeAt(pos) === 91) {
+  } else if (code(raw, pos) === 91) {
     const t = at(CTIME, raw, pos);
     pos += t;
     if (t > 0) stamped = true;
   }
-  if (raw.charCodeAt(pos) === 91) {
+  if (code(raw, pos) === 91) {
     const c = exec(CALLER, raw, pos);
     if (c) {
       caller = c[1];
@@ -148,12 +180,14 @@ export function splitPrefix(raw: string): LinePrefix {
     }
   }
   if (timestamp !== undefined) {
-    const k = raw.indexOf('kernel: ', pos);
-    if (k >= 0 && k - pos < 260) pos += at(HOST_KERNEL, raw, pos);
+    // short-monotonic: ` kernel: ` or ` host kernel: ` right after the timestamp.
+    const from = code(raw, pos) === 32 ? pos + 1 : pos;
+    const space = raw.indexOf(' ', from);
+    if (raw.startsWith('kernel: ', from) || (space > from && space - from <= 255 && raw.startsWith('kernel: ', space + 1))) pos += at(HOST_KERNEL, raw, pos);
     // Leading `<N>` after the timestamp is how some consoles show the level.
-    pos += at(LEVEL, raw, pos);
+    if (code(raw, pos) === 60) pos += at(LEVEL, raw, pos);
   }
   // printk puts exactly one space between the prefix and the message.
-  if (pos > quoteEnd && raw.charCodeAt(pos) === 32) pos += 1;
+  if (pos > quoteEnd && code(raw, pos) === 32) pos += 1;
   return { body: pos === 0 ? raw : raw.slice(pos), bodyStart: pos, timestamp, caller, noise, stamped, quoteEnd, quoteDepth };
 }

@@ -279,7 +279,7 @@ export class LogParser {
 
   private info(s: Stream, l: Line): boolean {
     const t = l.t;
-    const task = parseTaskLine(t);
+    const task = t.startsWith('CPU: ') || t.startsWith('Pid: ') ? parseTaskLine(t) : undefined;
     let st = s.state;
     if (task) {
       // A second task line after frames is a new dump (a WARN followed by dump_stack()).

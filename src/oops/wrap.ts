@@ -110,7 +110,11 @@ export class Unwrapper {
    * fixed-width screen), or -1. Only a line as wide as the widest line can have hit the edge.
    */
   cutAt(line: LogicalLine, body: string): number {
-    const t = body.trimEnd();
+    let end = body.length;
+    while (end > 0 && body.charCodeAt(end - 1) === 32) end--;
+    const last = end > 0 ? body.charCodeAt(end - 1) : 0;
+    if (last !== 0x2026 && last !== 62) return -1;
+    const t = body.slice(0, end);
     if (t.endsWith('…')) return t.length - 1;
     if (!t.endsWith('>') || line.lastLength !== this.width || this.width <= MAX_WRAP || MARKER_END.test(t)) return -1;
     return t.length - 1;
