@@ -381,7 +381,7 @@ const CUT_OFFSET = /\+0x[0-9a-fA-F]{0,16}$/;
 const CUT_HEX = /(?:^|[\s(<[])(?:0x)?[0-9a-fA-F]{1,16}$/;
 const CUT_DELIMITERS = ' \t+/[(';
 // `  ? do_one_initc`, `  do_one_initcall+0x4`: a name, perhaps cut, perhaps followed by a cut offset.
-const CUT_NAME = /^([ \t]{0,64}(?:\?[ \t]{1,8})?)([A-Za-z_.$][A-Za-z0-9_.$]{0,255})(\+(?:0x[0-9a-fA-F]{0,16})?)?$/;
+const CUT_NAME = /^([ \t]{0,64}(?:\?[ \t]{1,8})?)([A-Za-z_.$][A-Za-z0-9_.$]{0,255})(\+(?:0(?:x[0-9a-fA-F]{0,16})?)?)?$/;
 
 /** Drops what the cut reached in an entry parsed from a cut line (`t` ends where the cut was). */
 function dropCut(f: FrameText, t: string): void {
@@ -405,7 +405,8 @@ export function parseCutStackLine(s: string, inTrace: boolean): StackLine | unde
   if (s.length > MAX_FRAME_LINE) return undefined;
   let t = s.trimEnd();
   // A cut right after a blank left every token before it whole.
-  let whole = t.length < s.length;
+  const afterBlank = t.length < s.length;
+  let whole = afterBlank;
   for (let n = 0; n < 8 && t.length > 0; n++) {
     const parsed = parseStackLine(t, inTrace);
     if (parsed && !parsed.frame) return parsed;
@@ -429,6 +430,6 @@ export function parseCutStackLine(s: string, inTrace: boolean): StackLine | unde
   f.reliable = !m[1].includes('?');
   f.truncated = true;
   // The name is whole when something followed it; the offset after `+` never is.
-  if (m[3] !== undefined || whole) f.symbol = m[2];
+  if (m[3] !== undefined || afterBlank) f.symbol = m[2];
   return { markers: [], frame: f };
 }

@@ -42,6 +42,8 @@ export interface LogicalLine {
 const MIN_WRAP = 64;
 /** …and none is wider than this (quote marks come on top); a terminal that breaks lines is wider. */
 const MAX_WRAP = 80;
+/** No terminal a log is read in is narrower. */
+const MIN_SCREEN = 40;
 /** Quoted-printable lines are at most 76 characters, a soft break ends one with `=`. */
 const QP_WIDTH = 76;
 const MAX_JOINED = 4096;
@@ -106,18 +108,24 @@ export class Unwrapper {
   }
 
   /**
-   * Where a pager cut `line`: the index of its cut mark (`…`, or `>` in the last column of a
-   * fixed-width screen), or -1. Only a line as wide as the widest line can have hit the edge.
+   * Where a pager cut `line`: the index of its cut mark, or -1. `journalctl --no-full` puts `…`
+   * where it took text out (near the end, keeping the last few characters, which are dropped
+   * here too); `less -S` puts `>` in the last column of a fixed-width screen, so only a line as
+   * wide as the widest line can have one.
    */
   cutAt(line: LogicalLine, body: string): number {
+    const ellipsis = body.indexOf('…');
+    if (ellipsis >= 0) return ellipsis;
     let end = body.length;
     while (end > 0 && body.charCodeAt(end - 1) === 32) end--;
-    const last = end > 0 ? body.charCodeAt(end - 1) : 0;
-    if (last !== 0x2026 && last !== 62) return -1;
-    const t = body.slice(0, end);
-    if (t.endsWith('…')) return t.length - 1;
-    if (!t.endsWith('>') || line.lastLength !== this.width || this.width <= MAX_WRAP || MARKER_END.test(t)) return -1;
-    return t.length - 1;
+    if (end === 0) return -1;
+    const last = body.charCodeAt(end - 1);
+    // `...` (journalctl in the C locale) and `>` only count on a line that reached the screen's edge.
+    const dots = last !== 62 ? body.lastIndexOf('...', end) : -1;
+    if (last !== 62 && (dots < 0 || end - dots > 12)) return -1;
+    if (line.lastLength !== this.width || this.widest < 2 || this.width < MIN_SCREEN) return -1;
+    if (dots >= 0) return dots;
+    return MARKER_END.test(body.slice(Math.max(0, end - 32), end)) ? -1 : end - 1;
   }
 }
 

@@ -161,3 +161,50 @@ describe('journalctl and syslog headers', () => {
     assert.deepEqual([r.pid, r.comm], [571, 'jbd2/vda1-8']);
   });
 });
+
+/** The entry each stack line of `text` stands for, from the capture the rendering was made of. */
+function original(): string[] {
+  return grepEntries(readLog('x86_64/kdap_test-oops.log'));
+}
+
+describe('the fixture Oops as journalctl and less show it (test/fixtures/logs/journal)', () => {
+  for (const mode of ['short-monotonic', 'short-iso', 'short-precise', 'short-full', 'short-unix']) {
+    it(`journalctl -o ${mode}`, () => {
+      const text = readLog(`journal/kdap_test-oops.${mode}.log`);
+      const log = parseLog(text);
+      assert.deepEqual(frames(log).map(entry), grepEntries(text));
+      assert.deepEqual(grepEntries(text), original());
+      const r = log.reports[0];
+      assert.deepEqual([log.reports.length, r.kind, r.comm, r.pid, r.pc?.symbol, r.pc?.module, r.code?.words.length], [1, 'null-deref', 'sh', 95, 'kdap_test_oops', 'kdap_test', 64]);
+    });
+  }
+
+  // Lines cut short: `--no-full` (`…` in UTF-8, `...` in the C locale, the last characters kept
+  // after it) and the pager (`>` in the last column). Each stack line is still one frame, and a
+  // frame keeps only what the cut left whole.
+  for (const mode of ['no-full-60', 'no-full-60-ascii', 'pager-62']) {
+    it(`cut lines: ${mode}`, () => {
+      const text = readLog(`journal/kdap_test-oops.${mode}.log`);
+      const lines = text.split('\n');
+      const trace = lines.slice(lines.findIndex((l) => l.endsWith('Call Trace:')) + 1, lines.findIndex((l) => l.endsWith('</TASK>')));
+      // Stack lines are the indented ones (the registers of user space sit in the trace too).
+      const stackLines = trace.filter((l) => /kernel: {2}\S/.test(l) && !l.endsWith('<TASK>'));
+      const got = frames(parseLog(text));
+      assert.equal(got.length, stackLines.length, 'one frame per stack line');
+      assert.equal(got.length, 15);
+      const full = original();
+      let cut = 0;
+      got.forEach((f, i) => {
+        const [, symbol, offset, size] = /^(.*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)$/.exec(full[i])!;
+        const marked = /(?:…|\.\.\.|>)\S{0,3}$/.test(lines[f.line - 1]);
+        assert.equal(f.truncated, marked, `line ${f.line}: cut mark`);
+        if (!marked) return assert.equal(entry(f), full[i]);
+        cut++;
+        if (f.symbol !== undefined) assert.equal(f.symbol, symbol);
+        if (f.offset !== undefined) assert.equal(f.offset.toString(16), offset);
+        if (f.size !== undefined) assert.equal(f.size.toString(16), size);
+      });
+      assert.ok(cut >= 5, `${cut} cut frames`);
+    });
+  }
+});
