@@ -113,7 +113,10 @@ function faddr2lineSpecs() {
 
 const peers = {
   'decode_stacktrace.sh': () => {
-    const r = run(path.join(src, 'scripts', 'decode_stacktrace.sh'), [fx.vmlinux, src, kmodDir], logText);
+    // It takes one modules folder: the one that holds the report's modules.
+    const mod = frames.find((f) => f.module);
+    const modDir = mod ? path.dirname(moduleObject(mod.module) ?? path.join(kmodDir, 'x')) : kmodDir;
+    const r = run(path.join(src, 'scripts', 'decode_stacktrace.sh'), [fx.vmlinux, src, modDir], logText);
     checkDecodeStacktrace(r);
     return r.ms;
   },
