@@ -4,8 +4,8 @@
  *
  * In a log whose lines carry a prefix (a timestamp, a syslog or journal header), a line without
  * one right after a prefixed line is the rest of that line when the widths say it was broken
- * there. A terminal breaks at its width exactly: the broken lines are all as wide as the widest
- * prefixed line, and that is wider than a mail client would wrap. A mail client breaks before
+ * there. A terminal breaks at its width exactly: the broken lines are as wide as the widest
+ * line (two at least), and that is wider than a mail client would wrap. A mail client breaks before
  * the word that would not fit: no prefixed line is wider than mail allows, and the broken line
  * plus that word is wider than any mail client wraps at. (A serial console capture, where
  * user-space output without timestamps follows kernel lines, has prefixed lines far wider than
@@ -13,7 +13,8 @@
  * joined line must be one too.
  *
  * `journalctl` in a pager (`less -S`) chops lines at the terminal width and marks them with a
- * `>` in the last column; `journalctl --no-full` ends them with `…`.
+ * `>` in the last column; `journalctl --no-full` takes text out near the end of a line and puts
+ * `…` (`...` in the C locale) in its place.
  */
 import { parseStackLine } from './frame';
 import { detectHeader, isCutHere, isEndMarker } from './headers';
