@@ -1,22 +1,21 @@
 #!/usr/bin/env node
-// Crash-log decoding: kdap against the kernel's own scripts on the same log and vmlinux, and a
-// 100k-line log through the language server.
+// Oops decoding: kdap against the kernel's own scripts on the same log and objects, cold with
+// cold and warm with warm.
 //
 //   node bench/oops.mjs [x86_64|arm64] [runs] [LOG]
 //
-// - `kdap oops decode` (dist/cli.js, a fresh process each run) vs `scripts/decode_stacktrace.sh`
-//   vs `scripts/faddr2line` given every frame of the log (vmlinux frames in one call, module
-//   frames in another), all from the fixture kernel tree.
-// - cold: the vmlinux and module files are dropped from the page cache first (dd iflag=nocache,
-//   no root needed); warm: the same command again right after.
-// - kdap in a long-lived process (what the language server does): the first decode of the log,
-//   then the same log again with symbol tables loaded and the helper processes running.
-// - the language server: a 100k-line log opened, time to its diagnostics and to its document
-//   links, then the first frame link resolved.
-// The log is the e2e capture (test-artifacts/e2e/oops-ARCH-oops.log) when there is one, else
-// a fixture log. Prints medians and ratios; never a pass/fail. Needs `npm run build` and
-// `npm run compile-tests` (out/) first.
-import { spawn, spawnSync } from 'node:child_process';
+// cold  the objects (vmlinux, .ko) dropped from the page cache first (dd iflag=nocache, no root
+//       needed), then one fresh process: scripts/decode_stacktrace.sh, scripts/faddr2line given
+//       every frame (one call per object), `kdap oops decode` (dist/cli.js).
+// warm  the page cache warm. The scripts have no other warm state: they start addr2line and
+//       readelf anew every time. kdap's warm state is the language server's: the log open in a
+//       kernel-log document, its symbolizer processes up after a first decode; then
+//       `kdap/decode` of the report (every frame and the Code: line) and a hover on every frame
+//       at once, through dist/server.js over stdio.
+// Every contender must do the whole job: a peer that exits non-zero or leaves a frame
+// undecoded stops the benchmark. Prints medians and the ratios; never a pass/fail.
+// Needs `npm run build` and `npm run compile-tests` (out/) first.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,200 +31,176 @@ const fx = manifest.arches[arch];
 const src = manifest.sourceRoot;
 const cli = path.join(root, 'dist', 'cli.js');
 const serverJs = path.join(root, 'dist', 'server.js');
-for (const f of [cli, serverJs, path.join(root, 'out', 'src', 'oops', 'symbolize', 'decode.js')]) {
+for (const f of [cli, serverJs, path.join(root, 'out', 'src', 'oops', 'parse.js'), path.join(root, 'out', 'test', 'unit', 'server', 'lsp-client.js')]) {
   if (!fs.existsSync(f)) {
     console.error(`missing ${f}: run npm run build and npm run compile-tests first`);
     process.exit(2);
   }
 }
 const { parseLog } = require(path.join(root, 'out', 'src', 'oops', 'parse.js'));
-const { decodeLog, decodedText } = require(path.join(root, 'out', 'src', 'oops', 'symbolize', 'decode.js'));
-const { KernelSymbolizer } = require(path.join(root, 'out', 'src', 'oops', 'symbolize', 'resolver.js'));
+const { LspClient } = require(path.join(root, 'out', 'test', 'unit', 'server', 'lsp-client.js'));
 
-const captured = path.join(root, 'test-artifacts', 'e2e', `oops-${arch}-oops.log`);
-const fallback = path.join(root, 'test', 'fixtures', 'logs', arch === 'arm64' ? 'arm64/debian61-cortexa57-nonfatal-null-deref-in-dummy-ko-then-sysrq-c.log' : 'x86_64/null-deref.log');
-const logFile = process.argv[4] ?? (fs.existsSync(captured) ? captured : fallback);
+const fallback = arch === 'arm64' ? 'arm64/debian61-cortexa57-nonfatal-null-deref-in-dummy-ko-then-sysrq-c.log' : 'x86_64/kdap_test-oops.log';
+const logFile = path.resolve(process.argv[4] ?? path.join(root, 'test', 'fixtures', 'logs', fallback));
 const logText = fs.readFileSync(logFile, 'utf8');
+const parsed = parseLog(logText);
+const report = parsed.reports.find((r) => r.frames.length >= 8 && r.frames.length <= 20) ?? parsed.reports.find((r) => r.frames.length > 0);
+if (!report) {
+  console.error(`${logFile}: no report with frames`);
+  process.exit(2);
+}
+const frames = report.frames.filter((f) => !f.inlined && f.symbol !== undefined);
 const kmodDir = path.dirname(fx.kmod.ko);
+const modulePaths = [kmodDir, fx.debugModulesDir];
 const env = { ...process.env, ARCH: arch, CROSS_COMPILE: fx.crossCompile };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
+const fail = (what, why) => {
+  console.error(`${what} did not do the work: ${why}`);
+  process.exit(1);
+};
+
+function moduleObject(name) {
+  return [path.join(kmodDir, `${name}.ko`), fx.modules[name]?.debug].find((p) => p && fs.existsSync(p));
+}
 
 /** Objects the tools read: evicted from the page cache for a cold run. */
-function objects() {
-  const mods = new Set();
-  for (const r of parseLog(logText).reports) for (const f of r.frames) if (f.module) mods.add(f.module);
-  const files = [fx.vmlinux];
-  for (const m of mods) {
-    const k = [path.join(kmodDir, `${m}.ko`), fx.modules[m]?.debug].find((p) => p && fs.existsSync(p));
-    if (k) files.push(k);
-  }
-  return files;
-}
-
 function dropCaches() {
-  for (const f of objects()) spawnSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
+  const files = [fx.vmlinux, ...new Set(frames.filter((f) => f.module).map((f) => moduleObject(f.module)).filter(Boolean))];
+  for (const f of files) spawnSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
 }
 
-function timeRun(cmd, args, input) {
+function run(cmd, args, input) {
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { input, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const ms = performance.now() - t0;
-  if (r.status !== 0 && !r.stdout) console.error(`${path.basename(cmd)} exited ${r.status}: ${r.stderr.slice(0, 400)}`);
-  return { ms, out: r.stdout };
+  return { ms: performance.now() - t0, status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
-function coldWarm(name, cmd, args, input) {
-  const cold = [];
-  const warm = [];
-  let out = '';
-  for (let i = 0; i < runs; i++) {
-    dropCaches();
-    cold.push(timeRun(cmd, args, input).ms);
-    const w = timeRun(cmd, args, input);
-    warm.push(w.ms);
-    out = w.out;
-  }
-  return { name, cold: median(cold), warm: median(warm), out };
+// Each peer's check: the frames of the report come back with a source location.
+const located = /\([^()\s]+:\d+/;
+function checkDecodeStacktrace(r) {
+  if (r.status !== 0) fail('decode_stacktrace.sh', `exit ${r.status}: ${r.err.slice(0, 300)}`);
+  const names = new Set(r.out.split('\n').filter((l) => located.test(l)).map((l) => /(?:\]|^)\s*(?:\? )?([A-Za-z_.$][\w.$]*) \(/.exec(l)?.[1]));
+  const missing = frames.filter((f) => !names.has(f.symbol));
+  if (missing.length) fail('decode_stacktrace.sh', `${missing.length} frame(s) not decoded, first ${missing[0].symbol}`);
+}
+function checkFaddr2line(r, specs) {
+  if (r.status !== 0) fail('faddr2line', `exit ${r.status}: ${r.err.slice(0, 300)}`);
+  const answered = r.out.split('\n').filter((l) => / at \S+:\d+/.test(l) && !l.startsWith(' (inlined by)')).length;
+  if (answered < specs.length) fail('faddr2line', `${answered} of ${specs.length} frames located`);
+}
+function checkKdapText(r, what) {
+  if (r.status !== 0) fail(what, `exit ${r.status}: ${r.err.slice(0, 300)}`);
+  const lines = r.out.split('\n');
+  const missing = frames.filter((f) => !located.test(lines[f.line - 1] ?? '') && !lines.some((l) => l.includes(`${f.symbol}+`) && located.test(l)));
+  if (missing.length) fail(what, `${missing.length} frame(s) not decoded, first ${missing[0].symbol}`);
 }
 
-/** `sym+0xoff/0xsize` of every frame, as one faddr2line call per object. */
+/** `sym+0xoff/0xsize` of every frame, grouped per object, as faddr2line takes them. */
 function faddr2lineSpecs() {
   const byObject = new Map();
-  for (const r of parseLog(logText).reports) {
-    for (const f of r.frames) {
-      if (f.symbol === undefined || f.offset === undefined || f.size === undefined) continue;
-      const obj = f.module ? [path.join(kmodDir, `${f.module}.ko`), fx.modules[f.module]?.debug].find((p) => p && fs.existsSync(p)) : fx.vmlinux;
-      if (!obj) continue;
-      const list = byObject.get(obj) ?? [];
-      list.push(`${f.symbol}+0x${f.offset.toString(16)}/0x${f.size.toString(16)}`);
-      byObject.set(obj, list);
-    }
+  for (const f of frames) {
+    if (f.offset === undefined || f.size === undefined) continue;
+    const obj = f.module ? moduleObject(f.module) : fx.vmlinux;
+    if (!obj) fail('faddr2line', `no object for module ${f.module}`);
+    const list = byObject.get(obj) ?? [];
+    list.push(`${f.symbol}+0x${f.offset.toString(16)}/0x${f.size.toString(16)}`);
+    byObject.set(obj, list);
   }
   return byObject;
 }
 
-async function inProcess() {
-  const s = new KernelSymbolizer({ vmlinux: fx.vmlinux, modulePaths: [kmodDir, fx.debugModulesDir], sourceRoot: src });
-  dropCaches();
-  const times = [];
-  let frames = 0;
-  for (let i = 0; i < runs + 1; i++) {
-    const t0 = performance.now();
-    const log = parseLog(logText);
-    const d = await decodeLog(log, s);
-    decodedText(logText, d);
-    times.push(performance.now() - t0);
-    frames = d.refs.size;
-  }
-  await s.close();
-  return { first: times[0], again: median(times.slice(1)), frames };
-}
-
-/** A minimal LSP client over stdio. */
-function lsp() {
-  const child = spawn(process.execPath, [serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let buf = Buffer.alloc(0);
-  let id = 0;
-  const waiting = new Map();
-  const listeners = [];
-  child.stdout.on('data', (chunk) => {
-    buf = Buffer.concat([buf, chunk]);
-    for (;;) {
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, end).toString())[1]);
-      if (buf.length < end + 4 + len) return;
-      const msg = JSON.parse(buf.subarray(end + 4, end + 4 + len).toString());
-      buf = buf.subarray(end + 4 + len);
-      if (msg.id !== undefined && msg.method === undefined) waiting.get(msg.id)?.(msg);
-      else if (msg.id !== undefined) send({ id: msg.id, result: null });
-      else for (const l of listeners) l(msg);
+const peers = {
+  'decode_stacktrace.sh': () => {
+    // It takes one modules folder: the one that holds the report's modules.
+    const mod = frames.find((f) => f.module);
+    const modDir = mod ? path.dirname(moduleObject(mod.module) ?? path.join(kmodDir, 'x')) : kmodDir;
+    const r = run(path.join(src, 'scripts', 'decode_stacktrace.sh'), [fx.vmlinux, src, modDir], logText);
+    checkDecodeStacktrace(r);
+    return r.ms;
+  },
+  faddr2line: () => {
+    let ms = 0;
+    for (const [obj, specs] of faddr2lineSpecs()) {
+      const r = run(path.join(src, 'scripts', 'faddr2line'), [obj, ...specs]);
+      checkFaddr2line(r, specs);
+      ms += r.ms;
     }
-  });
-  const send = (m) => {
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...m }));
-    child.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
-    child.stdin.write(body);
-  };
-  return {
-    request: (method, params) =>
-      new Promise((resolve) => {
-        const n = ++id;
-        waiting.set(n, (m) => resolve(m.result));
-        send({ id: n, method, params });
-      }),
-    notify: (method, params) => send({ method, params }),
-    on: (fn) => listeners.push(fn),
-    close: async () => {
-      const n = ++id;
-      send({ id: n, method: 'shutdown', params: null });
-      send({ method: 'exit', params: null });
-      await new Promise((r) => child.on('exit', r));
-    },
-  };
-}
+    return ms;
+  },
+  'kdap oops decode': () => {
+    const args = [cli, 'oops', 'decode', '--vmlinux', fx.vmlinux, ...modulePaths.flatMap((m) => ['--module-path', m]), '--source-root', src, logFile];
+    const r = run(process.execPath, args);
+    checkKdapText(r, 'kdap oops decode');
+    return r.ms;
+  },
+};
 
-async function languageServer() {
-  const parts = [logText, ...['x86_64/warn.log', 'arm64/debian61-cortexa57-fatal-oops-panic_on_oops.log', 'public/syzbot-lockdep-ocfs2.log'].map((f) => fs.readFileSync(path.join(root, 'test', 'fixtures', 'logs', f), 'utf8'))];
-  const lines = [];
-  for (let i = 0; lines.length < 100_000; i++) lines.push(...parts[i % parts.length].trimEnd().split('\n'));
-  const text = lines.slice(0, 100_000).join('\n') + '\n';
-  const c = lsp();
-  await c.request('initialize', { processId: process.pid, rootUri: null, capabilities: {}, workspaceFolders: null });
+/** The language server's warm state and what a user does in it. */
+async function server() {
+  const c = new LspClient(serverJs);
+  const kdap = { vmlinux: fx.vmlinux, modulePaths, sourceRoot: src };
+  await c.request('initialize', { processId: process.pid, rootUri: null, capabilities: {}, workspaceFolders: null, initializationOptions: { kdap } });
   c.notify('initialized', {});
-  c.notify('workspace/didChangeConfiguration', { settings: { kdap: { vmlinux: fx.vmlinux, modulePaths: [kmodDir, fx.debugModulesDir], sourceRoot: src } } });
-  const uri = 'file:///bench/big.log';
-  const diagnosed = new Promise((resolve) => c.on((m) => m.method === 'textDocument/publishDiagnostics' && m.params.uri === uri && resolve(m.params.diagnostics.length)));
-  const t0 = performance.now();
-  c.notify('textDocument/didOpen', { textDocument: { uri, languageId: 'kernel-log', version: 1, text } });
-  const linksP = c.request('textDocument/documentLink', { textDocument: { uri } });
-  const reports = await diagnosed;
-  const diagMs = performance.now() - t0;
-  const links = await linksP;
-  const linkMs = performance.now() - t0;
-  const frame = links.find((l) => l.data);
-  const t1 = performance.now();
-  const resolved = await c.request('documentLink/resolve', frame);
-  const resolveMs = performance.now() - t1;
-  const t2 = performance.now();
-  await Promise.all(links.filter((l) => l.data).slice(0, 200).map((l) => c.request('documentLink/resolve', l)));
-  const resolve200Ms = performance.now() - t2;
-  await c.close();
-  return { reports, links: links.length, diagMs, linkMs, resolveMs, resolve200Ms, target: resolved?.target ?? null };
+  const uri = `file://${logFile}`;
+  c.notify('textDocument/didOpen', { textDocument: { uri, languageId: 'kernel-log', version: 1, text: logText } });
+  const decode = async () => {
+    const t0 = performance.now();
+    const { result } = await c.request('kdap/decode', { uri, reportLine: report.line });
+    const ms = performance.now() - t0;
+    if (result.problems.length) fail('kdap/decode', result.problems.join('; '));
+    checkKdapText({ status: 0, out: '\n'.repeat(report.startLine - 1) + result.text, err: '' }, 'kdap/decode');
+    return ms;
+  };
+  const hoverAll = async () => {
+    const t0 = performance.now();
+    const hovers = await Promise.all(frames.map((f) => c.request('textDocument/hover', { textDocument: { uri }, position: { line: f.line - 1, character: f.range.start } })));
+    const ms = performance.now() - t0;
+    const bare = hovers.filter((h) => !/ at \[?`?[^`\s]+:\d+/.test(h.result?.contents?.value ?? ''));
+    if (bare.length) fail('hover', `${bare.length} of ${frames.length} frames without a source location`);
+    return ms;
+  };
+  dropCaches();
+  const first = await decode();
+  const warmDecode = [];
+  const warmHover = [];
+  for (let i = 0; i < Math.max(5, runs); i++) {
+    warmDecode.push(await decode());
+    warmHover.push(await hoverAll());
+  }
+  await c.request('shutdown', null);
+  c.notify('exit', null);
+  return { first, decode: median(warmDecode), hover: median(warmHover) };
 }
 
-console.log(`bench/oops.mjs ${arch}, ${runs} run(s), log ${path.relative(root, logFile)} (${logText.split('\n').length} lines)`);
-const kdapArgs = [cli, 'oops', 'decode', '--vmlinux', fx.vmlinux, '--module-path', kmodDir, '--module-path', fx.debugModulesDir, '--source-root', src, logFile];
-const kdap = coldWarm('kdap oops decode', process.execPath, kdapArgs);
-const dst = coldWarm('decode_stacktrace.sh', path.join(src, 'scripts', 'decode_stacktrace.sh'), [fx.vmlinux, src, kmodDir], logText);
-const specs = faddr2lineSpecs();
-const fa = { name: 'faddr2line', cold: 0, warm: 0 };
-let specCount = 0;
-for (const [obj, list] of specs) {
-  const r = coldWarm('faddr2line', path.join(src, 'scripts', 'faddr2line'), [obj, ...list]);
-  fa.cold += r.cold;
-  fa.warm += r.warm;
-  specCount += list.length;
+console.log(`bench/oops.mjs ${arch}, ${runs} run(s), ${path.relative(root, logFile)}: "${report.title}", ${frames.length} frames`);
+const results = {};
+for (const [name, fn] of Object.entries(peers)) {
+  const cold = [];
+  const warm = [];
+  for (let i = 0; i < runs; i++) {
+    dropCaches();
+    cold.push(fn());
+    warm.push(fn());
+  }
+  results[name] = { cold: median(cold), warm: median(warm) };
 }
-const inproc = await inProcess();
-const ls = await languageServer();
+const ls = await server();
 
 const rows = [
   ['', 'cold', 'warm'],
-  [kdap.name, fmt(kdap.cold), fmt(kdap.warm)],
-  [dst.name, fmt(dst.cold), fmt(dst.warm)],
-  [`faddr2line (${specCount} frames)`, fmt(fa.cold), fmt(fa.warm)],
-  ['kdap in one process (first, again)', fmt(inproc.first), fmt(inproc.again)],
+  ...Object.entries(results).map(([name, r]) => [name, fmt(r.cold), fmt(r.warm)]),
+  ['kdap server: first kdap/decode', fmt(ls.first), ''],
+  ['kdap server: kdap/decode of the report', '', fmt(ls.decode)],
+  [`kdap server: hover on all ${frames.length} frames`, '', fmt(ls.hover)],
 ];
-for (const r of rows) console.log(`  ${r[0].padEnd(36)} ${r[1].padStart(10)} ${r[2].padStart(10)}`);
-const ratio = (a, b) => `${(a / b).toFixed(1)}x`;
-console.log(`ratios: decode_stacktrace.sh / kdap = ${ratio(dst.cold, kdap.cold)} cold, ${ratio(dst.warm, kdap.warm)} warm; ` +
-  `faddr2line / kdap = ${ratio(fa.cold, kdap.cold)} cold, ${ratio(fa.warm, kdap.warm)} warm; ` +
-  `decode_stacktrace.sh / kdap in the server (log again) = ${ratio(dst.warm, inproc.again)}`);
-console.log(`language server, 100k lines: ${ls.reports} reports diagnosed in ${fmt(ls.diagMs)}, ${ls.links} links in ${fmt(ls.linkMs)}, ` +
-  `first frame link resolved in ${fmt(ls.resolveMs)}, 200 more in ${fmt(ls.resolve200Ms)}`);
+for (const r of rows) console.log(`  ${r[0].padEnd(40)} ${r[1].padStart(10)} ${r[2].padStart(10)}`);
+const dst = results['decode_stacktrace.sh'];
+const x = (a, b) => `${(a / b).toFixed(1)}x`;
+console.log(`cold vs cold: decode_stacktrace.sh / kdap oops decode = ${x(dst.cold, results['kdap oops decode'].cold)}, faddr2line / kdap = ${x(results.faddr2line.cold, results['kdap oops decode'].cold)}`);
+console.log(`warm vs warm: decode_stacktrace.sh / kdap/decode = ${x(dst.warm, ls.decode)}, decode_stacktrace.sh / hover on every frame = ${x(dst.warm, ls.hover)}; ` +
+  `faddr2line / hover on every frame = ${x(results.faddr2line.warm, ls.hover)}`);
 const out = path.join(root, 'bench', 'results');
 fs.mkdirSync(out, { recursive: true });
-fs.writeFileSync(path.join(out, `oops-${arch}.json`), JSON.stringify({ arch, runs, log: logFile, frames: inproc.frames, kdap, decodeStacktrace: { cold: dst.cold, warm: dst.warm }, faddr2line: { ...fa, frames: specCount }, inProcess: inproc, languageServer: ls }, (k, v) => (k === 'out' ? undefined : v), 2));
+fs.writeFileSync(path.join(out, `oops-${arch}.json`), JSON.stringify({ arch, runs, log: logFile, frames: frames.length, peers: results, server: ls }, null, 2));

@@ -3,7 +3,7 @@ import { Config, serverRestartSettings } from './config';
 import { SerialConsoles } from './console';
 import { KdapAdapterFactory, KdapConfigurationProvider, KdapDynamicConfigurations } from './debug';
 import { KernelBuilds } from './kernel-builds';
-import { kernelLogLanguage, KernelLogClient } from './language';
+import { KernelLogClient, KernelLogDetector, kernelLogLanguage } from './language';
 import { debugType, Sessions } from './sessions';
 import { CpusTree } from './views/cpus';
 import { ModulesTree } from './views/modules';
@@ -36,6 +36,7 @@ export class Ctx {
     this.consoles = this.pushExtCleanup(new SerialConsoles());
     this.builds = new KernelBuilds(extCtx);
     this.language = this.pushExtCleanup(new KernelLogClient(this.asAbsolute('dist/server.js'), this.output));
+    this.pushExtCleanup(new KernelLogDetector());
   }
 
   pushExtCleanup<T extends vscode.Disposable>(d: T): T {

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -9,6 +10,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { looksLikeKernelLog, SNIFF_BYTES } from '../oops/sniff';
 
 export const kernelLogLanguage = 'kernel-log';
 
@@ -108,5 +110,66 @@ export class KernelLogClient implements vscode.Disposable {
 
   dispose(): void {
     void this.stop();
+  }
+}
+
+/** Languages VS Code gives a `.log` or `.txt` file by its name; only those are looked into. */
+const guessedLanguages = new Set(['plaintext', 'log']);
+/** Names kernel logs are saved under (`*.log`, `*.txt`, `kern.log.1`, `dmesg`, syzbot's `report.txt`, `messages`…). */
+const logNames = /(?:\.(?:log|txt)(?:\.\d{1,3})?|^(?:kern\.log|dmesg|syslog|messages|console)(?:[.-][\w.-]{1,32})?)$/i;
+/** An untitled editor is looked at again as text is pasted into it, at most this many times. */
+const maxUntitledLooks = 8;
+
+/**
+ * Gives kernel logs saved as `*.log`/`*.txt` (which VS Code opens as Log or Plain Text by their
+ * extension, whatever their first line) the kernel-log language, by looking at their first
+ * few KB with the parser's own recognisers. A document is decided once: when the user picks
+ * another language afterwards, that choice stands, and a `files.associations` entry for the
+ * file is never overridden.
+ */
+export class KernelLogDetector implements vscode.Disposable {
+  private readonly decided = new Set<string>();
+  private readonly untitledLooks = new Map<string, number>();
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor() {
+    this.subscriptions = [
+      vscode.workspace.onDidOpenTextDocument((d) => this.look(d)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.isUntitled && e.contentChanges.length > 0) this.look(e.document);
+      }),
+      vscode.workspace.onDidCloseTextDocument((d) => this.untitledLooks.delete(d.uri.toString())),
+    ];
+    for (const d of vscode.workspace.textDocuments) this.look(d);
+  }
+
+  private look(doc: vscode.TextDocument): void {
+    if (!guessedLanguages.has(doc.languageId)) return;
+    const key = doc.uri.toString();
+    if (this.decided.has(key)) return;
+    if (doc.isUntitled) {
+      // Decided once it has enough text to tell, or after a few tries.
+      const looks = (this.untitledLooks.get(key) ?? 0) + 1;
+      this.untitledLooks.set(key, looks);
+      if (doc.lineCount < 3 && looks < maxUntitledLooks) return;
+      if (looks >= maxUntitledLooks || doc.lineCount >= 3) this.decided.add(key);
+    } else {
+      this.decided.add(key);
+      if (!logNames.test(path.basename(doc.fileName)) || this.associated(doc)) return;
+    }
+    const head = doc.getText(new vscode.Range(0, 0, Math.min(doc.lineCount, 400), 0)).slice(0, SNIFF_BYTES);
+    if (!looksLikeKernelLog(head)) return;
+    this.decided.add(key);
+    vscode.languages.setTextDocumentLanguage(doc, kernelLogLanguage).then(undefined, () => undefined);
+  }
+
+  /** True when a `files.associations` pattern names this file: the user chose its language. */
+  private associated(doc: vscode.TextDocument): boolean {
+    const associations = vscode.workspace.getConfiguration('files', doc).get<Record<string, string>>('associations') ?? {};
+    return Object.keys(associations).some((pattern) => vscode.languages.match({ pattern: pattern.includes('/') ? pattern : `**/${pattern}` }, doc) > 0);
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
   }
 }

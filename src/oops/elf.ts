@@ -107,6 +107,26 @@ function cString(b: Buffer, at: number): string {
   return b.toString('utf8', at, end < 0 ? b.length : end);
 }
 
+/**
+ * A string table read once: the 100k names of a vmlinux are sliced from one string instead of
+ * decoded one by one. Latin-1 maps bytes to characters one to one, so offsets stay byte
+ * offsets; a name with non-ASCII bytes is decoded as UTF-8 instead.
+ */
+class StringTable {
+  private readonly text: string;
+  private readonly ascii: boolean;
+  constructor(private readonly b: Buffer) {
+    this.text = b.toString('latin1');
+    this.ascii = !/[^\x00-\x7f]/.test(this.text);
+  }
+  get(at: number): string {
+    if (at >= this.text.length) return '';
+    let end = this.text.indexOf('\0', at);
+    if (end < 0) end = this.text.length;
+    return this.ascii ? this.text.slice(at, end) : cString(this.b, at);
+  }
+}
+
 export class ElfFile {
   private constructor(
     readonly path: string,
@@ -184,6 +204,7 @@ export class ElfFile {
     const f = new Fields(raw, this.header.littleEndian, is64);
     const fx = ext ? new Fields(ext, this.header.littleEndian, is64) : undefined;
     const out: ElfSymbol[] = [];
+    const strings = new StringTable(names);
     for (let i = 0, at = 0; at + entsize <= raw.length; i++, at += entsize) {
       const info = f.u8(at + (is64 ? 4 : 12));
       let shndx = f.u16(at + (is64 ? 6 : 14));
@@ -191,7 +212,7 @@ export class ElfFile {
       if (shndx === SHN_XINDEX && fx && i * 4 + 4 <= ext!.length) shndx = fx.u32(i * 4);
       out.push({
         index: i,
-        name: cString(names, f.u32(at)),
+        name: strings.get(f.u32(at)),
         value: is64 ? f.u64(at + 8) : BigInt(f.u32(at + 4)),
         size: is64 ? f.u64(at + 16) : BigInt(f.u32(at + 8)),
         type: info & 0xf,

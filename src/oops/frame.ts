@@ -7,6 +7,7 @@
  *   [<ffffffff81234567>] ? func+0x10/0x20 [mod]      x86/mips/riscv/arm64 (old), i386
  *   [<c0019560>] (func) from [<c0014734>] (caller+0x10/0x14 [mod])   arm (old)
  *   func [mod] from caller+0x10/0x14 [mod]           arm (5.x+)
+ *   start_kernel from 0x0                            arm (5.x+), the outermost entry
  *   [c00000003795f220] [c000000000011310] .func+0x50/0x1cc (unreliable)   powerpc
  *   func+0x10/0x20 file.c:123 [inline]               syzbot
  *   func (file.c:123 (discriminator 1) file.h:45) mod  decode_stacktrace.sh output
@@ -28,6 +29,8 @@ export interface FrameText {
   source: SourceLocation[] | undefined;
   inlined: boolean;
   tag: string | undefined;
+  /** The line was cut short (by a pager): what the cut reached is not in the entry. */
+  truncated: boolean;
   /** Columns in the parsed string of the symbol reference. */
   range: TextRange;
 }
@@ -38,7 +41,6 @@ export interface StackLine {
   frame: FrameText | undefined;
 }
 
-const WS = /[ \t]{0,64}/y;
 const MARKER = /<{1,2}\/?[A-Z#_]{2,24}>{1,2}/y;
 const ADDR = /\[<([0-9a-fA-F]{1,16})>\]/y;
 const PPC_PAIR = /\[([0-9a-fA-F]{8,16})\] \[([0-9a-fA-F]{8,16})\]/y;
@@ -54,6 +56,7 @@ const DISCRIMINATOR = / \(discriminator (\d{1,9})\)/y;
 const INLINE = /\[inline\]/y;
 const TRAILING_MODULE = /[A-Za-z0-9_-]{1,64}/y;
 const MAX_FRAME_LINE = 4096;
+const STACK_HINT = /0x|<|\.[A-Za-z]{1,4}:\d/;
 
 class Cursor {
   pos: number;
@@ -66,11 +69,35 @@ class Cursor {
     if (m) this.pos = re.lastIndex;
     return m;
   }
+  /** Like match, for a pattern whose text is not needed (no match array is made). */
+  skip(re: RegExp): boolean {
+    re.lastIndex = this.pos;
+    if (!re.test(this.s)) return false;
+    this.pos = re.lastIndex;
+    return true;
+  }
   ws(): void {
-    this.match(WS);
+    const s = this.s;
+    const end = Math.min(s.length, this.pos + 64);
+    let p = this.pos;
+    while (p < end) {
+      const c = s.charCodeAt(p);
+      if (c !== 32 && c !== 9) break;
+      p++;
+    }
+    this.pos = p;
   }
   peek(ch: string): boolean {
     return this.s[this.pos] === ch;
+  }
+  /** True when the next two characters are `ab`. */
+  peek2(ab: string): boolean {
+    return this.s[this.pos] === ab[0] && this.s[this.pos + 1] === ab[1];
+  }
+  blank(): boolean {
+    if (this.pos >= this.s.length) return false;
+    const c = this.s.charCodeAt(this.pos);
+    return c === 32 || c === 9;
   }
   done(): boolean {
     return this.pos >= this.s.length;
@@ -92,7 +119,7 @@ interface SymPart {
 function symPart(c: Cursor): SymPart | undefined {
   const start = c.pos;
   // 2.6-era x86_64 named the module first: `:jbd:log_wait_commit+0xa3/0xf5`.
-  const prefixed = c.match(OLD_MODULE);
+  const prefixed = c.peek(':') ? c.match(OLD_MODULE) : null;
   const m = c.match(SYM);
   if (!m) {
     c.pos = start;
@@ -103,7 +130,7 @@ function symPart(c: Cursor): SymPart | undefined {
   let buildId: string | undefined;
   const save = c.pos;
   c.ws();
-  const mod = c.match(MODULE);
+  const mod = c.peek('[') ? c.match(MODULE) : null;
   if (mod && mod[1] !== 'inline') {
     module = mod[1];
     buildId = mod[2]?.toLowerCase();
@@ -124,7 +151,7 @@ function decodedSource(c: Cursor): SourceLocation[] | undefined {
     const m = c.match(PATH_LINE);
     if (!m) break;
     const loc: SourceLocation = { file: m[1], line: Number(m[2]) };
-    const d = c.match(DISCRIMINATOR);
+    const d = c.peek2(' (') ? c.match(DISCRIMINATOR) : null;
     if (d) loc.discriminator = Number(d[1]);
     out.push(loc);
     if (!c.peek(' ')) break;
@@ -141,6 +168,7 @@ function decodedSource(c: Cursor): SourceLocation[] | undefined {
 /** syzbot's ` file.c:123` after the symbol (the path must look like one). */
 function syzbotSource(c: Cursor): SourceLocation | undefined {
   const save = c.pos;
+  if (c.s.indexOf(':', c.pos) < 0) return undefined;
   const m = c.match(PATH_LINE);
   if (m && (m[1].includes('/') || m[1].includes('.'))) return { file: m[1], line: Number(m[2]) };
   c.pos = save;
@@ -160,11 +188,12 @@ function empty(range: TextRange): FrameText {
     source: undefined,
     inlined: false,
     tag: undefined,
+    truncated: false,
     range,
   };
 }
 
-function assign(f: FrameText, p: SymPart): void {
+function assign(f: FrameText, p: Omit<SymPart, 'symbol'> & { symbol: string | undefined }): void {
   f.symbol = p.symbol;
   f.offset = p.offset;
   f.size = p.size;
@@ -179,12 +208,12 @@ function armParenthesised(c: Cursor, f: FrameText): boolean {
   const first = symPart(c);
   if (!first || !c.peek(')')) return false;
   c.pos++;
-  if (!c.match(FROM)) {
+  if (!c.blank() || !c.skip(FROM)) {
     // s390 and some others wrap the pc-derived entry in parentheses: `([<…>] sym+0x1/0x2)`.
     assign(f, first);
     return true;
   }
-  const a = c.match(ADDR);
+  const a = c.peek2('[<') ? c.match(ADDR) : null;
   if (a) f.address = hex(a[1]);
   c.ws();
   if (!c.peek('(')) return false;
@@ -203,16 +232,17 @@ function trailer(c: Cursor, f: FrameText): void {
     const save = c.pos;
     c.ws();
     if (c.done()) return;
-    const t = c.match(TAG);
+    const open = c.peek('(');
+    const t = open ? c.match(TAG) : null;
     if (t) {
       f.tag = t[1];
       continue;
     }
-    if (c.match(UNRELIABLE)) {
+    if (open && c.skip(UNRELIABLE)) {
       f.reliable = false;
       continue;
     }
-    if (c.match(INLINE)) {
+    if (c.peek('[') && c.skip(INLINE)) {
       f.inlined = true;
       continue;
     }
@@ -246,7 +276,7 @@ function trailer(c: Cursor, f: FrameText): void {
  * are accepted only inside a trace section.
  */
 export function parseStackLine(s: string, inTrace: boolean): StackLine | undefined {
-  if (s.length > MAX_FRAME_LINE) return undefined;
+  if (s.length > MAX_FRAME_LINE || !mayBeStackLine(s)) return undefined;
   const c = new Cursor(s);
   c.ws();
   const markers: string[] = [];
@@ -262,19 +292,27 @@ export function parseStackLine(s: string, inTrace: boolean): StackLine | undefin
   return { markers, frame };
 }
 
+/**
+ * Every form above shows an offset or address (`0x`), a bracketed address or a context marker
+ * (`<`), or a source location (`file.c:123`): most log lines have none, and cost one scan.
+ */
+function mayBeStackLine(s: string): boolean {
+  return STACK_HINT.test(s);
+}
+
 function parseFrameAt(c: Cursor, inTrace: boolean): FrameText | undefined {
   const f = empty({ start: c.pos, end: c.pos });
   let bracketed = false;
   const wrapped = c.peek('(') && c.s[c.pos + 1] === '[';
   if (wrapped) c.pos++;
-  const ppc = c.match(PPC_PAIR);
+  const ppc = c.peek('[') ? c.match(PPC_PAIR) : null;
   if (ppc) {
     f.address = hex(ppc[2]);
     bracketed = true;
   } else {
     // Old x86 `RIP: 0010:[<a>]  [<a>] func` repeats the address; keep the first.
     for (let n = 0; n < 2; n++) {
-      const a = c.match(ADDR);
+      const a = c.peek2('[<') ? c.match(ADDR) : null;
       if (!a) break;
       if (n === 0) {
         f.address = hex(a[1]);
@@ -294,7 +332,7 @@ function parseFrameAt(c: Cursor, inTrace: boolean): FrameText | undefined {
     if (!armParenthesised(c, f)) return undefined;
   } else if (!c.done()) {
     const start = c.pos;
-    const h = c.match(HEX);
+    const h = c.peek2('0x') ? c.match(HEX) : null;
     if (h) {
       if (!inTrace && !bracketed) return undefined;
       f.address = hex(h[1]);
@@ -303,11 +341,20 @@ function parseFrameAt(c: Cursor, inTrace: boolean): FrameText | undefined {
       const p = symPart(c);
       if (!p) return undefined;
       assign(f, p);
-      if (c.match(FROM)) {
-        // ARM 5.x+ prints the caller with %pS, so a real entry always has an offset there.
+      if (c.blank() && c.skip(FROM)) {
+        // ARM 5.x+ prints the caller with %pS, so a real entry has an offset there, or is a
+        // bare address where there is no symbol (`start_kernel from 0x0`).
+        const start = c.pos;
         const caller = symPart(c);
-        if (!caller || caller.offset === undefined) return undefined;
-        assign(f, caller);
+        if (caller) {
+          if (caller.offset === undefined) return undefined;
+          assign(f, caller);
+        } else {
+          const h = c.peek2('0x') ? c.match(HEX) : null;
+          if (!h) return undefined;
+          assign(f, { symbol: undefined, offset: undefined, size: undefined, module: undefined, buildId: undefined, range: { start, end: c.pos } });
+          f.address = hex(h[1]);
+        }
         f.callee = p.symbol;
       }
     }
@@ -327,4 +374,62 @@ function plausible(f: FrameText, bracketed: boolean, inTrace: boolean): boolean 
   if (bracketed || f.callee !== undefined || f.source !== undefined) return true;
   if (f.offset === undefined) return false;
   return f.size !== undefined || inTrace;
+}
+
+const CUT_SIZE = /\/0x[0-9a-fA-F]{0,16}$/;
+const CUT_OFFSET = /\+0x[0-9a-fA-F]{0,16}$/;
+const CUT_HEX = /(?:^|[\s(<[])(?:0x)?[0-9a-fA-F]{1,16}$/;
+const CUT_DELIMITERS = ' \t+/[(';
+// `  ? do_one_initc`, `  do_one_initcall+0x4`: a name, perhaps cut, perhaps followed by a cut offset.
+const CUT_NAME = /^([ \t]{0,64}(?:\?[ \t]{1,8})?)([A-Za-z_.$][A-Za-z0-9_.$]{0,255})(\+(?:0(?:x[0-9a-fA-F]{0,16})?)?)?$/;
+
+/** Drops what the cut reached in an entry parsed from a cut line (`t` ends where the cut was). */
+function dropCut(f: FrameText, t: string): void {
+  if (t.endsWith(']') || t.endsWith(')')) return;
+  if (f.size !== undefined && CUT_SIZE.test(t)) f.size = undefined;
+  else if (f.offset !== undefined && CUT_OFFSET.test(t)) {
+    f.offset = undefined;
+    f.size = undefined;
+  } else if (f.source !== undefined && /:\d{1,9}$/.test(t)) f.source = f.source.length > 1 ? f.source.slice(0, -1) : undefined;
+  else if (f.symbol !== undefined && t.endsWith(f.symbol)) f.symbol = undefined;
+  else if (f.symbol === undefined && CUT_HEX.test(t)) f.address = undefined;
+}
+
+/**
+ * A stack entry whose line a pager cut short (`s` without the cut mark). It is still one entry,
+ * but what the cut reached may be incomplete and is left out: `func+0x46/0x1` keeps no size,
+ * `func+0x4` no offset, a name cut in the middle is no name. Only inside a trace (`inTrace`)
+ * does a cut line that is not recognisably an entry count as one.
+ */
+export function parseCutStackLine(s: string, inTrace: boolean): StackLine | undefined {
+  if (s.length > MAX_FRAME_LINE) return undefined;
+  let t = s.trimEnd();
+  // A cut right after a blank left every token before it whole.
+  const afterBlank = t.length < s.length;
+  let whole = afterBlank;
+  for (let n = 0; n < 8 && t.length > 0; n++) {
+    const parsed = parseStackLine(t, inTrace);
+    if (parsed && !parsed.frame) return parsed;
+    const f = parsed?.frame;
+    if (parsed && f) {
+      if (!whole) dropCut(f, t);
+      f.truncated = true;
+      return parsed;
+    }
+    // Back to the last delimiter: the token before it is whole.
+    let i = t.length - 1;
+    while (i >= 0 && !CUT_DELIMITERS.includes(t[i])) i--;
+    if (i <= 0) break;
+    t = t.slice(0, i).trimEnd();
+    whole = true;
+  }
+  const m = inTrace ? CUT_NAME.exec(s.trimEnd()) : null;
+  if (!m) return undefined;
+  const start = m[1].length;
+  const f = empty({ start, end: start + m[2].length });
+  f.reliable = !m[1].includes('?');
+  f.truncated = true;
+  // The name is whole when something followed it; the offset after `+` never is.
+  if (m[3] !== undefined || afterBlank) f.symbol = m[2];
+  return { markers: [], frame: f };
 }

@@ -50,6 +50,7 @@ const MODULES = /^Modules linked in:/;
 
 /** `Modules linked in: oopsmod(OE) binfmt_misc brd [last unloaded: foo]` → names. */
 export function parseModules(t: string): string[] | undefined {
+  if (t.charCodeAt(0) !== 77) return undefined;
   const m = MODULES.exec(t);
   if (!m) return undefined;
   const out: string[] = [];
@@ -72,6 +73,8 @@ export function parseHardware(t: string): string | undefined {
 
 /** KASAN/KMSAN `Read of size 8 at addr … by task syz-executor0/30168`. */
 export function parseAccessTask(t: string): { comm: string; pid: number } | undefined {
+  const c = t.charCodeAt(0);
+  if (c !== 82 && c !== 87) return undefined;
   const m = /^(?:Read|Write) of size \d{1,10} at addr [0-9a-f]{1,16} by task (.{1,64})\/(\d{1,10})$/.exec(t);
   return m ? { comm: m[1], pid: Number(m[2]) } : undefined;
 }

@@ -18,6 +18,7 @@ export interface FrameJson {
   source?: SourceLocation[];
   inlined?: true;
   callee?: string;
+  truncated?: true;
 }
 
 export interface LocationJson {
@@ -67,6 +68,7 @@ function frameJson(f: Frame): FrameJson {
   if (f.source) out.source = f.source;
   if (f.inlined) out.inlined = true;
   if (f.callee !== undefined) out.callee = f.callee;
+  if (f.truncated) out.truncated = true;
   return out;
 }
 
@@ -127,5 +129,5 @@ export function refText(r: SymbolRef): string {
 /** One frame as a line of a readable trace: `? func+0x10/0x20 [mod]`. */
 export function frameText(f: Frame): string {
   const text = refText(f);
-  return (f.reliable ? '' : '? ') + text + (f.inlined ? ' [inline]' : '');
+  return (f.reliable ? '' : '? ') + (text || '(cut)') + (f.inlined ? ' [inline]' : '') + (f.truncated ? ' …' : '');
 }

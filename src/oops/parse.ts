@@ -10,10 +10,11 @@ import { detectHeader, isCutHere, isEndMarker, isSeparator, MULTI_CPU_KINDS, OOP
 import type { Header } from './headers';
 import { parseAccessTask, parseHardware, parseModules, parseTaskLine, sectionTitle } from './info';
 import { splitLines, splitPrefix } from './lines';
-import { parseStackLine } from './frame';
+import { parseCutStackLine, parseStackLine } from './frame';
 import { parseCodeContinuation, parseCodeLine, parseRegisterLine } from './registers';
 import { newReport, ReportState } from './report';
-import type { Arch, ParsedLog, Report, ReportKind } from './types';
+import type { Arch, Frame, ParsedLog, Report, ReportKind } from './types';
+import { physical, Unwrapper, type LogicalLine } from './wrap';
 
 /** A `cut here` / `=====` line belongs to the header that follows within this many lines. */
 const PENDING_WINDOW = 15;
@@ -44,35 +45,79 @@ interface Line {
   /** Column of `body` in the raw line. */
   bodyColumn: number;
   caller: string | undefined;
+  /** A pager cut the line short (its mark is not in `t` or `body`). */
+  cut: boolean;
+  /** The physical lines a joined line came from. */
+  logical: LogicalLine;
 }
 
 export class LogParser {
   private lineNo = 0;
   private readonly reports: Report[] = [];
   private readonly streams = new Map<string, Stream>();
+  private readonly unwrapper = new Unwrapper();
+  /** The last line, held until the next one shows whether it continues it. */
+  private held: LogicalLine | undefined;
 
-  push(raw: string): void {
+  push(line: string): void {
     const no = ++this.lineNo;
     try {
-      this.classify(this.prepare(raw, no));
+      const raw = line.length > MAX_ANALYSED * 4 ? line.slice(0, MAX_ANALYSED * 4) : line;
+      const p = splitPrefix(raw);
+      const held = this.held;
+      this.unwrapper.seen(raw.length, p);
+      if (held) {
+        const joined = this.unwrapper.join(held, raw, p, no);
+        if (joined) {
+          this.held = joined;
+          return;
+        }
+        this.held = undefined;
+        this.take(held);
+      }
+      this.held = { no, raw, prefix: p, pieces: undefined, lastLength: raw.length };
     } catch {
       // A parser bug must cost one line, never the whole log.
+      this.held = undefined;
     }
   }
 
   finish(): ParsedLog {
+    const held = this.held;
+    this.held = undefined;
+    if (held) this.take(held);
     for (const s of this.streams.values()) this.close(s);
     inheritArch(this.reports);
     return { reports: this.reports, lineCount: this.lineNo };
   }
 
-  private prepare(raw: string, no: number): Line {
-    const p = splitPrefix(raw.length > MAX_ANALYSED * 4 ? raw.slice(0, MAX_ANALYSED * 4) : raw);
-    const body = p.body;
+  private take(l: LogicalLine): void {
+    try {
+      this.classify(this.prepare(l));
+      if (l.pieces) this.stretch(l);
+    } catch {
+      // As in push: one line lost at most.
+    }
+  }
+
+  /** A report or section that ended on a joined line ends on its last physical line. */
+  private stretch(l: LogicalLine): void {
+    const st = this.streams.get(l.prefix.caller ?? '')?.state;
+    const last = l.pieces![l.pieces!.length - 1].no;
+    if (!st || st.report.endLine !== l.no) return;
+    st.report.endLine = last;
+    if (st.section && st.section.endLine === l.no) st.section.endLine = last;
+  }
+
+  private prepare(l: LogicalLine): Line {
+    const p = l.prefix;
+    let body = p.body;
+    const cutAt = this.unwrapper.cutAt(l, body);
+    if (cutAt >= 0) body = body.slice(0, cutAt);
     let indent = 0;
     while (indent < body.length && indent < 256 && (body[indent] === ' ' || body[indent] === '\t')) indent++;
     const t = body.slice(indent, indent + MAX_ANALYSED).trimEnd();
-    return { no, t, body, column: p.bodyStart + indent, bodyColumn: p.bodyStart, caller: p.caller };
+    return { no: l.no, t, body, column: p.bodyStart + indent, bodyColumn: p.bodyStart, caller: p.caller, cut: cutAt >= 0, logical: l };
   }
 
   private stream(caller: string | undefined): Stream {
@@ -217,7 +262,8 @@ export class LogParser {
     // Weak forms (a bare `0x…`, `func+0x10` without size) only continue a trace already under way.
     const section = s.state?.section;
     const inTrace = section !== undefined && (section.frames.length > 0 || /^(?:Call [Tt]race|Backtrace|Stack trace)/.test(section.name));
-    const parsed = parseStackLine(l.body.length > MAX_ANALYSED ? l.t : l.body, inTrace);
+    const text = l.body.length > MAX_ANALYSED ? l.t : l.body;
+    const parsed = l.cut ? parseCutStackLine(text, inTrace) : parseStackLine(text, inTrace);
     if (!parsed) return false;
     const column = l.body.length > MAX_ANALYSED ? l.column : l.bodyColumn;
     if (!parsed.frame) {
@@ -226,18 +272,21 @@ export class LogParser {
     }
     const st = s.state ?? this.implicit(s, l);
     st.markers(parsed.markers, l.no);
-    st.frame(parsed.frame, l.no, column);
+    const f = st.frame(parsed.frame, l.no, column);
+    if (l.logical.pieces) place(f, l.logical);
     return true;
   }
 
   private info(s: Stream, l: Line): boolean {
     const t = l.t;
-    const task = parseTaskLine(t);
+    const task = t.startsWith('CPU: ') || t.startsWith('Pid: ') ? parseTaskLine(t) : undefined;
     let st = s.state;
     if (task) {
       // A second task line after frames is a new dump (a WARN followed by dump_stack()).
       // (KFENCE prints its only task line after the frames, so the first one never splits.)
-      if (!st || (st.taskLine && st.report.frames.length > 0 && (st.section?.frames.length ?? 0) > 0)) st = this.implicit(s, l);
+      // (arm's `Exception stack(…)` words after the last frame belong to the trace before them.)
+      const traced = (st?.section?.frames.length ?? 0) > 0 || st?.section?.name.startsWith('Exception stack(') === true;
+      if (!st || (st.taskLine && st.report.frames.length > 0 && traced)) st = this.implicit(s, l);
       const r = st.report;
       // In stall reports the task lines under a section title are other CPUs' backtraces.
       const foreign = r.kind !== 'backtrace' && MULTI_CPU_KINDS.has(r.kind) && st.section !== undefined;
@@ -275,6 +324,14 @@ export class LogParser {
     }
     return false;
   }
+}
+
+/** A frame of a joined line goes where its text is: the physical line holding the start of its symbol. */
+function place(f: Frame, l: LogicalLine): void {
+  const at = physical(l, f.range.start);
+  const end = Math.min(f.range.end - f.range.start + at.col, at.end);
+  f.line = at.no;
+  f.range = { start: at.col, end };
 }
 
 /** arm appends ` ARM`/` THUMB2` to the oops line; arm64 6.x prints a 16-digit ESR. */

@@ -55,6 +55,10 @@ const VALUE_LINES: Array<[RegExp, Arch]> = [
   [/^Krnl (?:PSW|GPRS) ?: /, 's390'],
 ];
 
+// One test of all the line starts above rules out most lines before the loops below.
+const ANY_LOCATION = new RegExp(LOCATIONS.map((l) => `(?:${l.re.source})`).join('|'));
+const ANY_VALUE_LINE = new RegExp(VALUE_LINES.map(([re]) => `(?:${re.source})`).join('|'));
+
 const PAIR =
   /([A-Za-z][A-Za-z0-9_]{0,11}|\$ ?\d{1,2}) {0,4}: {0,3}(?:\[<([0-9a-fA-F]{1,16})>\]|([0-9a-fA-F]{1,16}(?::[0-9a-fA-F]{1,16})?(?:\([0-9a-fA-F]{1,8}\))?))(?![0-9A-Za-z_])/g;
 const MAX_REGISTER_LINE = 1024;
@@ -125,7 +129,9 @@ export function parseRegisterLine(body: string, indent = 0): RegisterLine | unde
   // Every register line names a register in its first few characters, followed by a colon.
   const colon = body.indexOf(':');
   if ((colon < 0 || colon > 14) && !NO_COLON.test(body)) return undefined;
-  for (const p of LOCATIONS) {
+  const named = ANY_LOCATION.test(body);
+  if (!named && !ANY_VALUE_LINE.test(body)) return undefined;
+  for (const p of named ? LOCATIONS : []) {
     const m = p.re.exec(body);
     if (!m) continue;
     const rest = body.slice(m[0].length);
@@ -179,7 +185,9 @@ function words(text: string): CodeText | undefined {
 
 /** `Code: 48 8b <0f> 0b …`, `Code: … (f9428aa3)`, powerpc `Instruction dump:`; undefined otherwise. */
 export function parseCodeLine(body: string): CodeText | undefined {
-  if (body.length > 8192) return undefined;
+  const c = body.charCodeAt(0);
+  // `C`ode: or `I`nstruction dump:
+  if ((c !== 67 && c !== 73) || body.length > 8192) return undefined;
   const m = CODE.exec(body);
   if (!m) return undefined;
   const rest = body.slice(m[0].length).trimEnd();

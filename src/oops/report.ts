@@ -125,6 +125,7 @@ export class ReportState {
       inlined: ft.inlined,
       callee: ft.callee,
       tag: ft.tag,
+      truncated: ft.truncated,
     };
     section.frames.push(f);
     this.report.frames.push(f);

@@ -89,9 +89,11 @@ export function buildSymbolTable(
   return { header, sections, symbols, byName, bySection, buildId };
 }
 
-export async function loadSymbolTable(path: string): Promise<SymbolTable> {
+/** `onOpen` learns the header and sections before the symbols are read (the slow part). */
+export async function loadSymbolTable(path: string, onOpen?: (header: ElfHeader, sections: readonly ElfSection[]) => void): Promise<SymbolTable> {
   const elf = await ElfFile.open(path);
   try {
+    onOpen?.(elf.header, elf.sections);
     const [symbols, buildId] = await Promise.all([elf.symbols(), elf.buildId()]);
     return buildSymbolTable(elf.header, elf.sections, symbols, buildId);
   } finally {

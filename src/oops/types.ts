@@ -75,6 +75,8 @@ export interface Frame extends SymbolRef {
   callee: string | undefined;
   /** One-letter unwinder tag on arm64 6.13+ (`(C)`, `(P)`, `(L)` …). */
   tag: string | undefined;
+  /** A pager cut the line short: the fields the cut reached are left undefined. */
+  truncated: boolean;
 }
 
 /** A register that names a code location (`RIP:`, `pc :`, `lr :`, `PC is at`, `epc :`, `NIP […]`). */

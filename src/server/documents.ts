@@ -64,7 +64,8 @@ export class ParsedDocuments {
     const started = Date.now();
     const { uri, version } = doc;
     // Line breaks as the TextDocument counts them (\r, \n, \r\n), so positions agree with the editor.
-    const lines = doc.getText().split(/\r\n|\r|\n/);
+    const text = doc.getText();
+    const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n');
     const parser = new LogParser();
     for (let i = 0; i < lines.length; i += SLICE_LINES) {
       if (i > 0) {

@@ -145,6 +145,7 @@ function frameFacts(t: Target): string[] {
     facts.push(`section *${ref.section}*${ref.context ? `, context \`${ref.context}\`` : ''}`);
     if (ref.callee) facts.push(`called \`${ref.callee}\``);
     if (ref.inlined) facts.push('inlined into the next frame');
+    if (ref.truncated) facts.push('the line was cut short (a pager or `journalctl --no-full`): what the cut reached is not known');
     for (const s of ref.source ?? []) facts.push(`\`${s.file}:${s.line}\`${s.discriminator !== undefined ? ` (discriminator ${s.discriminator})` : ''}`);
   } else {
     facts.push(`register \`${t.register}\`${ref.segment ? `, segment \`${ref.segment}\`` : ''}`);

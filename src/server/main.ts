@@ -7,6 +7,7 @@
  * symbolized parts (links, lenses, the hover's source) come from a `Symbolizer` built from the
  * `kdap.*` settings (settings.ts), or one passed in.
  */
+import './tuning';
 import { fileURLToPath } from 'node:url';
 import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection, type InitializeParams } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -85,8 +86,17 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     );
   }
 
-  documents.onDidOpen((e) => schedule(e.document, 0));
-  documents.onDidChangeContent((e) => schedule(e.document, DIAGNOSTIC_DELAY_MS));
+  // TextDocuments fires onDidChangeContent right after onDidOpen for the same version; only
+  // later edits wait for typing to pause, an opened document is parsed at once.
+  const opened = new Set<string>();
+  documents.onDidOpen((e) => {
+    opened.add(e.document.uri);
+    schedule(e.document, 0);
+  });
+  documents.onDidChangeContent((e) => {
+    if (opened.delete(e.document.uri)) return;
+    schedule(e.document, DIAGNOSTIC_DELAY_MS);
+  });
   documents.onDidClose((e) => {
     clearTimeout(pending.get(e.document.uri));
     pending.delete(e.document.uri);

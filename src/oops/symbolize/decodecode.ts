@@ -166,8 +166,27 @@ async function viaLlvmMc(llvmMc: string, spec: ArchSpec, bytes: Buffer, faultOff
   return [all, fromFault];
 }
 
+/** Disassemblies by their input: a report's dump is decoded again with every decode of it. */
+const decoded = new Map<string, Promise<DecodedCode | undefined>>();
+const MAX_DECODED = 64;
+
 /** Disassembles a report's `Code:` bytes; undefined when the arch or a tool is not available. */
-export async function decodeCode(code: CodeBytes, arch: Arch, tools: ToolOptions = {}): Promise<DecodedCode | undefined> {
+export function decodeCode(code: CodeBytes, arch: Arch, tools: ToolOptions = {}): Promise<DecodedCode | undefined> {
+  const key = JSON.stringify([arch, code.width, code.faultIndex, code.words, tools.toolchainPrefix ?? null, tools.llvmPath ?? null]);
+  const have = decoded.get(key);
+  if (have) return have;
+  const result = disassemble(code, arch, tools);
+  if (decoded.size >= MAX_DECODED) decoded.delete(decoded.keys().next().value as string);
+  decoded.set(key, result);
+  // No answer (no tool found, or it failed) is not remembered: the next decode tries again.
+  result.then(
+    (d) => void (d === undefined && decoded.delete(key)),
+    () => void decoded.delete(key),
+  );
+  return result;
+}
+
+async function disassemble(code: CodeBytes, arch: Arch, tools: ToolOptions): Promise<DecodedCode | undefined> {
   if (code.words.length === 0) return undefined;
   const spec = archSpec(arch, code.width);
   if (!spec) return undefined;

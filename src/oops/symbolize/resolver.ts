@@ -202,19 +202,35 @@ export class KernelSymbolizer implements Symbolizer {
   }
 
   private async open(file: string): Promise<LoadedObject> {
-    const table = await loadSymbolTable(file);
-    const relocatable = table.header.type === ET_REL;
-    const obj: LoadedObject = { path: file, table, relocatable, linked: undefined, sections: new Map() };
-    if (!relocatable) {
-      const llvm = findLlvmTool('llvm-symbolizer', this.config);
-      const arch = archOfMachine(table.header.machine);
-      const a2l = llvm ? undefined : findBinutil('addr2line', arch, this.config);
-      if (llvm) obj.linked = new LlvmSymbolizer(file, llvm, this.idleMs);
-      else if (a2l) obj.linked = new Addr2Line(file, undefined, a2l, this.idleMs);
-      else this.note('neither llvm-symbolizer nor addr2line found (set kdap.llvmPath or kdap.toolchainPrefix)');
-      await this.learnPrefix(obj);
+    let linked: LlvmSymbolizer | Addr2Line | undefined;
+    // The line tool of a linked object starts while its symbol table is read: on a cold page
+    // cache both wait for the disk, and the tool's first answer was the slower half.
+    let table: SymbolTable;
+    try {
+      table = await loadSymbolTable(file, (header, sections) => {
+        if (header.type === ET_REL) return;
+        linked = this.lineTool(file, header.machine);
+        const text = sections.find((x) => x.name === '.text');
+        if (linked && text && text.addr !== 0n) linked.lookup(text.addr).catch(() => undefined);
+      });
+    } catch (err) {
+      // No table, no object: the tool started for it goes too.
+      await (linked as LlvmSymbolizer | Addr2Line | undefined)?.dispose();
+      throw err;
     }
+    const relocatable = table.header.type === ET_REL;
+    const obj: LoadedObject = { path: file, table, relocatable, linked, sections: new Map() };
+    if (!relocatable) await this.learnPrefix(obj);
     return obj;
+  }
+
+  private lineTool(file: string, machine: number): LlvmSymbolizer | Addr2Line | undefined {
+    const llvm = findLlvmTool('llvm-symbolizer', this.config);
+    const a2l = llvm ? undefined : findBinutil('addr2line', archOfMachine(machine), this.config);
+    if (llvm) return new LlvmSymbolizer(file, llvm, this.idleMs);
+    if (a2l) return new Addr2Line(file, undefined, a2l, this.idleMs);
+    this.note('neither llvm-symbolizer nor addr2line found (set kdap.llvmPath or kdap.toolchainPrefix)');
+    return undefined;
   }
 
   /**

@@ -86,6 +86,28 @@ describe('kernel-log TextMate grammar', () => {
     assert.deepEqual(scoped('[   10.000001][  T100] Call Trace:', 'constant.numeric'), ['[   10.000001]', '[  T100]']);
     assert.deepEqual(scoped('Feb  1 02:06:55 ubuntu kernel: [82015.771452] Call Trace:', 'comment.line.syslog'), ['Feb  1 02:06:55 ubuntu kernel:']);
     assert.deepEqual(scoped('kern  :err   : [   1.0] x', 'invalid.illegal.level'), ['err']);
+    // journalctl in other locales and output modes, OpenWrt logread, a bare `kernel:`.
+    for (const [line, prefix] of [
+      ['Mär 12 12:54:55 bpi-r2 kernel:  show_stack from dump_stack_lvl+0x48/0x54', 'Mär 12 12:54:55 bpi-r2 kernel:'],
+      ['июл 27 14:08:04 laptop kernel: Call Trace:', 'июл 27 14:08:04 laptop kernel:'],
+      ['Sep 06 23:00:03 kernel:  ? __x64_sys_ioctl+0xbb/0xf0', 'Sep 06 23:00:03 kernel:'],
+      ['Sun Sep  1 19:30:19 2019 kern.warn kernel: [138620.534103] Call trace:', 'Sun Sep  1 19:30:19 2019 kern.warn kernel:'],
+      ['2024-12-17T16:36:46+01:00 ds418 kernel: [  236.361520] x', '2024-12-17T16:36:46+01:00 ds418 kernel:'],
+      ['kernel: [10102.727258] Call Trace:', 'kernel:'],
+    ]) {
+      assert.deepEqual(scoped(line, 'comment.line.syslog'), [prefix], line);
+    }
+    assert.deepEqual(scoped('[ 4899.499865] kernel: BUG: x', 'comment.line.syslog'), [' kernel:']);
+    assert.deepEqual(scoped('[  +0.000004]  ? __warn+0x7d/0x130', 'constant.numeric.timestamp'), ['[  +0.000004]']);
+  });
+
+  it('arm traces: the running function before `from`, the caller as a frame', () => {
+    const line = 'Jan 16 11:30:54 ptxdist kernel:  omap2_mcspi_setup [spi_omap2_mcspi] from spi_setup+0x124/0x4f8';
+    assert.deepEqual(scoped(line, 'entity.name.function'), ['omap2_mcspi_setup', 'spi_setup']);
+    assert.deepEqual(scoped(line, 'entity.name.namespace.module'), ['spi_omap2_mcspi']);
+    const old = '[435222.430542] [<bfa0e748>] (l2cap_sock_teardown_cb [bluetooth]) from [<bfa01e9c>] (l2cap_chan_del+0x40/0x21c [bluetooth])';
+    assert.deepEqual(scoped(old, 'entity.name.function'), ['l2cap_sock_teardown_cb', 'l2cap_chan_del']);
+    assert.deepEqual(scoped('[    0.1] random: get_random_bytes called from start_kernel+0x3f0/0x5fc with crng_init=0', 'entity.name.function.callee'), []);
   });
 
   it('report headers by severity', () => {
