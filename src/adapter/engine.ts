@@ -313,7 +313,25 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async interrupt(): Promise<void> {
     if (this.state !== 'running') return;
+    const stopped = this.waitForStop(10_000);
+    stopped.catch(() => undefined);
     await this.gdb.send('-exec-interrupt', ['--all']);
+    if (this.qemuStub) void this.interruptAgainUnlessStopped(stopped);
+  }
+
+  /**
+   * An interrupt that lands in the first moment of a continue from a breakpoint, while gdb steps
+   * one vCPU over it, can be lost: QEMU's gdbstub reports the step and drops the Ctrl-C, gdb then
+   * resumes every vCPU, and no stop ever comes (the e2e do_init_module test, arm64: Pause right
+   * after Continue did nothing). Asked again, QEMU stops. QEMU only: on a kgdb line each
+   * interrupt is a SysRq-g.
+   */
+  private async interruptAgainUnlessStopped(stopped: Promise<StopInfo>): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const done = await Promise.race([stopped.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      if (done || this.state !== 'running') return;
+      await this.gdb.send('-exec-interrupt', ['--all']).catch(() => undefined);
+    }
   }
 
   /**
