@@ -172,7 +172,7 @@ export function manifestPath(): string {
 
 export class FixturesMissingError extends Error {
   constructor(detail: string) {
-    super(`kernel fixtures are not ready (${detail}). Run \`npm run fixtures\` (bash scripts/fixtures.sh) first.`);
+    super(`missing fixture: kernel fixtures are not ready (${detail}). Run \`npm run fixtures\` (bash scripts/fixtures.sh) first.`);
     this.name = 'FixturesMissingError';
   }
 }
