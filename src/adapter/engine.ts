@@ -8,13 +8,13 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { GdbBackend } from '../gdb/backend';
 import * as exec from '../gdb/mi/exec';
-import { registerValues } from '../gdb/mi/data';
 import { MITuple } from '../gdb/mi/parser';
 import { optInt, optStr, optTuple } from '../gdb/mi/values';
 import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
 import { ElfFile } from '../oops/elf';
 import { Banner, fileBanner, targetBanner } from './banner';
+import { mayRepeat, registerState, resumePoint, type ResumePoint } from './repeated-stops';
 import type { KernelArch, PathMap } from './config';
 import { UserError } from './errors';
 
@@ -84,11 +84,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private serialized: Promise<unknown> = Promise.resolve();
   private connected = false;
   private connectionWatch: NodeJS.Timeout | undefined;
-  /**
-   * QEMU: the breakpoint stop the last continue left from, with the thread's registers then,
-   * to tell a repeat of that stop from a new one (see resumeIfRepeat).
-   */
-  private resumedFrom: { thread: number; pc: bigint; registers: string; repeats: number } | undefined;
+  /** QEMU: the breakpoint stop the last continue left from, to tell gdb's repeat of it (repeated-stops.ts). */
+  private resumedFrom: ResumePoint | undefined;
 
   private constructor(readonly gdb: GdbBackend, readonly options: EngineOptions) {
     super();
@@ -252,44 +249,14 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async continue(): Promise<void> {
     if (this.beforeContinue && this.state === 'stopped') await this.beforeContinue(this).catch(() => undefined);
-    await this.noteResumeFromBreakpoint();
+    const previous = this.resumedFrom;
+    this.resumedFrom = this.qemuStub && this.state === 'stopped' ? await resumePoint(this.gdb, this.lastStop, previous) : undefined;
     await exec.continueAll(this.gdb);
   }
 
-  /**
-   * Resuming from a breakpoint, gdb first steps the thread over it (breakpoint out, one
-   * instruction, breakpoint back in). QEMU's gdbstub now and then reports that step done with the
-   * instruction not run (x86_64 TCG, 2 vCPUs: about 1 resume in 30 in bench/init-module-race.mjs;
-   * gdb's `set debug infrun 1` shows the step-over ending at the pc it started from). gdb then
-   * reports the same breakpoint again: a stop that never happened, and for kdap's own module
-   * hook a second load of the same module. Kept here: the thread, the pc and the registers, so
-   * that such a repeat can be resumed unseen.
-   */
-  private async noteResumeFromBreakpoint(): Promise<void> {
-    const s = this.lastStop;
-    const before = this.resumedFrom;
-    this.resumedFrom = undefined;
-    if (!this.qemuStub || this.state !== 'stopped' || s?.reason !== 'breakpoint-hit' || s.threadId === undefined || s.frame?.address === undefined) return;
-    const registers = await this.registerState(s.threadId).catch(() => undefined);
-    if (registers === undefined) return;
-    const again = before?.thread === s.threadId && before.pc === s.frame.address;
-    this.resumedFrom = { thread: s.threadId, pc: s.frame.address, registers, repeats: again ? before.repeats : 0 };
-  }
-
-  /** Every register of a thread, as gdb reads them (one string, to compare). */
-  private async registerState(thread: number): Promise<string> {
-    return JSON.stringify([...(await registerValues(this.gdb, 'all', { thread }))]);
-  }
-
-  /**
-   * A breakpoint stop on the thread and pc the last continue left from: when every register is
-   * as it was then, no instruction ran and the stop is gdb's repeat of the old one (see
-   * noteResumeFromBreakpoint), resumed unseen. A real second hit (a loop, a second call) leaves
-   * some register changed; one that changes none (a spin loop around the breakpoint) shows on
-   * its third hit, as at most two repeats in a row are resumed.
-   */
-  private async resumeIfRepeat(info: StopInfo, from: NonNullable<Engine['resumedFrom']>): Promise<void> {
-    const now = await this.registerState(from.thread).catch(() => undefined);
+  /** A stop that may be gdb's repeat of the one the last continue left from (repeated-stops.ts). */
+  private async resumeIfRepeat(info: StopInfo, from: ResumePoint): Promise<void> {
+    const now = await registerState(this.gdb, from.thread).catch(() => undefined);
     if (now !== from.registers || this.state !== 'stopped') {
       this.emit('stopped', info);
       return;
@@ -462,7 +429,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (hidden && interruptStop(info)) return;
     const from = this.resumedFrom;
     this.resumedFrom = undefined;
-    if (from && from.repeats < 2 && info.reason === 'breakpoint-hit' && info.threadId === from.thread && info.frame?.address === from.pc) {
+    if (mayRepeat(info, from)) {
       void this.resumeIfRepeat(info, from);
       return;
     }
