@@ -96,7 +96,7 @@ async function round(i) {
   const ms = performance.now() - t0;
   // gdb's own words: the same function hit twice in a round is a step over its breakpoint
   // that did not move the vCPU (a repeat kdap must resume without showing).
-  const hits = dc.trace.slice(traced).map((l) => /^← ~"Thread \d+ hit Breakpoint \d+, (\w+) /.exec(l)?.[1]).filter(Boolean);
+  const hits = dc.trace.slice(traced).map((l) => /^← ~"Thread \d+ hit Breakpoint [\d.]+, (\w+) /.exec(l)?.[1]).filter(Boolean);
   const repeats = hits.length - new Set(hits).size;
   if (problems.length || repeats) {
     fs.mkdirSync(artifacts, { recursive: true });

@@ -250,13 +250,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   async continue(): Promise<void> {
     if (this.beforeContinue && this.state === 'stopped') await this.beforeContinue(this).catch(() => undefined);
     const previous = this.resumedFrom;
-    this.resumedFrom = this.qemuStub && this.state === 'stopped' ? await resumePoint(this.gdb, this.lastStop, previous) : undefined;
+    this.resumedFrom = this.qemuStub && this.state === 'stopped' ? await resumePoint(this.gdb, this.options.arch, this.lastStop, previous) : undefined;
     await exec.continueAll(this.gdb);
   }
 
   /** A stop that may be gdb's repeat of the one the last continue left from (repeated-stops.ts). */
   private async resumeIfRepeat(info: StopInfo, from: ResumePoint): Promise<void> {
-    const now = await registerState(this.gdb, from.thread).catch(() => undefined);
+    const now = await registerState(this.gdb, this.options.arch, from.thread).catch(() => undefined);
     if (now !== from.registers || this.state !== 'stopped') {
       this.emit('stopped', info);
       return;

@@ -7,19 +7,20 @@
  * gdb's `set debug infrun 1` shows the step-over ending at the pc it started from), and gdb then
  * reports the same breakpoint again: a stop that never happened, and at kdap's own module hook a
  * second load of the same module. The engine keeps where each continue from a breakpoint left
- * from (thread, pc, every register); a breakpoint stop there with every register unchanged ran no
- * instruction and is resumed unseen. A real second hit (a loop, a second call) leaves some
+ * from (thread, pc, the core registers); a breakpoint stop there with those registers unchanged
+ * ran no instruction and is resumed unseen. A real second hit (a loop, a second call) leaves some
  * register changed; one that changes none (a spin loop around the breakpoint) still shows, on
  * its third hit, as at most MAX_REPEATS repeats in a row are resumed.
  */
 import type { GdbBackend } from '../gdb/backend';
 import { registerValues } from '../gdb/mi/data';
+import type { KernelArch } from './config';
 import type { StopInfo } from './engine';
 
 export interface ResumePoint {
   thread: number;
   pc: bigint;
-  /** Every register of the thread then, as gdb read them. */
+  /** The thread's core registers then, as gdb read them. */
   registers: string;
   /** Repeats of this stop resumed so far, in a row. */
   repeats: number;
@@ -27,15 +28,25 @@ export interface ResumePoint {
 
 export const MAX_REPEATS = 2;
 
-/** Every register of a thread, as gdb reads them (one string, to compare). */
-export async function registerState(gdb: GdbBackend, thread: number): Promise<string> {
-  return JSON.stringify([...(await registerValues(gdb, 'all', { thread }))]);
+/**
+ * gdb's numbers of the registers an instruction changes as it runs: x86_64 rax…r15, rip,
+ * eflags; arm64 x0…x30, sp, pc, cpsr. Not the system registers QEMU adds (arm64: one of them
+ * changes across that non-step although no instruction ran).
+ */
+const CORE_REGISTERS: Record<KernelArch, number[]> = {
+  x86_64: Array.from({ length: 18 }, (_, i) => i),
+  arm64: Array.from({ length: 34 }, (_, i) => i),
+};
+
+/** The core registers of a thread, as gdb reads them (one string, to compare). */
+export async function registerState(gdb: GdbBackend, arch: KernelArch, thread: number): Promise<string> {
+  return JSON.stringify([...(await registerValues(gdb, CORE_REGISTERS[arch], { thread }))]);
 }
 
 /** Where a continue from `stop` leaves from, when `stop` is a breakpoint hit; undefined otherwise. */
-export async function resumePoint(gdb: GdbBackend, stop: StopInfo | undefined, previous: ResumePoint | undefined): Promise<ResumePoint | undefined> {
+export async function resumePoint(gdb: GdbBackend, arch: KernelArch, stop: StopInfo | undefined, previous: ResumePoint | undefined): Promise<ResumePoint | undefined> {
   if (stop?.reason !== 'breakpoint-hit' || stop.threadId === undefined || stop.frame?.address === undefined) return undefined;
-  const registers = await registerState(gdb, stop.threadId).catch(() => undefined);
+  const registers = await registerState(gdb, arch, stop.threadId).catch(() => undefined);
   if (registers === undefined) return undefined;
   const again = previous?.thread === stop.threadId && previous.pc === stop.frame.address;
   return { thread: stop.threadId, pc: stop.frame.address, registers, repeats: again ? previous.repeats : 0 };
