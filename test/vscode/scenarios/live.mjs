@@ -121,9 +121,11 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await resume(page);
     cpus = Number(await guestRun(page, 'grep -c ^processor /proc/cpuinfo'));
     if (!(cpus >= 1)) throw new Error(`the guest counts ${cpus} CPUs`);
-    // One task that keeps a CPU busy: it is that CPU's current task whenever the kernel stops.
+    // One task that keeps a CPU busy, pinned to the last CPU so that it cannot move between the
+    // pause and the guest's answer: it is that CPU's current task whenever the kernel stops.
     // An interactive shell also prints "[1] PID" for the job: the pid is the last line.
-    const pid = Number(/(\d+)\s*$/.exec(await guestRun(page, "sh -c 'while :; do :; done' & echo $!"))?.[1]);
+    const mask = (1 << (cpus - 1)).toString(16);
+    const pid = Number(/(\d+)\s*$/.exec(await guestRun(page, `taskset ${mask} sh -c 'while :; do :; done' & echo $!`))?.[1]);
     if (!(pid > 1)) throw new Error('no pid for the busy task');
     try {
       await pause(page);
@@ -137,6 +139,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
       await resume(page);
       // The guest's own word on where the task ran: field 39 of /proc/PID/stat.
       const cpu = Number((await guestRun(page, `cut -d' ' -f39 /proc/${pid}/stat`)).trim());
+      if (cpu !== cpus - 1) throw new Error(`the guest runs ${busy} on CPU ${cpu}, not on the CPU it is pinned to (${cpus - 1})`);
       const row = shown.find((x) => x.label === `CPU ${cpu}`);
       if (!row || !runs(row, busy)) throw new Error(`the guest runs ${busy} on CPU ${cpu}; the view: ${JSON.stringify(shown)}`);
     } finally {
