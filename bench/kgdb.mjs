@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // A kgdb stop with 100+ tasks: how long until the UI is ready, and how many bytes cross the
-// serial line, kdap vs plain gdb on the same stop.
+// serial line, kdap vs plain gdb, like with like:
 //
-//   plain gdb   `target remote` on the kgdb port, then `info threads` + `bt` (what a gdb user or
-//               a front end that polls every thread does), timed from after the connect.
-//   kdap        attach to the same stop, then what VS Code asks for: threads, the stopped
-//               thread's stack (20 frames), the other CPUs' top frames, the CPUs view; tasks
-//               only if the Tasks group is opened (timed separately, first page of 20).
-//               Then continue / Pause (SysRq-g) / UI ready, a few times.
+//   first   the first stop a debugger sees after connecting (SysRq-g, then connect): caches
+//           empty. plain gdb: `target remote`, then `info threads` + `bt` (what a gdb user or a
+//           front end that polls every thread does), timed from after the connect. kdap:
+//           attach, then what VS Code asks: threads, the stopped thread's stack (20 frames),
+//           the other CPUs' top frames, the CPUs view.
+//   warm    a later stop in the same session: a breakpoint on version_proc_show, which a loop in
+//           the guest reaches every 2 s; the same requests, timed from the stop.
 //
-// Bytes are RSP bytes from the target (packets and acks): gdb's `set debug remote 1` for plain
-// gdb, the adapter's kgdb trace for kdap.
+// Each contender gets its own SysRq-g stop per round and detaches after (the kernel runs on).
+// Every contender's answers are checked (a stack that starts where it should, the task count)
+// before a time is kept. kdap's Pause (SysRq-g) → stopped is printed too, and the first page of
+// the Tasks group. Bytes are RSP bytes from the target (packets and acks): gdb's
+// `set debug remote 1` for plain gdb, the adapter's kgdb trace for kdap.
 //   node bench/kgdb.mjs [x86_64|arm64] [rounds]      (needs `npm run compile-tests` and a build)
 // Prints medians and ratios; never a pass/fail.
 import { spawn } from 'node:child_process';
@@ -84,50 +88,74 @@ try {
   await typeOnConsole(consolePort, `for i in $(seq ${extraTasks}); do sleep 100000 & done`);
   await sleep(1500);
 
-  const plain = [];
-  const kdapFirst = [];
-  const kdapPause = [];
+  // The warm stops' trigger: a reader of /proc/version every 2 s.
+  await typeOnConsole(consolePort, 'while :; do cat /proc/version >/dev/null; sleep 2; done &');
+  await sleep(1500);
+
+  const plain = { first: [], warm: [] };
+  const mine = { first: [], warm: [], pause: [] };
   let tasksPage;
+  let threads;
   for (let round = 0; round < rounds; round++) {
-    // The same stop for both: SysRq-g on the console, plain gdb, `disconnect` (the kernel stays
-    // in kgdb), then kdap attaches to it.
-    const from = consoleText().length;
-    await typeOnConsole(consolePort, 'echo g > /proc/sysrq-trigger');
-    await until('sysrq', () => /sysrq: DEBUG/.test(consoleText().slice(from)), 30_000);
-    await sleep(1000);
-    plain.push(await plainGdb());
-    const r = await kdap(round === 0);
-    kdapFirst.push(r.first);
-    kdapPause.push(...r.pauses);
+    await breakIn();
+    const p = await plainGdb();
+    plain.first.push(p.first);
+    plain.warm.push(p.warm);
+    threads ??= p.threads;
+    await breakIn();
+    const r = await kdap(round === 0, p.threads);
+    mine.first.push(r.first);
+    mine.warm.push(r.warm);
+    mine.pause.push(...r.pauses);
     tasksPage ??= r.tasksPage;
   }
-  const threads = plain[0].threads;
-  const row = (name, xs) => `${name.padEnd(44)} ${(median(xs.map((x) => x.ms)) / 1000).toFixed(2).padStart(7)} s ${String(median(xs.map((x) => x.bytes))).padStart(8)} B`;
+  const med = (xs, key) => median(xs.map((x) => x[key]));
+  const row = (name, xs) => `${name.padEnd(44)} ${(med(xs, 'ms') / 1000).toFixed(2).padStart(7)} s ${String(med(xs, 'bytes')).padStart(8)} B`;
   console.log(`\nkgdb ${arch}: ${threads} gdb threads (${threads - 2} tasks + 2 CPUs), ${rounds} rounds, medians`);
   console.log(`${''.padEnd(44)} ${'time'.padStart(9)} ${'line RSP'.padStart(10)}`);
-  console.log(row('plain gdb: info threads + bt', plain));
-  console.log(row('kdap: attach stop -> UI ready', kdapFirst));
-  console.log(row('kdap: Pause (SysRq-g) -> stopped', kdapPause.map((p) => ({ ms: p.toStop, bytes: p.stopBytes }))));
-  console.log(row('kdap: stopped -> UI ready', kdapPause));
+  console.log(row('first stop: plain gdb (info threads + bt)', plain.first));
+  console.log(row('first stop: kdap (attach stop -> UI ready)', mine.first));
+  console.log(row('warm stop: plain gdb (info threads + bt)', plain.warm));
+  console.log(row('warm stop: kdap (breakpoint -> UI ready)', mine.warm));
+  console.log(row('kdap: Pause (SysRq-g) -> stopped', mine.pause.map((x) => ({ ms: x.toStop, bytes: x.stopBytes }))));
+  console.log(row('kdap: Pause stop -> UI ready', mine.pause));
   if (tasksPage) console.log(row('kdap: open Tasks group (first 20 tasks)', [tasksPage]));
-  const ratio = (a, b) => (a / b).toFixed(1);
-  console.log(`\nratios (plain gdb / kdap): time ${ratio(median(plain.map((x) => x.ms)), median(kdapPause.map((x) => x.ms)))}x, bytes ${ratio(median(plain.map((x) => x.bytes)), median(kdapPause.map((x) => x.bytes)))}x (stop -> UI ready)`);
-  console.log(`per packet round trip: ${(median(plain.map((x) => x.ms / Math.max(1, x.packets))) ).toFixed(0)} ms (plain gdb: ${plain[0].packets} packets)`);
+  const ratio = (a, b, key) => (med(a, key) / med(b, key)).toFixed(1);
+  console.log(`\nratios plain gdb / kdap, first vs first: time ${ratio(plain.first, mine.first, 'ms')}x, bytes ${ratio(plain.first, mine.first, 'bytes')}x`);
+  console.log(`ratios plain gdb / kdap, warm vs warm:   time ${ratio(plain.warm, mine.warm, 'ms')}x, bytes ${ratio(plain.warm, mine.warm, 'bytes')}x`);
+  console.log(`per packet round trip: ${median(plain.first.map((x) => x.ms / Math.max(1, x.packets))).toFixed(0)} ms (plain gdb, first stop: ${plain.first[0].packets} packets)`);
 } finally {
   await qemu.kill();
 }
 
-/** Plain gdb on the kgdb port: info threads + bt, timed in gdb itself; bytes from `debug remote`. */
+/** SysRq-g on the console, as a user at the board would; waits until the kernel is in kgdb. */
+async function breakIn() {
+  const from = consoleText().length;
+  await typeOnConsole(consolePort, 'echo g > /proc/sysrq-trigger');
+  await until('sysrq', () => /sysrq: DEBUG/.test(consoleText().slice(from)), 30_000);
+  await sleep(1000);
+}
+
+function invalid(who, why) {
+  throw new Error(`bench kgdb: ${who} did not do the work: ${why}`);
+}
+
+/**
+ * Plain gdb on the kgdb port: first stop (after the connect) and a warm one (a breakpoint after
+ * `continue`), each `info threads` + `bt` timed in gdb itself; bytes from `debug remote`, cut at
+ * markers gdb writes into the same log stream. Detaches at the end: the kernel runs on.
+ */
 async function plainGdb() {
-  const script = [
-    'python import time',
+  const mark = (name) => `python gdb.write("KDAP-MARK ${name}\\n", gdb.STDLOG)`;
+  const timed = (name) => [
+    mark(`${name}-start`),
     'python t0 = time.time()',
     'info threads',
     'bt',
-    'python print("KDAP-BENCH %.3f" % (time.time() - t0))',
-    'python print("KDAP-THREADS %d" % len(gdb.selected_inferior().threads()))',
-    'disconnect',
+    `python print("KDAP-${name} %.3f %d" % (time.time() - t0, len(gdb.selected_inferior().threads())))`,
+    mark(`${name}-end`),
   ];
+  const script = ['python import time', ...timed('FIRST'), 'break version_proc_show', 'continue', ...timed('WARM'), 'delete', 'detach'];
   const gargs = ['-nx', '-batch', k.vmlinux, '-ex', 'set remotetimeout 30', '-ex', `target remote 127.0.0.1:${kgdbPort}`, '-ex', 'set debug remote 1'];
   for (const line of script) gargs.push('-ex', line);
   let out = '';
@@ -139,17 +167,29 @@ async function plainGdb() {
     g.on('exit', resolve);
     g.on('error', reject);
   });
-  const ms = Number(/KDAP-BENCH ([\d.]+)/.exec(out)?.[1]) * 1000;
-  const threads = Number(/KDAP-THREADS (\d+)/.exec(out)?.[1]);
-  // gdb 13: `[remote] Packet received: ...` per reply, and `[remote] getpkt: ...`/acks.
-  const replies = [...err.matchAll(/Packet received: (.*)/g)].map((m) => m[1]);
-  const bytes = replies.reduce((n, p) => n + p.length + 4 /* $ # cs */ + 1 /* ack */, 0);
-  if (!Number.isFinite(ms)) throw new Error(`plain gdb failed:\n${out.slice(-2000)}\n${err.slice(-2000)}`);
-  return { ms, bytes, threads, packets: replies.length };
+  const part = (name) => {
+    const m = new RegExp(`KDAP-${name} ([\\d.]+) (\\d+)`).exec(out);
+    if (!m) invalid('plain gdb', `no ${name} measurement:\n${out.slice(-2000)}\n${err.slice(-2000)}`);
+    const log = err.slice(err.indexOf(`KDAP-MARK ${name}-start`), err.indexOf(`KDAP-MARK ${name}-end`));
+    // gdb 13: `[remote] Packet received: ...` per reply.
+    const replies = [...log.matchAll(/Packet received: (.*)/g)].map((x) => x[1]);
+    const bytes = replies.reduce((n, p) => n + p.length + 4 /* $ # cs */ + 1 /* ack */, 0);
+    return { ms: Number(m[1]) * 1000, threads: Number(m[2]), bytes, packets: replies.length };
+  };
+  const first = part('FIRST');
+  const warm = part('WARM');
+  const bts = [...out.matchAll(/^#0\s+(?:0x[0-9a-f]+ in )?(\S+)/gm)].map((m) => m[1]);
+  if (bts.length < 2) invalid('plain gdb', `two backtraces expected, got ${JSON.stringify(bts)}`);
+  if (bts[1] !== 'version_proc_show') invalid('plain gdb', `the warm stop is in ${bts[1]}, not version_proc_show`);
+  if (first.threads < extraTasks) invalid('plain gdb', `${first.threads} threads at the first stop`);
+  return { first, warm, threads: first.threads };
 }
 
-/** kdap on the stop that is waiting now, then `pauses` continue/Pause rounds. */
-async function kdap(withTasks) {
+/**
+ * kdap on the stop that is waiting now: the first stop, a warm breakpoint stop, then a few
+ * continue/Pause rounds; disconnects at the end (the kernel runs on).
+ */
+async function kdap(withTasks, threadsExpected) {
   const dc = new DebugClient(process.execPath, path.join(root, 'dist', 'adapter.js'), 'kdap');
   dc.defaultTimeout = 180_000;
   const trace = [];
@@ -166,13 +206,25 @@ async function kdap(withTasks) {
   ]);
   let ev = await stopped;
   const first = await uiReady(dc, trace, ev.body.threadId);
+  // kdap shows the CPUs as threads and the tasks in a group of their own, read on demand.
+  if (first.threads < 2 || !first.top) invalid('kdap', `first stop: ${first.threads} threads, top frame ${first.top}`);
   let tasksPage;
   if (withTasks) {
     const mark = trace.length;
     const t = performance.now();
-    await dc.stackTraceRequest({ threadId: 99_999, startFrame: 0, levels: 20 });
+    const page = (await dc.stackTraceRequest({ threadId: 99_999, startFrame: 0, levels: 20 })).body;
     tasksPage = { ms: performance.now() - t, bytes: lineBytes(trace.slice(mark)) };
+    // The group counts the kernel's tasks: at least the guest's sleepers (gdb saw threadsExpected).
+    if (page.totalFrames !== undefined && page.totalFrames < extraTasks) invalid('kdap', `the Tasks group holds ${page.totalFrames} tasks; ${extraTasks} sleepers run (gdb saw ${threadsExpected} threads)`);
   }
+  // Warm: the same breakpoint plain gdb used, reached by the guest's loop.
+  await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'version_proc_show' }] });
+  stopped = dc.waitForEvent('stopped', 60_000);
+  await dc.continueRequest({ threadId: ev.body.threadId });
+  ev = await stopped;
+  const warm = await uiReady(dc, trace, ev.body.threadId);
+  if (ev.body.reason !== 'breakpoint' || warm.top !== 'version_proc_show') invalid('kdap', `warm stop: ${ev.body.reason} in ${warm.top}`);
+  await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
   const pauses = [];
   for (let i = 0; i < 2; i++) {
     await dc.continueRequest({ threadId: ev.body.threadId });
@@ -188,7 +240,7 @@ async function kdap(withTasks) {
   }
   await dc.disconnectRequest({});
   await Promise.race([dc.stop().catch(() => undefined), sleep(3000)]);
-  return { first, pauses, tasksPage };
+  return { first, warm, pauses, tasksPage };
 }
 
 /** What VS Code asks after a stop, plus the CPUs view. */
@@ -196,10 +248,10 @@ async function uiReady(dc, trace, threadId) {
   const mark = trace.length;
   const t = performance.now();
   const threads = (await dc.threadsRequest()).body.threads;
-  await dc.stackTraceRequest({ threadId, startFrame: 0, levels: 20 });
+  const stack = (await dc.stackTraceRequest({ threadId, startFrame: 0, levels: 20 })).body;
   for (const th of threads) if (th.id !== threadId && th.name.startsWith('CPU')) await dc.stackTraceRequest({ threadId: th.id, startFrame: 0, levels: 1 });
   await dc.customRequest('kdap/cpus', {});
-  return { ms: performance.now() - t, bytes: lineBytes(trace.slice(mark)) };
+  return { ms: performance.now() - t, bytes: lineBytes(trace.slice(mark)), threads: threads.length, top: stack.stackFrames[0]?.name };
 }
 
 /** RSP bytes the target sent, from the adapter's kgdb trace lines. */

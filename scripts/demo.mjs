@@ -3,6 +3,8 @@
 // (the same dist/adapter.js VS Code runs), and prints what the engine shows at each step.
 //   npm run demo            (after `bash scripts/setup.sh`)
 //   npm run demo -- arm64   (the arm64 fixture instead)
+// It prepares only the fixture it shows (fixtures.sh --only ARCH): one Debian kernel with its
+// vmlinux, source and initramfs; not the kgdb or 16K kernels that `npm test` also needs.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,7 +24,9 @@ function step(cmd, args) {
   }
 }
 
-step('bash', ['scripts/fixtures.sh']);
+const prepared = Date.now();
+step('bash', ['scripts/fixtures.sh', '--only', arch]);
+console.log(`demo: fixtures ready in ${((Date.now() - prepared) / 1000).toFixed(1)} s`);
 step(process.execPath, ['scripts/build.mjs']);
 
 const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap');

@@ -10,8 +10,8 @@
 # through tar for the one file and deleted, so the cache keeps ~0.5 GB instead.
 #
 # If the packages cannot be downloaded (a version gone from the archive and no other complete
-# 6.12 16K pair either), this prints why, leaves "arm64_16k" out of the manifest and exits 0:
-# the test then skips and names the missing fixture.
+# 6.12 16K pair either), this prints why, leaves "arm64_16k" out of the manifest and exits 1, so
+# that fixtures.sh fails naming it (outside CI the 16K test then skips, naming it too).
 #
 # Environment: KDAP_CACHE (cache root), KDAP_16K_VERSION / KDAP_16K_ABI (override the pin).
 set -euo pipefail
@@ -163,8 +163,7 @@ if ! fetch "$ABI" "$VERSION" 2>"$TMP/apt.err"; then
     :
   else
     manifest
-    log "arm64-16k fixture NOT available: no linux-image-6.12.*+deb12-arm64-16k-unsigned + -dbg pair could be downloaded; the 16K e2e test will skip"
-    exit 0
+    die "missing fixture arm64_16k: no linux-image-6.12.*+deb12-arm64-16k-unsigned + -dbg pair could be downloaded"
   fi
 fi
 log "downloaded in $(elapsed "$t0")"

@@ -36,6 +36,9 @@ die() { printf '[fixtures-kgdb] error: %s\n' "$*" >&2; exit 1; }
 elapsed() { echo $(( ($(date +%s%N) - $1) / 1000000 )) | awk '{ printf "%.1f s", $1 / 1000 }'; }
 
 [[ -f $MANIFEST ]] || die "no $MANIFEST: run scripts/fixtures.sh first"
+# Every input checked before anything is built: a missing one fails in seconds, not after the
+# x86_64 kernel's build.
+[[ -f $ARM64_BASE ]] || die "no arm64 base config at $ARM64_BASE (set KDAP_KGDB_ARM64_BASE)"
 SRC=$(node -p 'require(process.argv[1]).sourceRoot' "$MANIFEST")
 [[ -f $SRC/Makefile && -f $SRC/.kdap-stamp ]] || die "kernel source $SRC is missing or incomplete"
 

@@ -15,8 +15,24 @@
 # Every step leaves a stamp naming its inputs, so a second run with a warm cache only checks
 # stamps. Runs serialize on a lock file in the cache.
 #
+#   bash scripts/fixtures.sh                 everything the tests need (npm test)
+#   bash scripts/fixtures.sh --only x86_64   one arch's Debian kernel fixtures, nothing else: no
+#                                            kgdb kernels, no 16K kernel (npm run demo [-- arm64])
+#
+# Exits non-zero, naming the fixture, when any fixture it was asked for cannot be prepared (the
+# kgdb kernels and the 16K kernel included): a missing fixture is never left for a test to skip.
+#
 # Environment: KDAP_CACHE (cache root), KDAP_KERNEL_VERSION / KDAP_KERNEL_ABI (override the pin).
 set -euo pipefail
+
+ONLY=
+while (($#)); do
+  case $1 in
+    --only) ONLY=${2:?--only needs x86_64 or arm64}; shift 2 ;;
+    --only=*) ONLY=${1#--only=}; shift ;;
+    *) printf '[fixtures] error: unknown argument %s (usage: fixtures.sh [--only x86_64|arm64])\n' "$1" >&2; exit 2 ;;
+  esac
+done
 
 started_ns=$(date +%s%N)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +51,10 @@ PIN_ABI=${KDAP_KERNEL_ABI:-6.1.0-50}
 # has a path busybox can reach (brd: /dev/ram0, binfmt_misc: a mount, dummy: ip link, loop: losetup).
 MODULES=(brd:drivers/block/brd.ko binfmt_misc:fs/binfmt_misc.ko dummy:drivers/net/dummy.ko loop:drivers/block/loop.ko)
 ARCHES=(x86_64 arm64)
+if [[ -n $ONLY ]]; then
+  [[ $ONLY == x86_64 || $ONLY == arm64 ]] || { printf '[fixtures] error: --only %s: not x86_64 or arm64\n' "$ONLY" >&2; exit 2; }
+  ARCHES=("$ONLY")
+fi
 
 # Bump when the layout or the content of a step changes, so old caches get rebuilt.
 LAYOUT=1
@@ -53,20 +73,21 @@ flock 9
 debarch_of() { case $1 in x86_64) echo amd64 ;; arm64) echo arm64 ;; esac; }
 flavour_of() { echo "cloud-$(debarch_of "$1")"; }
 
-# "pkg version debarch" for every package a kernel version needs.
-package_set() { # abi version
-  local abi=$1 ver=$2
-  cat <<EOF
-linux-image-$abi-cloud-amd64-unsigned $ver amd64
-linux-image-$abi-cloud-amd64-dbg $ver amd64
-linux-image-$abi-cloud-arm64-unsigned $ver arm64
-linux-image-$abi-cloud-arm64-dbg $ver arm64
-linux-headers-$abi-cloud-amd64 $ver amd64
-linux-headers-$abi-cloud-arm64 $ver arm64
-linux-headers-$abi-common $ver all
-linux-kbuild-6.1 $ver amd64
-linux-source-6.1 $ver all
-EOF
+# "pkg version debarch" for every package a kernel version needs, for the arches given (default:
+# both). linux-kbuild is the build machine's (amd64) for either target.
+package_set() { # abi version [arch...]
+  local abi=$1 ver=$2 arch d
+  shift 2
+  (($#)) || set -- x86_64 arm64
+  for arch in "$@"; do
+    d=$(debarch_of "$arch")
+    echo "linux-image-$abi-cloud-$d-unsigned $ver $d"
+    echo "linux-image-$abi-cloud-$d-dbg $ver $d"
+    echo "linux-headers-$abi-cloud-$d $ver $d"
+  done
+  echo "linux-headers-$abi-common $ver all"
+  echo "linux-kbuild-6.1 $ver amd64"
+  echo "linux-source-6.1 $ver all"
 }
 
 # apt-get download's file name: an epoch colon becomes %3a.
@@ -81,7 +102,7 @@ fetch_set() { # abi version
   while read -r pkg ver arch; do
     [[ -s $(deb_file "$pkg" "$ver" "$arch") ]] && continue
     if [[ $arch == all ]]; then want+=("$pkg=$ver"); else want+=("$pkg:$arch=$ver"); fi
-  done < <(package_set "$1" "$2")
+  done < <(package_set "$1" "$2" "${ARCHES[@]}")
   [[ ${#want[@]} == 0 ]] && return 0
   log "downloading ${#want[@]} package(s): ${want[*]}"
   local t0; t0=$(date +%s%N)
@@ -362,7 +383,7 @@ bg_pids=()
 manifest_env=(
   KDAP_M_VERSION="$VERSION" KDAP_M_ABI="$ABI" KDAP_M_PINNED="$PINNED" KDAP_M_CACHE="$CACHE"
   KDAP_M_SOURCE="$CACHE/src/linux-$UPSTREAM" KDAP_M_UPSTREAM="$UPSTREAM" KDAP_M_KMOD_SRC="$KMOD_SRC"
-  KDAP_M_MODULES="${MODULES[*]}"
+  KDAP_M_MODULES="${MODULES[*]}" KDAP_M_ARCHES="${ARCHES[*]}"
 )
 for arch in "${ARCHES[@]}"; do
   vml=$CACHE/kernel/$arch/usr/lib/debug/boot/vmlinux-$(release_of "$arch")
@@ -394,8 +415,20 @@ const spec = {
   x86_64: { debarch: 'amd64', append: 'console=ttyS0 nokaslr', cross: '', qemu: 'qemu-system-x86_64', machine: 'q35', cpu: 'qemu64', console: 'ttyS0', gdbArch: 'i386:x86-64' },
   arm64: { debarch: 'arm64', append: 'console=ttyAMA0 nokaslr rdinit=/init', cross: 'aarch64-linux-gnu-', qemu: 'qemu-system-aarch64', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', gdbArch: 'aarch64' },
 };
+const out = path.join(cache, 'fixtures.json');
+// With --only, the other arch's entry (and the kgdb / 16K ones) stay as an earlier run wrote them,
+// as long as they are of the same kernel build.
+let previous = {};
+try {
+  previous = JSON.parse(fs.readFileSync(out, 'utf8'));
+} catch {
+  // first run
+}
+const same = previous.version === e.KDAP_M_VERSION && previous.abi === e.KDAP_M_ABI;
 const arches = {};
-for (const [arch, s] of Object.entries(spec)) {
+if (same) for (const [arch, entry] of Object.entries(previous.arches ?? {})) arches[arch] = entry;
+for (const arch of e.KDAP_M_ARCHES.split(' ')) {
+  const s = spec[arch];
   const release = `${e.KDAP_M_ABI}-cloud-${s.debarch}`;
   const k = path.join(cache, 'kernel', arch);
   const dbg = path.join(k, 'usr/lib/debug');
@@ -452,7 +485,7 @@ const manifest = {
   guest: { readyMarker: 'KDAP-READY', prompt: 'guest# ' },
   arches,
 };
-const out = path.join(cache, 'fixtures.json');
+for (const key of ['kgdb', 'arm64_16k']) if (previous[key]) manifest[key] = previous[key];
 const json = JSON.stringify(manifest, null, 2) + '\n';
 if (!fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== json) {
   fs.writeFileSync(out + '.tmp', json);
@@ -461,9 +494,18 @@ if (!fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== json) {
 EOF
 
 log "manifest: $CACHE/fixtures.json"
-bash "$ROOT/scripts/fixtures-kgdb.sh"
-# Optional: only the 16K page-table test needs it, and that test skips without it.
-bash "$ROOT/scripts/fixtures-16k.sh" || log "arm64-16k fixture failed (see above); its test will skip"
+if [[ -n $ONLY ]]; then
+  log "done: linux $VERSION for $ONLY only (no kgdb kernels, no 16K kernel, no dumps) in $(elapsed "$started_ns")"
+  exit 0
+fi
+# All are tried even if one fails, so one run names every fixture that is missing.
+missing=()
+bash "$ROOT/scripts/fixtures-kgdb.sh" || missing+=("kgdb (the kgdb kernels of scripts/fixtures-kgdb.sh)")
+bash "$ROOT/scripts/fixtures-16k.sh" || missing+=("arm64_16k (the 16K kernel of scripts/fixtures-16k.sh)")
 # Crash dumps of these kernels with the guests' own truths (about 2 min and 3.3 GB cold).
-bash "$ROOT/scripts/fixtures-dumps.sh"
+bash "$ROOT/scripts/fixtures-dumps.sh" || missing+=("dumps (the crash dumps of scripts/fixtures-dumps.sh)")
+if ((${#missing[@]})); then
+  for m in "${missing[@]}"; do printf '[fixtures] error: missing fixture %s: see the error above\n' "$m" >&2; done
+  exit 1
+fi
 log "done: linux $VERSION in $(elapsed "$started_ns")"

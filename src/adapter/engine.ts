@@ -14,6 +14,7 @@ import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
 import { ElfFile } from '../oops/elf';
 import { Banner, fileBanner, targetBanner } from './banner';
+import { mayRepeat, registerState, resumePoint, type ResumePoint } from './repeated-stops';
 import type { KernelArch, PathMap } from './config';
 import { UserError } from './errors';
 
@@ -83,6 +84,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private serialized: Promise<unknown> = Promise.resolve();
   private connected = false;
   private connectionWatch: NodeJS.Timeout | undefined;
+  /** QEMU: the breakpoint stop the last continue left from, to tell gdb's repeat of it (repeated-stops.ts). */
+  private resumedFrom: ResumePoint | undefined;
 
   private constructor(readonly gdb: GdbBackend, readonly options: EngineOptions) {
     super();
@@ -246,7 +249,20 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async continue(): Promise<void> {
     if (this.beforeContinue && this.state === 'stopped') await this.beforeContinue(this).catch(() => undefined);
+    const previous = this.resumedFrom;
+    this.resumedFrom = this.qemuStub && this.state === 'stopped' ? await resumePoint(this.gdb, this.options.arch, this.lastStop, previous) : undefined;
     await exec.continueAll(this.gdb);
+  }
+
+  /** A stop that may be gdb's repeat of the one the last continue left from (repeated-stops.ts). */
+  private async resumeIfRepeat(info: StopInfo, from: ResumePoint): Promise<void> {
+    const now = await registerState(this.gdb, this.options.arch, from.thread).catch(() => undefined);
+    if (now !== from.registers || this.state !== 'stopped') {
+      this.emit('stopped', info);
+      return;
+    }
+    this.resumedFrom = { ...from, repeats: from.repeats + 1 };
+    await exec.continueAll(this.gdb).catch(() => this.emit('stopped', info));
   }
 
   /** One instruction on `thread` for the adapter's own use: the stop is not emitted. */
@@ -264,7 +280,25 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async interrupt(): Promise<void> {
     if (this.state !== 'running') return;
+    const stopped = this.waitForStop(10_000);
+    stopped.catch(() => undefined);
     await this.gdb.send('-exec-interrupt', ['--all']);
+    if (this.qemuStub) void this.interruptAgainUnlessStopped(stopped);
+  }
+
+  /**
+   * An interrupt that lands in the first moment of a continue from a breakpoint, while gdb steps
+   * one vCPU over it, can be lost: QEMU's gdbstub reports the step and drops the Ctrl-C, gdb then
+   * resumes every vCPU, and no stop ever comes (the e2e do_init_module test, arm64: Pause right
+   * after Continue did nothing). Asked again, QEMU stops. QEMU only: on a kgdb line each
+   * interrupt is a SysRq-g.
+   */
+  private async interruptAgainUnlessStopped(stopped: Promise<StopInfo>): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const done = await Promise.race([stopped.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      if (done || this.state !== 'running') return;
+      await this.gdb.send('-exec-interrupt', ['--all']).catch(() => undefined);
+    }
   }
 
   /**
@@ -393,6 +427,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const w of waiters) w(info);
     if (this.unseenStops > 0) return;
     if (hidden && interruptStop(info)) return;
+    const from = this.resumedFrom;
+    this.resumedFrom = undefined;
+    if (mayRepeat(info, from)) {
+      void this.resumeIfRepeat(info, from);
+      return;
+    }
     this.emit('stopped', info);
   }
 }

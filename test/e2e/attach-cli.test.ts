@@ -15,7 +15,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/adapter/qemu';
 import { ElfFile } from '../../src/oops/elf';
 import { childProcesses } from '../support/processes';
-import { loadFixtures } from '../support/fixtures';
+import { kgdbFixture, loadFixtures } from '../support/fixtures';
 import { repoRoot } from '../support/dap';
 
 class StdioClient extends ProtocolClient {
@@ -214,8 +214,9 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     }
   });
 
-  const kgdbVmlinux = fixtures.kgdb?.x86_64.vmlinux;
-  test('attach with the kgdb fixture kernel\'s vmlinux (another config and layout) is refused', { skip: !kgdbVmlinux || !fs.existsSync(kgdbVmlinux) ? 'kgdb fixture not built' : false }, async () => {
+  const kgdb = kgdbFixture('x86_64');
+  const kgdbVmlinux = 'missing' in kgdb ? undefined : kgdb.vmlinux;
+  test('attach with the kgdb fixture kernel\'s vmlinux (another config and layout) is refused', { skip: 'missing' in kgdb ? kgdb.missing : false }, async () => {
     const { client: c, result } = await attach(kgdbVmlinux!, qemu.gdbAddress!);
     const r = await result;
     assert.equal(r.success, false, 'the attach must not succeed');

@@ -21,6 +21,43 @@ function gdbInfoLine(vmlinux: string, func: string): { file: string; line: numbe
   return { line: Number(m[1]), file: m[2] };
 }
 
+/**
+ * Where gdb alone puts `break FUNC`: the location that has a source line (on arm64 gdb also
+ * binds the ftrace pad before the DWARF entry, a location without one; kdap keeps the other).
+ */
+function gdbBreakLocation(vmlinux: string, func: string): { address: bigint; file: string; line: number } {
+  const r = spawnSync('gdb-multiarch', ['-nx', '-batch', vmlinux, '-ex', `break ${func}`, '-ex', 'info breakpoints'], { encoding: 'utf8', timeout: 120_000 });
+  const found = [...r.stdout.matchAll(new RegExp(`^\\S+\\s+(?:breakpoint\\s+keep\\s+)?y\\s+(0x[0-9a-f]+)\\s+in ${func} at (\\S+):(\\d+)$`, 'gm'))];
+  assert.equal(found.length, 1, `gdb's locations of ${func}: ${r.stdout}${r.stderr}`);
+  return { address: BigInt(found[0][1]), file: found[0][2], line: Number(found[0][3]) };
+}
+
+/** gdb's own disassembly of the two instructions at `pc`. */
+async function instructionsAt(dc: KdapClient, pc: string): Promise<Array<{ address: bigint; text: string }>> {
+  const r = await dc.evaluateRequest({ expression: `-exec x/2i ${pc}`, context: 'repl' });
+  return [...r.body.result.matchAll(/^(?:=>)?\s*(0x[0-9a-f]+)(?: <[^>]*>)?:\s+(.*)$/gm)].map((m) => ({ address: BigInt(m[1]), text: m[2].trim() }));
+}
+
+const x86Prefixes = new Set(['bnd', 'notrack', 'lock', 'rep', 'repz', 'repe', 'repnz', 'repne', 'cs', 'ds', 'ss', 'es', 'fs', 'gs', 'data16', 'addr32']);
+
+/**
+ * Where one instruction step from `insn` must land, from its disassembly: the next instruction,
+ * or a direct call's target. Undefined for branches, returns and indirect calls.
+ */
+function stepTarget(arch: 'x86_64' | 'arm64', insn: { text: string }, next: { address: bigint }): bigint | undefined {
+  const tokens = insn.text.split(/\s+/);
+  while (arch === 'x86_64' && tokens.length > 1 && x86Prefixes.has(tokens[0])) tokens.shift();
+  const [mnemonic, operands = ''] = tokens;
+  const direct = /^0x[0-9a-f]+\b/.exec(operands);
+  const call = arch === 'x86_64' ? /^callq?$/.test(mnemonic) : mnemonic === 'bl';
+  if (call) return direct ? BigInt(direct[0]) : undefined;
+  const branch =
+    arch === 'x86_64'
+      ? /^(j[a-z]*|ret[a-z]*|iret[a-z]*|sysret[a-z]*|call[a-z]*|int[0-9a-z]*|ud[0-9]*|hlt|loop[a-z]*|syscall|sysenter)$/.test(mnemonic)
+      : /^(b(\.[a-z]+)?|bl[a-z]*|br[a-z]*|ret[a-z]*|cbn?z|tbn?z|eret[a-z]*|svc|hvc|smc|brk|wfi|wfe)$/.test(mnemonic);
+  return branch ? undefined : next.address;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -106,9 +143,11 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const top = await dc.topFrame(thread);
       assert.equal(top.name, 'do_sys_openat2');
       assert.ok(top.source?.path?.endsWith('fs/open.c'));
-      const truth = gdbInfoLine(fx.vmlinux, 'do_sys_openat2');
-      // arm64 ftrace pad: the user stops once, at the DWARF entry, with arguments.
-      assert.ok(Math.abs(top.line - truth.line) <= 2, `line ${top.line} vs gdb ${truth.line}`);
+      // Exactly where gdb alone breaks (on arm64 the DWARF entry past the ftrace pad, where the
+      // arguments are readable): the same address and line.
+      const truth = gdbBreakLocation(fx.vmlinux, 'do_sys_openat2');
+      assert.equal(top.line, truth.line, `line ${top.line} vs gdb's ${truth.file}:${truth.line}`);
+      assert.equal(BigInt(top.instructionPointerReference!), truth.address, `pc ${top.instructionPointerReference} vs gdb's 0x${truth.address.toString(16)}`);
       const scopes = await dc.scopesRequest({ frameId: top.id });
       const locals = await dc.variablesRequest({ variablesReference: scopes.body.scopes[0].variablesReference });
       const names = locals.body.variables.map((v) => v.name);
@@ -164,9 +203,24 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const caller = await dc.topFrame(thread);
       assert.notEqual(caller.name, 'do_sys_openat2');
       assert.match(caller.name, /openat|open/);
-      s = dc.stopped('step');
-      await dc.stepInRequest({ threadId: thread, granularity: 'instruction' });
-      thread = (await s).body.threadId ?? thread;
+      // Instruction steps in: each lands where gdb's disassembly of the instruction says (the
+      // next one, or a direct call's target); branches are stepped but not judged.
+      let judged = 0;
+      for (let i = 0; i < 12 && judged < 3; i++) {
+        const frame = await dc.topFrame(thread);
+        const [insn, next] = await instructionsAt(dc, frame.instructionPointerReference!);
+        assert.ok(insn && next, `gdb's x/2i at ${frame.instructionPointerReference}`);
+        const want = stepTarget(arch, insn, next);
+        s = dc.stopped('step');
+        await dc.stepInRequest({ threadId: thread, granularity: 'instruction' });
+        const stepped = (await s).body.threadId ?? thread;
+        assert.equal(stepped, thread, 'an instruction step stays on its thread');
+        const at = BigInt((await dc.topFrame(thread)).instructionPointerReference!);
+        if (want === undefined) continue;
+        assert.equal(at, want, `step in from ${insn.text} at 0x${insn.address.toString(16)}: at 0x${at.toString(16)}, want 0x${want.toString(16)}`);
+        judged++;
+      }
+      assert.ok(judged >= 1, 'no instruction step could be checked against the disassembly');
     });
 
     test('registers scope decodes system registers into bit fields', async () => {
@@ -182,13 +236,26 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       else assert.match(fields.body.variables.find((f) => f.name === 'EL')?.value ?? '', /EL1/);
     });
 
-    test('a watchpoint on jiffies_64 stops when the timer writes it', async () => {
+    test('a watchpoint on jiffies_64 stops when the timer writes it, with the new value in memory', async () => {
+      const read = async () => BigInt(/= (\d+)/.exec((await dc.evaluateRequest({ expression: '-exec p jiffies_64', context: 'repl' })).body.result)![1]);
+      const before = await read();
       const info = await dc.dataBreakpointInfoRequest({ name: 'jiffies_64' });
       const set = await dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId!, accessType: 'write' }] });
       assert.equal(set.body.breakpoints[0].verified, true);
+      const traced = dc.trace.length;
       const hit = dc.stopped('data breakpoint');
       await dc.continueRequest({ threadId: thread });
       thread = (await hit).body.threadId!;
+      // gdb's own report of the write (its *stopped record) and the memory it left behind.
+      const record = dc.trace.slice(traced).find((l) => /\*stopped,reason="watchpoint-trigger"/.test(l));
+      assert.ok(record, 'gdb reported a watchpoint trigger');
+      const value = /value=\{old="(\d+)",new="(\d+)"\}/.exec(record)!;
+      assert.ok(value, record);
+      const [old, now] = [BigInt(value[1]), BigInt(value[2])];
+      assert.equal(old, before, 'the first write after the continue');
+      // One tick, or several at once when a CPU leaves NOHZ idle (tick_do_update_jiffies64).
+      assert.ok(now > old, `jiffies_64 went from ${old} to ${now}`);
+      assert.equal(await read(), now, 'memory holds the value gdb reported');
       await dc.setDataBreakpointsRequest({ breakpoints: [] });
     });
 

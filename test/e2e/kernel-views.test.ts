@@ -80,7 +80,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
     after(async () => {
       dc.saveLogs(`kernel-views-${arch}`);
       console.log(`# ${arch} request costs:\n#   ${timings.join('\n#   ')}`);
-      await dc.close();
+      await dc.endLaunch();
     });
 
     test('at start_kernel: CPU 0 runs init_task in the kernel, CPU 1 is not online yet', async () => {
@@ -352,10 +352,6 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.equal(r.body.lost, 0);
       const rec = r.body.records.find((x) => x.text === marker)!;
       assert.equal(rec.facility, 1, '/dev/kmsg writes are LOG_USER');
-    });
-
-    test('disconnect', async () => {
-      await dc.disconnectRequest({ terminateDebuggee: true });
     });
   });
 }

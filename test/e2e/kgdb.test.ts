@@ -22,7 +22,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { findFreePort, QemuProcess } from '../../src/adapter/qemu';
 import { KdapClient, repoRoot } from '../support/dap';
 import { alive, childProcesses } from '../support/processes';
-import { loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';
+import { kgdbFixture, loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';
 
 const fixtures = loadFixtures();
 
@@ -93,8 +93,9 @@ function consolePort(b: Boot): number {
 }
 
 for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !process.env.KDAP_E2E_ARCH || a === process.env.KDAP_E2E_ARCH)) {
-  const k = fixtures.kgdb?.[arch];
-  describe(`kgdb attach on ${arch}`, { concurrency: false, skip: k ? false : 'no kgdb kernels: run scripts/fixtures-kgdb.sh' }, () => {
+  const found = kgdbFixture(arch);
+  const k = 'missing' in found ? undefined : found;
+  describe(`kgdb attach on ${arch}`, { concurrency: false, skip: 'missing' in found ? found.missing : false }, () => {
     const dc = new KdapClient();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kdap-kgdb-${arch}-`));
     let b: Boot;

@@ -28,7 +28,7 @@ describe('5-level paging on x86_64 (qemu64,+la57)', { concurrency: false, skip }
 
   after(async () => {
     dc.saveLogs('la57-x86_64');
-    await dc.close();
+    await dc.endLaunch();
   });
 
   test('boots to the shell with LA57 on', async () => {
@@ -77,9 +77,5 @@ describe('5-level paging on x86_64 (qemu64,+la57)', { concurrency: false, skip }
     assert.equal(w.fault, null);
     assert.equal(w.levels[0].index, Number((va >> 48n) & 0x1ffn));
     assert.equal(w.phys, `0x${((await gva2gpa(k.cpu, va)) as bigint).toString(16)}`);
-  });
-
-  test('disconnect', async () => {
-    await dc.disconnectRequest({ terminateDebuggee: true });
   });
 });

@@ -203,9 +203,10 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       await dc.continueRequest({ threadId: thread });
     });
 
-    // Flaky in CI (one stop in this sequence did not arrive in one of three full runs on x86_64);
-    // skipped until the race between the user's and kdap's own do_init_module stops is found.
-    test.skip('a user breakpoint on do_init_module itself is reported, and the module still gets its symbols', async () => {
+    // The user's breakpoint shares do_init_module with kdap's hidden hook. Resuming from it, the
+    // step over the breakpoint sometimes does not move the vCPU and gdb reports the same hit
+    // again; kdap must not show that stop twice (bench/init-module-race.mjs runs this 20 times).
+    test('a user breakpoint on do_init_module itself is reported once, and the module still gets its symbols', async () => {
       // gdb inserts a breakpoint into the remote only while it is stopped.
       const paused = dc.stopped('pause');
       await dc.pauseRequest({ threadId: thread });

@@ -9,7 +9,10 @@
  * - the faulting pc of each report: the tagged source line of kdap_test.c it must land on;
  * - every `Code:` line: the tree's `scripts/decodecode` for the trapping instruction.
  *
- * Return addresses are compared at `off - 1` (faddr2line accepts any offset), the pc as is.
+ * Return addresses are compared at `off - 1` (faddr2line accepts any offset), the pc as is. Which
+ * frames are return addresses is decided without kdap: the printed pc is not one; any other
+ * address is one when objdump's disassembly of its function shows a call instruction ending
+ * exactly there (test/support/disasm.ts). kdap's own decision must agree.
  * Where the kernel's scripts are wrong, kdap must be right, and the test shows both:
  * `entry_SYSCALL_64_after_hwframe` (faddr2line 6.1: "no match"), and `.text.unlikely`
  * functions of a module (decode_stacktrace.sh looks them up in `.text`).
@@ -29,6 +32,7 @@ import { isReturnAddress, KernelSymbolizer, type FrameResolution } from '../../s
 import type { CodeLocation, Frame, Report } from '../../src/oops/types';
 import { repoRoot } from '../support/dap';
 import { fixtureArches, loadFixtures, type ArchFixture, type FixtureArch } from '../support/fixtures';
+import { followsCall } from '../support/disasm';
 import { GuestConsole } from '../support/guest';
 
 const BOOT_TIMEOUT_MS = 180_000;
@@ -106,6 +110,28 @@ function addr2line(program: string, object: string, addresses: bigint[]): Oracle
   return out;
 }
 
+/** `objdump -t` of a .ko: each function's section and offset in it. */
+function functionsOf(objdump: string, ko: string): Map<string, { section: string; value: bigint }> {
+  const r = spawnSync(objdump, ['-t', ko], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = new Map<string, { section: string; value: bigint }>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([0-9a-f]+)\s.{6}F\s(\S+)\s+[0-9a-f]+\s+(\S+)$/.exec(line);
+    if (m) out.set(m[3], { section: m[2], value: BigInt('0x' + m[1]) });
+  }
+  return out;
+}
+
+/**
+ * The report's printed pc (`RIP:` / `pc :`), or a trace frame at its place (arm64 starts a trace
+ * taken from pt_regs at the pc). A printed `lr :` at the same place is not: the CPU was there,
+ * and LR says how it got there.
+ */
+function isPrintedPc(r: Report, ref: Frame | CodeLocation): boolean {
+  if (r.registerBlocks.some((b) => b.lr === ref)) return false;
+  return r.registerBlocks.some((b) => b.pc === ref || (b.pc?.symbol === ref.symbol && b.pc?.offset === ref.offset && b.pc?.module === ref.module));
+}
+
 const hex = (v: bigint) => '0x' + v.toString(16);
 const chain = (r: FrameResolution) => r.positions.map((p) => `${p.function} ${p.line}`);
 const oracleChain = (o: Oracle[]) => o.map((p) => `${p.fn} ${p.line}`);
@@ -178,16 +204,26 @@ for (const arch of fixtureArches) {
       }
     });
 
+    const objdump = arch === 'arm64' ? 'aarch64-linux-gnu-objdump' : 'objdump';
+
     test('every module frame equals scripts/faddr2line on kdap_test.ko (at off - 1 for return addresses)', async (t) => {
       const cases: Array<{ spec: string; res: FrameResolution[] }> = [];
+      const functions = functionsOf(objdump, fx.kmod.ko);
+      let returns = 0;
       for (const kind of ['warn', 'oops', 'bug'] as const) {
         const r = report(kind);
         for (const ref of refs(r).filter((x) => x.module === 'kdap_test')) {
           const res = await resolve(r, ref);
-          const off = ref.offset! - (res[0].returnAddress ? 1n : 0n);
+          const fn = functions.get(ref.symbol!);
+          assert.ok(fn, `${ref.symbol} is a function of ${fx.kmod.ko}`);
+          const call = isPrintedPc(r, ref) ? { returnAddress: false } : followsCall({ objdump, file: fx.kmod.ko, section: fn.section, start: fn.value }, fn.value + ref.offset!);
+          assert.equal(res[0].returnAddress, call.returnAddress, `${kind}: ${ref.symbol}+${hex(ref.offset!)}: kdap says${res[0].returnAddress ? '' : ' not'} a return address; objdump${call.returnAddress ? '' : ' not'} (before it: ${'before' in call && call.before ? call.before.text : 'nothing'})`);
+          if (call.returnAddress) returns++;
+          const off = ref.offset! - (call.returnAddress ? 1n : 0n);
           cases.push({ spec: `${ref.symbol}+${hex(off)}/${hex(ref.size!)}`, res });
         }
       }
+      assert.ok(returns > 0, 'some module frames are return addresses');
       const oracle = faddr2line(fx, arch, fx.kmod.ko, [...new Set(cases.map((c) => c.spec))]);
       for (const c of cases) {
         const o = oracle.get(c.spec);
@@ -203,13 +239,21 @@ for (const arch of fixtureArches) {
       const map = systemMap(fx.systemMap);
       const a2l = arch === 'arm64' ? 'aarch64-linux-gnu-addr2line' : 'addr2line';
       const cases: Array<{ what: string; spec: string; address: bigint; res: FrameResolution[] }> = [];
+      const decided = new Map<bigint, boolean>();
       for (const kind of ['warn', 'oops', 'bug'] as const) {
         const r = report(kind);
         for (const ref of refs(r).filter((x) => !x.module)) {
           const res = await resolve(r, ref);
           const cands = (map.get(ref.symbol!) ?? []).filter((c) => ref.size === undefined || c.size === ref.size);
           assert.equal(cands.length, 1, `${ref.symbol} in System.map`);
-          const off = ref.offset! - (res[0].returnAddress ? 1n : 0n);
+          const at = cands[0].address + ref.offset!;
+          let returnAddress = false;
+          if (!isPrintedPc(r, ref)) {
+            if (!decided.has(at)) decided.set(at, followsCall({ objdump, file: fx.vmlinux, start: cands[0].address }, at).returnAddress);
+            returnAddress = decided.get(at)!;
+          }
+          assert.equal(res[0].returnAddress, returnAddress, `${kind}:${ref.line} ${ref.symbol}+${hex(ref.offset!)}: kdap says${res[0].returnAddress ? '' : ' not'} a return address, objdump${returnAddress ? '' : ' not'}`);
+          const off = ref.offset! - (returnAddress ? 1n : 0n);
           cases.push({ what: `${kind}:${ref.line} ${ref.symbol}`, spec: `${ref.symbol}+${hex(off)}/${hex(ref.size!)}`, address: cands[0].address + off, res });
         }
       }

@@ -6,6 +6,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { alive, childProcesses } from './processes';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const adapterJs = path.join(repoRoot, 'dist', 'adapter.js');
@@ -46,6 +47,25 @@ export class KdapClient extends DebugClient {
    */
   async close(): Promise<void> {
     await Promise.race([this.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+  }
+
+  /**
+   * Teardown of a launch: disconnect with terminateDebuggee, then fail if any process the adapter
+   * started (QEMU, gdb) is still in the process table 5 s later. For `after` hooks: ending a
+   * session is cleanup, not a feature of its own (dap.test.ts tests that).
+   */
+  async endLaunch(): Promise<void> {
+    const pid = (this as unknown as { _adapterProcess?: { pid?: number } })._adapterProcess?.pid;
+    const started = pid === undefined ? [] : childProcesses(pid).filter((c) => !c.zombie);
+    await this.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
+    const deadline = Date.now() + 5000;
+    let left = started.filter((c) => alive(c.pid));
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = left.filter((c) => alive(c.pid));
+    }
+    await this.close();
+    if (left.length) throw new Error(`left running after disconnect: ${left.map((c) => `${c.comm}(${c.pid})`).join(' ')}`);
   }
 
   /** Writes the trace and console next to the other test artifacts, for a failing run. */

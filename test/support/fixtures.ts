@@ -172,7 +172,7 @@ export function manifestPath(): string {
 
 export class FixturesMissingError extends Error {
   constructor(detail: string) {
-    super(`kernel fixtures are not ready (${detail}). Run \`npm run fixtures\` (bash scripts/fixtures.sh) first.`);
+    super(`missing fixture: kernel fixtures are not ready (${detail}). Run \`npm run fixtures\` (bash scripts/fixtures.sh) first.`);
     this.name = 'FixturesMissingError';
   }
 }
@@ -218,11 +218,24 @@ export function archFixture(arch: FixtureArch): ArchFixture {
  */
 export function arm64_16kFixture(): Arm64_16kFixture | { missing: string } {
   const f = loadFixtures().arm64_16k;
-  if (!f) return { missing: `fixture arm64_16k is not in ${manifestPath()} (scripts/fixtures-16k.sh could not download linux-image-*-arm64-16k-unsigned/-dbg)` };
+  if (!f) return { missing: `missing fixture arm64_16k: not in ${manifestPath()} (scripts/fixtures-16k.sh could not download linux-image-*-arm64-16k-unsigned/-dbg)` };
   for (const file of [f.kernel, f.vmlinux, f.initrd]) {
-    if (!fs.existsSync(file)) return { missing: `fixture arm64_16k: ${file} is missing (run bash scripts/fixtures-16k.sh)` };
+    if (!fs.existsSync(file)) return { missing: `missing fixture arm64_16k: ${file} is missing (run bash scripts/fixtures-16k.sh)` };
   }
   return f;
+}
+
+/**
+ * The kgdb kernel of one arch, or why it cannot be had ("missing fixture kgdb…": a skip with
+ * that reason is a failure under CI, see test/support/tap-summary.ts).
+ */
+export function kgdbFixture(arch: FixtureArch): KgdbKernelFixture | { missing: string } {
+  const k = loadFixtures().kgdb?.[arch];
+  if (!k) return { missing: `missing fixture kgdb: no kgdb entry in ${manifestPath()} (run bash scripts/fixtures-kgdb.sh)` };
+  for (const file of [k.kernel, k.vmlinux, k.initrd, k.kmod.ko]) {
+    if (!fs.existsSync(file)) return { missing: `missing fixture kgdb: ${file} is missing (run bash scripts/fixtures-kgdb.sh)` };
+  }
+  return k;
 }
 
 /** Line number of a `LINE:<name>` marker in kdap_test.c. */

@@ -1,7 +1,8 @@
 /**
  * Mocha entry point VS Code calls in the extension host (`extensionTestsPath`). Runs every
  * *.test.js beside it, activation first (it checks that nothing activated kdap yet), and
- * writes one result per test to $KDAP_VSCODE_RESULTS for the harness's summary.
+ * writes one result per test (passed, failed or skipped) to $KDAP_VSCODE_RESULTS for the
+ * harness's summary.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,8 +10,10 @@ import Mocha from 'mocha';
 
 export interface TestResult {
   name: string;
-  ok: boolean;
+  status: 'passed' | 'failed' | 'skipped';
   error?: string;
+  /** Why a pending test did not run. */
+  reason?: string;
   ms?: number;
 }
 
@@ -32,7 +35,9 @@ export function run(): Promise<void> {
       if (failures > 0) reject(new Error(`${failures} of ${results.length} extension tests failed`));
       else resolve();
     });
-    runner.on('pass', (t) => results.push({ name: t.fullTitle(), ok: true, ms: t.duration }));
-    runner.on('fail', (t, err: Error) => results.push({ name: t.fullTitle(), ok: false, error: err?.message ?? String(err) }));
+    runner.on('pass', (t) => results.push({ name: t.fullTitle(), status: 'passed', ms: t.duration }));
+    runner.on('fail', (t, err: Error) => results.push({ name: t.fullTitle(), status: 'failed', error: err?.message ?? String(err) }));
+    // it.skip, this.skip() and it() without a body: counted, never silently dropped.
+    runner.on('pending', (t) => results.push({ name: t.fullTitle(), status: 'skipped', reason: 'pending (mocha)' }));
   });
 }
