@@ -1,23 +1,20 @@
 /**
  * Source, function, instruction and data breakpoints, logpoints, hit counts and kernel
- * exception filters, mapped onto gdb breakpoints.
- *
- * arm64 quirk: Debian kernels build with -fpatchable-function-entry=2, so every ftrace-able
- * function has two locations 8 bytes apart (the NOP pad at the ELF symbol and the DWARF
- * entry). The first stop would have no arguments; we disable the NOP location so the user
- * sees one stop, with arguments.
+ * exception filters, mapped onto gdb breakpoints (arm64 ftrace pads: ../engine/ftrace.ts).
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
-import type { KernelArch } from './config';
+import { errorText } from '../engine/errors';
+import { dedupeFtraceLocations } from '../engine/ftrace';
+import type { Arch } from '../kernel/target';
 
 export interface KernelException {
   filter: string;
   label: string;
   description: string;
   /** Candidate functions, first existing wins. */
-  functions: Record<KernelArch, string[]>;
+  functions: Record<Arch, string[]>;
   default?: boolean;
 }
 
@@ -49,7 +46,7 @@ export class Breakpoints {
   readonly internal = new Map<number, Internal>();
   /** DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds. */
 
-  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+  constructor(private readonly gdb: GdbBackend, private readonly arch: Arch) {}
 
   async setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.bySource.get(file) ?? []);
@@ -116,7 +113,7 @@ export class Breakpoints {
       for (const fn of ex.functions[this.arch]) {
         try {
           const b = await bp.insert(this.gdb, fn, {});
-          await this.dedupeFtraceLocations(b);
+          await dedupeFtraceLocations(this.gdb, this.arch, b);
           this.exceptionBps.push(b.number);
           this.internal.set(b.number, { kind: 'exception', filter });
           break;
@@ -156,35 +153,14 @@ export class Breakpoints {
         return { dap: { verified: false, message: errorText(err) } };
       }
     }
-    await this.dedupeFtraceLocations(b);
+    await dedupeFtraceLocations(this.gdb, this.arch, b);
     if (logMessage) this.internal.set(b.number, { kind: 'logpoint', logMessage });
     return { number: b.number, dap: toDapBreakpoint(b) };
-  }
-
-  /** See the file comment: keep the DWARF entry, disable the NOP pad 8 bytes before it. */
-  private async dedupeFtraceLocations(b: bp.Breakpoint): Promise<void> {
-    await dedupeFtraceLocations(this.gdb, this.arch, b);
   }
 
   private async clear(numbers: readonly number[]): Promise<void> {
     for (const n of numbers) this.internal.delete(n);
     await bp.remove(this.gdb, numbers).catch(() => undefined);
-  }
-}
-
-/**
- * gdb reports the pad location without a function name (and with a bogus line), the entry
- * 8 bytes later with both; disable every location that sits 8 bytes before another one.
- */
-export async function dedupeFtraceLocations(gdb: GdbBackend, arch: KernelArch, b: bp.Breakpoint): Promise<void> {
-  if (arch !== 'arm64' || b.locations.length < 2) return;
-  const addresses = new Map(b.locations.filter((l) => l.address !== undefined).map((l) => [l.address!, l]));
-  for (const pad of b.locations) {
-    if (pad.address === undefined) continue;
-    const entry = addresses.get(pad.address + 8n);
-    if (!entry || (pad.func !== undefined && entry.func !== undefined && pad.func !== entry.func)) continue;
-    await bp.disableLocation(gdb, pad.number).catch(() => undefined);
-    pad.enabled = false;
   }
 }
 
@@ -208,8 +184,4 @@ export function toDapBreakpoint(b: bp.Breakpoint): DebugProtocol.Breakpoint {
     source: loc.fullname || loc.file ? { path: loc.fullname ?? loc.file, name: (loc.file ?? '').split('/').pop() } : undefined,
     instructionReference: loc.address !== undefined ? `0x${loc.address.toString(16)}` : undefined,
   };
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

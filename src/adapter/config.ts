@@ -1,18 +1,15 @@
 /** Launch and attach arguments, as the package.json schema declares them, with validation. */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
-import { UserError } from './errors';
+import { UserError } from '../engine/errors';
+import type { PathMap } from '../engine/sources';
+import type { Arch } from '../kernel/target';
 
-export type KernelArch = 'x86_64' | 'arm64';
-
-export interface PathMap {
-  from: string;
-  to: string;
-}
+export type { PathMap };
 
 interface CommonArguments {
   vmlinux?: string;
-  arch?: KernelArch;
+  arch?: Arch;
   gdbPath?: string;
   setupCommands?: string[];
   substitutePath?: PathMap[];

@@ -19,15 +19,15 @@ import type { Arch } from '../kernel/target';
 import { Breakpoints } from './breakpoints';
 import type { AttachArguments } from './config';
 import * as data from '../gdb/mi/data';
-import type { Engine } from './engine';
-import { UserError } from './errors';
+import type { Engine } from '../engine/engine';
+import { UserError } from '../engine/errors';
 import { frameId } from './handles';
-import { gdbThreadIds, KgdbTarget, kgdbGdbSettings } from './kgdb-target';
-import { describeTask, TaskList } from './kgdb-tasks';
-import { KernelViews } from './kernel-views';
-import type { CpuThread as TargetCpuThread } from './live-target';
+import { gdbThreadIds, KgdbTarget, kgdbGdbSettings } from '../engine/kgdb-target';
+import { describeTask, TaskList } from '../engine/kgdb-tasks';
+import { KernelViews } from '../engine/kernel-views';
+import type { CpuThread as TargetCpuThread } from '../engine/live-target';
 import type { CustomRequests } from './protocol';
-import { ThreadCache, type CpuThread } from './threads';
+import { ThreadCache, type CpuThread } from '../engine/threads';
 
 /** `"kgdb"` of an attach configuration, with the keys beyond port/baud/shareConsole. */
 export interface KgdbOptions {

@@ -3,6 +3,7 @@
  * throw; `guard` turns every throw into one error response, so no request is left hanging.
  */
 import {
+  BreakpointEvent,
   DebugSession,
   Event,
   InitializedEvent,
@@ -18,25 +19,27 @@ import * as data from '../gdb/mi/data';
 import * as exec from '../gdb/mi/exec';
 import * as stack from '../gdb/mi/stack';
 import * as bp from '../gdb/mi/breakpoints';
-import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from './breakpoints';
-import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
-import { elfArch } from './elf-arch';
-import { describeSite, faultSite, FaultSite } from './exceptions';
-import { describeInterrupted, interruptedContext, type InterruptedContext } from './interrupted';
-import { Engine, StopInfo } from './engine';
-import { rewritePerCpu } from './expressions';
-import { isKernelRequest, kernelRequest, kernelViews } from './kernel-views';
+import { Breakpoints, kernelExceptions, toDapBreakpoint } from './breakpoints';
+import { dedupeFtraceLocations } from '../engine/ftrace';
+import { AttachArguments, checkAttach, checkLaunch, LaunchArguments } from './config';
+import type { Arch } from '../kernel/target';
+import { elfArch } from '../engine/elf-arch';
+import { describeSite, faultSite, FaultSite } from '../engine/exceptions';
+import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
+import { Engine, StopInfo } from '../engine/engine';
+import { rewritePerCpu } from '../engine/expressions';
+import { isKernelRequest, kernelRequest, kernelViews } from '../engine/kernel-views';
 import { KgdbAttachment, kgdbOptions } from './kgdb-session';
-import { ModuleSymbols } from './module-symbols';
+import { ModuleSymbols, type ModuleSymbolsHooks } from '../engine/module-symbols';
 import type { CpuInfo } from './protocol';
-import { UserError } from './errors';
+import { errorText, UserError } from '../engine/errors';
 import { decodeFrameId, frameId } from './handles';
-import { launchQemu, LaunchedQemu } from './launch';
-import { SourceMapper } from './sources';
-import { trimKernelStack } from './stack';
-import { stepOut } from './step-out';
+import { launchQemu, LaunchedQemu } from '../engine/launch';
+import { SourceMapper } from '../engine/sources';
+import { trimKernelStack } from '../engine/stack';
+import { stepOut } from '../engine/step-out';
 import { decorateHover } from './hover';
-import { ThreadCache } from './threads';
+import { ThreadCache } from '../engine/threads';
 import { Variables } from './variables';
 
 const consolePrefixes = ['-exec ', '`'];
@@ -50,7 +53,7 @@ const interruptedFrameLevel = 9990;
 export class KdapSession extends DebugSession {
   private engine: Engine | undefined;
   private qemu: LaunchedQemu | undefined;
-  private arch: KernelArch = 'x86_64';
+  private arch: Arch = 'x86_64';
   private threads: ThreadCache | undefined;
   private variables: Variables | undefined;
   private breakpoints: Breakpoints | undefined;
@@ -183,7 +186,7 @@ export class KdapSession extends DebugSession {
     const wired = kgdb.adopt(this.engine!, this.arch);
     this.threads = wired.threads;
     this.breakpoints = wired.breakpoints;
-    this.modules = new ModuleSymbols(this.engine!, wired.target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
+    this.modules = new ModuleSymbols(this.engine!, wired.target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, hooks: this.moduleHooks() });
     await kgdb.acquired;
     await this.engine!.connect(kgdb.remote);
     await kgdb.checkEarlyBoot(this.arch);
@@ -208,7 +211,7 @@ export class KdapSession extends DebugSession {
     this.threads = new ThreadCache(engine.gdb);
     this.variables = new Variables(engine.gdb, this.arch);
     this.breakpoints = new Breakpoints(engine.gdb, this.arch);
-    this.modules = new ModuleSymbols(engine, kernelViews(engine, this.arch).target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
+    this.modules = new ModuleSymbols(engine, kernelViews(engine, this.arch).target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, hooks: this.moduleHooks() });
     engine.on('stopped', (s) => void this.onStopped(s));
     engine.on('running', () => {
       this.faults.clear();
@@ -623,6 +626,14 @@ export class KdapSession extends DebugSession {
       }
       throw new UserError(`'${command}' is not supported by this adapter version.`);
     });
+  }
+
+  private moduleHooks(): ModuleSymbolsHooks {
+    return {
+      say: (text) => this.progress(text),
+      breakpointChanged: (b) => this.sendEvent(new BreakpointEvent('changed', toDapBreakpoint(b))),
+      modulesChanged: (change) => this.sendEvent(new Event('kdap/modulesChanged', change)),
+    };
   }
 
   private serialOutput(text: string, args: LaunchArguments): void {

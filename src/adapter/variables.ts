@@ -11,7 +11,7 @@ import * as vars from '../gdb/mi/vars';
 import { x86SystemRegisters } from '../kernel/arch/x86_64/sysregs';
 import { arm64SystemRegisters } from '../kernel/arch/arm64/sysregs';
 import { BitField, decodeFields, setFlags } from '../kernel/sysregs';
-import type { KernelArch } from './config';
+import type { Arch } from '../kernel/target';
 import { Handles } from './handles';
 
 type Container =
@@ -21,17 +21,17 @@ type Container =
   | { kind: 'varobj'; name: string; thread: number; frame: number }
   | { kind: 'bits'; value: bigint; fields: readonly BitField[] };
 
-const generalRegisters: Record<KernelArch, RegExp> = {
+const generalRegisters: Record<Arch, RegExp> = {
   x86_64: /^(r[a-d]x|r[sd]i|r[bs]p|r\d+|rip|eflags|[cdefgs]s|fs_base|gs_base|k_gs_base)$/,
   arm64: /^(x\d+|sp|pc|cpsr)$/,
 };
 
-const systemTables: Record<KernelArch, Readonly<Record<string, readonly BitField[]>>> = {
+const systemTables: Record<Arch, Readonly<Record<string, readonly BitField[]>>> = {
   x86_64: x86SystemRegisters,
   arm64: arm64SystemRegisters,
 };
 
-const systemRegisterNames: Record<KernelArch, string[]> = {
+const systemRegisterNames: Record<Arch, string[]> = {
   x86_64: ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'],
   arm64: ['cpsr', 'SP_EL0', 'TTBR0_EL1', 'TTBR1_EL1', 'TCR_EL1', 'MAIR_EL1', 'SCTLR', 'ESR_EL1', 'FAR_EL1', 'ELR_EL1', 'SPSR_EL1', 'TPIDR_EL1', 'VBAR'],
 };
@@ -43,7 +43,7 @@ export class Variables {
   private varobjs: string[] = [];
   private registerNames: string[] | undefined;
 
-  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+  constructor(private readonly gdb: GdbBackend, private readonly arch: Arch) {}
 
   private ref(c: Container): number {
     return this.containers.create(c);

@@ -8,9 +8,9 @@
  * the guest when gdb detaches, so a prelaunch guest is left by disconnecting instead, which
  * keeps it waiting at the reset vector.
  */
-import { elfArch } from '../adapter/elf-arch';
-import { Engine } from '../adapter/engine';
-import { kernelViews, type KernelViews } from '../adapter/kernel-views';
+import { elfArch } from '../engine/elf-arch';
+import { Engine } from '../engine/engine';
+import { kernelViews, type KernelViews } from '../engine/kernel-views';
 import { option, UsageError, type ParsedArgs } from './args';
 
 export interface AttachOptions {

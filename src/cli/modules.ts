@@ -3,9 +3,9 @@
  * live kernel has loaded, their sections, and the symbol file kdap would load for each.
  * Differences between a file and the loaded module go to stderr, as do modules without one.
  */
-import { moduleInfo, defaultModuleCacheDir } from '../adapter/module-symbols';
-import { ModuleFiles } from '../adapter/module-files';
-import type { ModuleInfo } from '../adapter/protocol';
+import { moduleInfo, defaultModuleCacheDir } from '../engine/module-symbols';
+import { ModuleFiles } from '../engine/module-files';
+import type { ModuleInfo } from '../engine/json';
 import { kernelRelease, listModules } from '../kernel/module';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';

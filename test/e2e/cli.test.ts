@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { monitor, withKernel } from '../../src/cli/attach';
 import type { WalkJson } from '../../src/kernel/pagetable';
 import { perCpuOffset, perCpuPtr } from '../../src/kernel/percpu';

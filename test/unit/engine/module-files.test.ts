@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { moduleFileName, ModuleFiles, sectionFit } from '../../../src/adapter/module-files';
-import { placeSections } from '../../../src/adapter/module-symbols';
+import { moduleFileName, ModuleFiles, sectionFit } from '../../../src/engine/module-files';
+import { placeSections } from '../../../src/engine/module-symbols';
 import type { KernelModule } from '../../../src/kernel/module';
 
 interface Section {

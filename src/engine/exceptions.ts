@@ -11,7 +11,7 @@
  */
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
-import type { KernelArch } from './config';
+import type { Arch } from '../kernel/target';
 
 export interface FaultSite {
   pc: bigint;
@@ -25,10 +25,10 @@ export interface FaultSite {
   accessAddress?: bigint;
 }
 
-const pcMember: Record<KernelArch, string> = { x86_64: 'ip', arm64: 'pc' };
+const pcMember: Record<Arch, string> = { x86_64: 'ip', arm64: 'pc' };
 
 /** Expressions that give the faulting pc for each reporting function, most precise first. */
-function candidates(arch: KernelArch, func: string): string[] {
+function candidates(arch: Arch, func: string): string[] {
   const pc = pcMember[arch];
   switch (func) {
     case '__die':
@@ -57,7 +57,7 @@ async function tryEvaluate(gdb: GdbBackend, thread: number, expression: string):
 }
 
 /** Reads the fault site at a stop in `func` on `thread`; undefined where the function has none (panic). */
-export async function faultSite(gdb: GdbBackend, arch: KernelArch, func: string | undefined, thread: number): Promise<FaultSite | undefined> {
+export async function faultSite(gdb: GdbBackend, arch: Arch, func: string | undefined, thread: number): Promise<FaultSite | undefined> {
   if (!func) return undefined;
   let pc: bigint | undefined;
   for (const expression of candidates(arch, func)) {

@@ -14,12 +14,13 @@ import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
 import { ElfFile } from '../oops/elf';
 import { Banner, fileBanner, targetBanner } from './banner';
-import type { KernelArch, PathMap } from './config';
+import type { Arch } from '../kernel/target';
+import type { PathMap } from './sources';
 import { UserError } from './errors';
 
 export interface EngineOptions {
   vmlinux: string;
-  arch: KernelArch;
+  arch: Arch;
   gdbPath?: string;
   /** Directory for gdb's index cache; "" turns it off. */
   indexCacheDir?: string;

@@ -10,7 +10,7 @@
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import type { Frame } from '../gdb/mi/stack';
-import type { KernelArch } from './config';
+import type { Arch } from '../kernel/target';
 import { describe, type FaultSite } from './exceptions';
 import { isEntryStub } from './stack';
 
@@ -29,13 +29,13 @@ export interface InterruptedContext {
 /** Stubs that start a context of their own: no pt_regs of an interrupted one. */
 const noInterruptedContext = /^(ret_from_fork|secondary_startup(_64(_no_verify)?)?|start_cpu0|__primary_switched|__secondary_switched|call_on_irq_stack|xen_\w+_entry)$/;
 
-const members: Record<KernelArch, { pc: string; sp: string; mode: string }> = {
+const members: Record<Arch, { pc: string; sp: string; mode: string }> = {
   x86_64: { pc: 'ip', sp: 'sp', mode: 'cs' },
   arm64: { pc: 'pc', sp: 'sp', mode: 'pstate' },
 };
 
 /** x86: CS.RPL 3 is user mode; arm64: PSTATE.M[3:2] (the EL) 0 is EL0. */
-export function modeOf(arch: KernelArch, modeWord: bigint): 'user' | 'kernel' {
+export function modeOf(arch: Arch, modeWord: bigint): 'user' | 'kernel' {
   return arch === 'x86_64' ? ((modeWord & 3n) === 3n ? 'user' : 'kernel') : ((modeWord >> 2n) & 3n) === 0n ? 'user' : 'kernel';
 }
 
@@ -43,7 +43,7 @@ export function modeOf(arch: KernelArch, modeWord: bigint): 'user' | 'kernel' {
  * The stub frame, when `frames` ends at one whose caller-facing handler (the frame just above
  * it) took a pt_regs: index of the handler frame, or undefined.
  */
-export function handlerBelowStub(arch: KernelArch, frames: readonly Frame[]): number | undefined {
+export function handlerBelowStub(arch: Arch, frames: readonly Frame[]): number | undefined {
   const last = frames.length - 1;
   if (last < 1) return undefined;
   const stub = frames[last].func;
@@ -65,7 +65,7 @@ async function number(gdb: GdbBackend, thread: number, frame: number, expression
  * Reads the interrupted context under `frames` (a whole stack, outermost frame last), or
  * undefined when it does not end at an entry stub or its handler has no `regs` gdb can read.
  */
-export async function interruptedContext(gdb: GdbBackend, arch: KernelArch, thread: number, frames: readonly Frame[]): Promise<InterruptedContext | undefined> {
+export async function interruptedContext(gdb: GdbBackend, arch: Arch, thread: number, frames: readonly Frame[]): Promise<InterruptedContext | undefined> {
   const handler = handlerBelowStub(arch, frames);
   if (handler === undefined) return undefined;
   // The handler's own `regs` can be optimized out (arm64's el0t_64_sync_handler tail-calls):

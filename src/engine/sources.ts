@@ -7,7 +7,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PathMap } from './config';
+
+/** A source path rewrite (gdb `set substitute-path`). */
+export interface PathMap {
+  from: string;
+  to: string;
+}
 
 export class SourceMapper {
   private readonly learned = new Map<string, string>();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Frame } from '../../../src/gdb/mi/stack';
-import { describeInterrupted, handlerBelowStub, modeOf } from '../../../src/adapter/interrupted';
+import { describeInterrupted, handlerBelowStub, modeOf } from '../../../src/engine/interrupted';
 
 const frames = (...funcs: string[]): Frame[] => funcs.map((func, level) => ({ level, func, address: 0xffffffff81000000n + BigInt(level) }) as Frame);
 

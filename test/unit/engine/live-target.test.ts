@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { GdbBackend, MIResult } from '../../../src/gdb/backend';
 import { GdbError } from '../../../src/gdb/errors';
 import type { MITuple } from '../../../src/gdb/mi/parser';
-import { LiveTarget, parseAddress, parseDeclaration, parsePtype } from '../../../src/adapter/live-target';
+import { LiveTarget, parseAddress, parseDeclaration, parsePtype } from '../../../src/engine/live-target';
 import { FaultError, UnsupportedError, type Arch } from '../../../src/kernel/target';
 
 /**

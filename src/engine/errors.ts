@@ -5,3 +5,7 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

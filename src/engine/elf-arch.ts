@@ -1,12 +1,12 @@
 /** Reads the architecture of a vmlinux from its ELF header (e_machine) without loading the file. */
 import * as fs from 'node:fs';
-import type { KernelArch } from './config';
+import type { Arch } from '../kernel/target';
 import { UserError } from './errors';
 
 const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
 
-export function elfArch(file: string): KernelArch {
+export function elfArch(file: string): Arch {
   const fd = fs.openSync(file, 'r');
   try {
     const header = Buffer.alloc(20);

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExpressionError, hasPerCpu, rewritePerCpu } from '../../../src/adapter/expressions';
+import { ExpressionError, hasPerCpu, rewritePerCpu } from '../../../src/engine/expressions';
 
 const noCpu = () => {
   throw new Error('the selected CPU was asked for without a this_cpu form');

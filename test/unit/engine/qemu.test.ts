@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildQemuCommand, findFreePort, kernelImageArch, QemuProcess, resolveProgram } from '../../src/adapter/qemu';
+import { buildQemuCommand, findFreePort, kernelImageArch, QemuProcess, resolveProgram } from '../../../src/engine/qemu';
 
 let dir: string;
 let bzImage: string;

@@ -30,8 +30,6 @@
  * each input section stays its own output section) and the resulting ET_EXEC is loaded.
  * x86_64 `add-symbol-file FILE -s SECTION ADDR …` is right as is.
  */
-import { Event, BreakpointEvent, OutputEvent } from '@vscode/debugadapter';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -44,16 +42,15 @@ import * as data from '../gdb/mi/data';
 import { quoteArg, type MITuple } from '../gdb/mi/parser';
 import { tuples } from '../gdb/mi/values';
 import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
-import { FaultError, type Target } from '../kernel/target';
-import { dedupeFtraceLocations, errorText, toDapBreakpoint } from './breakpoints';
-import type { KernelArch } from './config';
+import { FaultError, type Arch, type Target } from '../kernel/target';
 import type { Engine, StopInfo } from './engine';
-import { UserError } from './errors';
+import { errorText, UserError } from './errors';
+import { dedupeFtraceLocations } from './ftrace';
 import { ModuleFiles, type ModuleFile } from './module-files';
-import type { HexString, ModuleInfo } from './protocol';
+import type { HexString, ModuleInfo } from './json';
 
 export interface ModuleSymbolsOptions {
-  arch: KernelArch;
+  arch: Arch;
   vmlinux: string;
   /** Folders with module .ko files (configuration `modulePaths`). */
   modulePaths?: readonly string[];
@@ -61,8 +58,24 @@ export interface ModuleSymbolsOptions {
   cacheDir?: string;
   /** An ld that links for the target (arm64 pre-link); default: found on PATH. */
   linker?: string;
-  /** DAP events: console text, breakpoints that bound or unbound, module list changes. */
-  sendEvent(event: DebugProtocol.Event): void;
+  hooks: ModuleSymbolsHooks;
+}
+
+/** A module came, went, finished its init, or got a picked symbol file. */
+export interface ModulesChanged {
+  name: string;
+  change: 'load' | 'freeInit' | 'unload' | 'picked';
+  /** Stop to resume, adapter side (0 for a pick): what the bench reads. */
+  ms: number;
+}
+
+/** What module symbols tell their owner (the DAP session turns these into events). */
+export interface ModuleSymbolsHooks {
+  /** One line for the user. */
+  say(text: string): void;
+  /** A user breakpoint whose binding changed as a module's symbols came or went. */
+  breakpointChanged(b: bp.Breakpoint): void;
+  modulesChanged(change: ModulesChanged): void;
 }
 
 /** A module whose symbols gdb has. */
@@ -113,7 +126,7 @@ export class ModuleSymbols {
   private nextPark = 0n;
   private closing = false;
   private inFlight: Promise<unknown> = Promise.resolve();
-  /** Last DAP view of each breakpoint, to report only the ones that changed. */
+  /** Last binding of each breakpoint (bindingKey), to report only the ones that changed. */
   private readonly bindings = new Map<number, string>();
 
   constructor(private readonly engine: Engine, private readonly target: Target, private readonly options: ModuleSymbolsOptions) {
@@ -177,7 +190,7 @@ export class ModuleSymbols {
       this.say(`Module symbols: ${hook === 'load' ? 'loading' : hook === 'unload' ? 'unloading' : 'updating'} ${name} failed: ${errorText(err)}`);
     }
     // For views to refresh, and `ms` (stop to resume, adapter side) for the bench.
-    this.options.sendEvent(new Event('kdap/modulesChanged', { name, change: hook, ms: Date.now() - started }));
+    this.options.hooks.modulesChanged({ name, change: hook, ms: Date.now() - started });
     // The user's own breakpoint on the same function: their stop, not ours.
     if (await this.userBreakpointAt(stop.frame?.address)) return false;
     if (this.closing) return true;
@@ -257,7 +270,7 @@ export class ModuleSymbols {
     this.missing.delete(module.name);
     for (const w of chosen.warnings) this.say(`Module ${module.name}: ${w}`);
     this.say(`Module ${module.name}: symbols from ${chosen.path} (picked; ${module.state} at ${hex(module.base)}).`);
-    this.options.sendEvent(new Event('kdap/modulesChanged', { name: module.name, change: 'picked', ms: 0 }));
+    this.options.hooks.modulesChanged({ name: module.name, change: 'picked', ms: 0 });
     return { module: moduleInfo(module, chosen.path), warnings: chosen.warnings };
   }
 
@@ -427,8 +440,8 @@ export class ModuleSymbols {
 
   /**
    * After gdb re-bound breakpoints to a module that came or went: one stop per function on
-   * arm64 (the ftrace pad), nothing inserted in the park, and a DAP `breakpoint` event for
-   * each user breakpoint whose binding changed.
+   * arm64 (the ftrace pad), nothing inserted in the park, and `breakpointChanged` for each
+   * user breakpoint whose binding changed.
    */
   private async settleBreakpoints(before: Map<number, bp.Breakpoint>): Promise<void> {
     const after = await this.breakpointViews();
@@ -441,11 +454,10 @@ export class ModuleSymbols {
         const owner = [...this.loaded.values()].find((l) => loc.address! >= l.park.start && loc.address! < l.park.end);
         owner?.parkedLocations.add(loc.number);
       }
-      const view = toDapBreakpoint(b);
-      const key = JSON.stringify(view);
-      const was = this.bindings.get(b.number) ?? (before.has(b.number) ? JSON.stringify(toDapBreakpoint(before.get(b.number)!)) : undefined);
+      const key = bindingKey(b);
+      const was = this.bindings.get(b.number) ?? (before.has(b.number) ? bindingKey(before.get(b.number)!) : undefined);
       this.bindings.set(b.number, key);
-      if (was !== undefined && was !== key && b.type === 'breakpoint') this.options.sendEvent(new BreakpointEvent('changed', view));
+      if (was !== undefined && was !== key && b.type === 'breakpoint') this.options.hooks.breakpointChanged(b);
     }
     for (const n of [...this.bindings.keys()]) if (!after.has(n)) this.bindings.delete(n);
   }
@@ -498,8 +510,15 @@ export class ModuleSymbols {
   }
 
   private say(text: string): void {
-    this.options.sendEvent(new OutputEvent(`${text}\n`, 'console'));
+    this.options.hooks.say(text);
   }
+}
+
+/** Where a breakpoint is bound, as the user sees it: pending, or its first enabled location. */
+function bindingKey(b: bp.Breakpoint): string {
+  const loc = b.locations.find((l) => l.enabled) ?? b.locations[0];
+  if (b.pending || !loc) return 'pending';
+  return JSON.stringify([loc.line, loc.fullname ?? loc.file, loc.address?.toString(16)]);
 }
 
 /** A module as `kdap/modules` and `kdap modules --json` show it. */

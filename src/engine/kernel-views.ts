@@ -19,7 +19,7 @@ import { findProcess, readTask } from '../kernel/task';
 import type { Engine } from './engine';
 import { UserError } from './errors';
 import { LiveTarget, type CpuThread } from './live-target';
-import type { CpuInfo, CustomRequests, DmesgResult, HexString } from './protocol';
+import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, HexString, WalkArgs } from './json';
 
 type KernelRequest = 'kdap/cpus' | 'kdap/walk' | 'kdap/decodePte';
 const KERNEL_REQUESTS: readonly string[] = ['kdap/cpus', 'kdap/walk', 'kdap/decodePte'] satisfies KernelRequest[];
@@ -85,7 +85,7 @@ export class KernelViews {
     return out;
   }
 
-  async walk(args: CustomRequests['kdap/walk']['args']): Promise<WalkJson> {
+  async walk(args: WalkArgs): Promise<WalkJson> {
     this.requireStopped('walk page tables');
     const t = this.target;
     if (typeof args?.va !== 'string' || args.va.trim() === '') throw new UserError('kdap/walk needs "va": an address or a C expression.');
@@ -110,7 +110,7 @@ export class KernelViews {
     return toJson(await walk(t, va, { cpu, root, directMap: map }));
   }
 
-  async decodePte(args: CustomRequests['kdap/decodePte']['args']): Promise<CustomRequests['kdap/decodePte']['result']> {
+  async decodePte(args: DecodePteArgs): Promise<DecodedPte> {
     this.requireStopped('decode page-table entries with this CPU’s paging configuration');
     let value: bigint;
     try {
@@ -129,7 +129,7 @@ export class KernelViews {
   }
 
   /** The kernel log of the stopped kernel, read from its memory (src/kernel/printk.ts). */
-  async dmesg(args: CustomRequests['kdap/dmesg']['args']): Promise<DmesgResult> {
+  async dmesg(args: DmesgArgs): Promise<DmesgResult> {
     this.requireStopped('read the kernel log');
     try {
       const log = await printkRecords(this.target);
@@ -213,11 +213,11 @@ export async function kernelRequest(engine: Engine, arch: Arch, command: KernelR
       case 'kdap/cpus':
         return { cpus: await v.cpus() };
       case 'kdap/walk':
-        return await v.walk((args ?? {}) as CustomRequests['kdap/walk']['args']);
+        return await v.walk((args ?? {}) as WalkArgs);
       case 'kdap/decodePte':
-        return await v.decodePte((args ?? {}) as CustomRequests['kdap/decodePte']['args']);
+        return await v.decodePte((args ?? {}) as DecodePteArgs);
       case 'kdap/dmesg':
-        return await v.dmesg((args ?? {}) as CustomRequests['kdap/dmesg']['args']);
+        return await v.dmesg((args ?? {}) as DmesgArgs);
     }
   } catch (e) {
     if (e instanceof DebugInfoError) throw new UserError(`${e.message}: this kernel view needs it.`);

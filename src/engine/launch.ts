@@ -1,5 +1,6 @@
 /** Starts QEMU for a launch request: stopped at reset (-S), gdbstub on a free local port. */
-import type { KernelArch, LaunchArguments } from './config';
+import type { Arch } from '../kernel/target';
+import type { LaunchArguments } from '../adapter/config';
 import { UserError } from './errors';
 import { describeExit, QemuProcess } from './qemu';
 
@@ -14,7 +15,7 @@ export interface LaunchedQemu {
   dispose(): Promise<void>;
 }
 
-export async function launchQemu(args: LaunchArguments, arch: KernelArch): Promise<LaunchedQemu> {
+export async function launchQemu(args: LaunchArguments, arch: Arch): Promise<LaunchedQemu> {
   let qemu: QemuProcess;
   try {
     qemu = await QemuProcess.start({
