@@ -7,23 +7,24 @@ import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
 import { errorText } from '../engine/errors';
 import { dedupeFtraceLocations } from '../engine/ftrace';
+import { archOps } from '../kernel/arch';
+import type { ExceptionFilter } from '../kernel/arch/arch';
 import type { Arch } from '../kernel/target';
 
 export interface KernelException {
-  filter: string;
+  /** Its functions, per arch: `ArchOps.exceptions[filter]`. */
+  filter: ExceptionFilter;
   label: string;
   description: string;
-  /** Candidate functions, first existing wins. */
-  functions: Record<Arch, string[]>;
   default?: boolean;
 }
 
 export const kernelExceptions: readonly KernelException[] = [
-  { filter: 'panic', label: 'panic', description: 'Stop when the kernel panics (panic()).', functions: { x86_64: ['panic'], arm64: ['panic'] }, default: true },
-  { filter: 'oops', label: 'Oops', description: 'Stop when the kernel dies with an Oops (die / __die).', functions: { x86_64: ['__die', 'oops_enter'], arm64: ['die', 'oops_enter'] }, default: true },
-  { filter: 'warn', label: 'WARN', description: 'Stop on WARN()/WARN_ON() (__warn).', functions: { x86_64: ['__warn'], arm64: ['__warn'] } },
-  { filter: 'bug', label: 'BUG', description: 'Stop on BUG()/BUG_ON() (report_bug / bug_handler).', functions: { x86_64: ['report_bug'], arm64: ['bug_handler', 'report_bug'] } },
-  { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).', functions: { x86_64: ['kasan_report'], arm64: ['kasan_report'] } },
+  { filter: 'panic', label: 'panic', description: 'Stop when the kernel panics (panic()).', default: true },
+  { filter: 'oops', label: 'Oops', description: 'Stop when the kernel dies with an Oops (die / __die).', default: true },
+  { filter: 'warn', label: 'WARN', description: 'Stop on WARN()/WARN_ON() (__warn).' },
+  { filter: 'bug', label: 'BUG', description: 'Stop on BUG()/BUG_ON() (report_bug / bug_handler).' },
+  { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).' },
 ];
 
 export interface BreakpointMode {
@@ -110,7 +111,7 @@ export class Breakpoints {
     for (const filter of filters) {
       const ex = kernelExceptions.find((e) => e.filter === filter);
       if (!ex) continue;
-      for (const fn of ex.functions[this.arch]) {
+      for (const fn of archOps(this.arch).exceptions[ex.filter]) {
         try {
           const b = await bp.insert(this.gdb, fn, {});
           await dedupeFtraceLocations(this.gdb, this.arch, b);

@@ -11,16 +11,18 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { describeLink, openLink, parseLinkSpec, type KgdbLink } from '../kgdb/link';
 import { KgdbProxy, type BreakInMethod } from '../kgdb/proxy';
 import { walk, toJson, decodeEntry, entryToJson, type WalkJson } from '../kernel/pagetable';
+import { archOps } from '../kernel/arch';
 import { TranslationFault } from '../kernel/arch/arch';
+import { virtToPhys } from '../kernel/memory-model';
 import { initMmPgd, mmPgd } from '../kernel/mm';
 import { currentTask } from '../kernel/sched';
 import { findProcess, readTask } from '../kernel/task';
 import type { Arch } from '../kernel/target';
 import { Breakpoints } from './breakpoints';
 import type { AttachArguments } from './config';
-import * as data from '../gdb/mi/data';
 import type { Engine } from '../engine/engine';
 import { UserError } from '../engine/errors';
+import { stepOffBreakpointMasked } from '../engine/masked-step';
 import { frameId } from './handles';
 import { gdbThreadIds, KgdbTarget, kgdbGdbSettings } from '../engine/kgdb-target';
 import { describeTask, TaskList } from '../engine/kgdb-tasks';
@@ -130,7 +132,8 @@ export class KgdbAttachment {
   adopt(engine: Engine, arch: Arch): { threads: ThreadCache; breakpoints: Breakpoints; target: KgdbTarget } {
     this.views = new KgdbViews(engine, arch);
     this.threadCache = new KgdbThreadCache(engine, this.views.kgdbTarget);
-    if (arch === 'arm64') engine.beforeContinue = stepOffBreakpointMasked;
+    const masked = archOps(arch).kgdb.maskedStep;
+    if (masked) engine.beforeContinue = (e) => stepOffBreakpointMasked(e, masked);
     engine.on('running', () => this.threadCache?.invalidate());
     engine.on('stopped', () => this.threadCache?.invalidate());
     return { threads: this.threadCache, breakpoints: new KgdbBreakpoints(engine, arch), target: this.views.kgdbTarget };
@@ -182,7 +185,7 @@ export class KgdbAttachment {
    * advice (Documentation/dev-tools/kgdb.rst) is to run without read-only kernel text.
    */
   async checkEarlyBoot(arch: Arch): Promise<void> {
-    if (arch !== 'x86_64' || !this.views) return;
+    if (!archOps(arch).kgdb.bootBreakpointsStick || !this.views) return;
     const t = this.views.kgdbTarget;
     try {
       const [state, rodata] = await Promise.all([t.symbol('system_state'), t.symbol('rodata_enabled')]);
@@ -236,46 +239,6 @@ export class KgdbAttachment {
 
   async close(): Promise<void> {
     await this.proxy.close();
-  }
-}
-
-/**
- * arm64 kgdb single-steps with interrupts enabled: a pending IRQ (after a stop on a slow line
- * the timer always has one) is taken first and the step ends in the vector, so gdb's step over
- * the breakpoint it stopped at does not happen and the same breakpoint hits again when the IRQ
- * returns, over and over (measured at do_init_module: insmod never finished). kdap steps that
- * one instruction itself with PSTATE.I and F set, then restores them, and gdb's continue finds
- * nothing to step over.
- */
-/** gdb's register number of cpsr, per session: the register list does not change under it. */
-const cpsrNumbers = new WeakMap<Engine, number>();
-
-async function stepOffBreakpointMasked(engine: Engine): Promise<void> {
-  const stop = engine.stopInfo;
-  if (stop?.reason !== 'breakpoint-hit' || stop.threadId === undefined) return;
-  const thread = String(stop.threadId);
-  // Without a target description gdb types cpsr as flags, which casts refuse: go by number, in hex.
-  let number = cpsrNumbers.get(engine);
-  if (number === undefined) {
-    number = (await data.registerNames(engine.gdb)).indexOf('cpsr');
-    cpsrNumbers.set(engine, number);
-  }
-  if (number < 0) return;
-  const regno = String(number);
-  const cpsr = async (): Promise<bigint> => {
-    const value = (await data.registerValues(engine.gdb, [number], { thread: stop.threadId })).get(number);
-    if (value === undefined) throw new Error('cpsr is unavailable');
-    return BigInt(value);
-  };
-  const write = (value: bigint) => engine.gdb.send('-data-write-register-values', ['--thread', thread, 'x', regno, `0x${value.toString(16)}`]);
-  const irqMask = 0xc0n;
-  const before = await cpsr();
-  if ((before & irqMask) === irqMask) return;
-  await write(before | irqMask);
-  try {
-    await engine.stepInstructionUnseen(stop.threadId);
-  } finally {
-    await write(((await cpsr()) & ~irqMask) | (before & irqMask));
   }
 }
 
@@ -428,10 +391,11 @@ class KgdbViews extends KernelViews {
       throw new UserError(`Cannot evaluate '${text}': ${e.message}`);
     });
     const memory = await t.kernelMemory();
+    // Tables of user mms are in the direct map; init_mm's is in the kernel image.
     const toPhys = (pgd: bigint): bigint => {
-      const { pageOffset, physOffset } = memory.directMap;
-      // Tables of user mms are in the direct map; init_mm's is in the kernel image.
-      return pgd >= pageOffset && pgd - pageOffset < 1n << 46n ? pgd - pageOffset + physOffset : memory.imagePhys(pgd);
+      const pa = virtToPhys(memory.map, pgd);
+      if (pa === undefined) throw new UserError(`The page table at 0x${pgd.toString(16)} is neither in the direct map nor in the kernel image.`);
+      return pa;
     };
     const mm = args.mm ?? 'cpu';
     let pgd: bigint;
@@ -455,7 +419,7 @@ class KgdbViews extends KernelViews {
     } else {
       throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
     }
-    return toJson(await walk(t, va, { root: toPhys(pgd), config: memory.paging, directMap: memory.directMap }));
+    return toJson(await walk(t, va, { root: toPhys(pgd), config: memory.paging, directMap: memory.map }));
   }
 
   private async kgdbDecode(args: CustomRequests['kdap/decodePte']['args']): Promise<CustomRequests['kdap/decodePte']['result']> {

@@ -22,6 +22,7 @@ import * as bp from '../gdb/mi/breakpoints';
 import { Breakpoints, kernelExceptions, toDapBreakpoint } from './breakpoints';
 import { dedupeFtraceLocations } from '../engine/ftrace';
 import { AttachArguments, checkAttach, checkLaunch, LaunchArguments } from './config';
+import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
 import { elfArch } from '../engine/elf-arch';
 import { describeSite, faultSite, FaultSite } from '../engine/exceptions';
@@ -517,8 +518,8 @@ export class KdapSession extends DebugSession {
       const base = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
       const count = args.instructionCount;
       const before = Math.max(0, -(args.instructionOffset ?? 0));
-      // Instructions are at most 15 bytes on x86 and 4 on arm64; read a generous window.
-      const width = this.arch === 'arm64' ? 4n : 16n;
+      // Read a window wide enough for `before` instructions of the longest kind.
+      const width = BigInt(archOps(this.arch).maxInstructionBytes);
       const start = base - BigInt(before) * width;
       const insns = await data.disassemble(this.requireEngine().gdb, start, base + BigInt(count) * width);
       const firstAt = insns.findIndex((i) => i.address >= base);

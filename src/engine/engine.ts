@@ -12,6 +12,7 @@ import { MITuple } from '../gdb/mi/parser';
 import { optInt, optStr, optTuple } from '../gdb/mi/values';
 import { Frame, parseFrame } from '../gdb/mi/stack';
 import { selectGdb } from '../gdb/select';
+import { archOps } from '../kernel/arch';
 import { ElfFile } from '../oops/elf';
 import { Banner, fileBanner, targetBanner } from './banner';
 import type { Arch } from '../kernel/target';
@@ -103,7 +104,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Starts gdb and loads the vmlinux symbols (the slow part on a cold index). */
   static async start(options: EngineOptions): Promise<Engine> {
-    const gdbPath = selectGdb(options.arch, options.gdbPath);
+    const ops = archOps(options.arch);
+    const gdbPath = selectGdb(ops.gdb, options.gdbPath);
     const cacheDir = options.indexCacheDir ?? defaultIndexCacheDir();
     const args: string[] = [];
     if (cacheDir) {
@@ -122,7 +124,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     engine.timings.gdbStart = Date.now() - t;
     try {
       await gdb.send('-gdb-set', ['mi-async', 'on']);
-      await gdb.send('-gdb-set', ['architecture', options.arch === 'arm64' ? 'aarch64' : 'i386:x86-64']);
+      await gdb.send('-gdb-set', ['architecture', ops.gdb.architecture]);
       for (const map of options.substitutePath ?? []) await gdb.console(`set substitute-path ${map.from} ${map.to}`);
       if (options.sourceRoot) await gdb.send('-environment-directory', [options.sourceRoot]);
       t = Date.now();
@@ -201,7 +203,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.gdb.send('-target-detach', [], 5000).catch(() => undefined);
       return;
     }
-    const helper = new GdbBackend({ gdbPath: selectGdb(this.options.arch, this.options.gdbPath), args: ['-iex', 'set confirm off'], timeoutMs: 10_000 });
+    const helper = new GdbBackend({ gdbPath: selectGdb(archOps(this.options.arch).gdb, this.options.gdbPath), args: ['-iex', 'set confirm off'], timeoutMs: 10_000 });
     try {
       await helper.start();
       await exec.selectRemote(helper, remote, 10_000);

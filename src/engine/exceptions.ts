@@ -11,6 +11,7 @@
  */
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
+import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
 
 export interface FaultSite {
@@ -25,11 +26,9 @@ export interface FaultSite {
   accessAddress?: bigint;
 }
 
-const pcMember: Record<Arch, string> = { x86_64: 'ip', arm64: 'pc' };
-
 /** Expressions that give the faulting pc for each reporting function, most precise first. */
 function candidates(arch: Arch, func: string): string[] {
-  const pc = pcMember[arch];
+  const pc = archOps(arch).ptRegs.pc;
   switch (func) {
     case '__die':
     case 'die':

@@ -10,6 +10,7 @@
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import type { Frame } from '../gdb/mi/stack';
+import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
 import { describe, type FaultSite } from './exceptions';
 import { isEntryStub } from './stack';
@@ -29,14 +30,9 @@ export interface InterruptedContext {
 /** Stubs that start a context of their own: no pt_regs of an interrupted one. */
 const noInterruptedContext = /^(ret_from_fork|secondary_startup(_64(_no_verify)?)?|start_cpu0|__primary_switched|__secondary_switched|call_on_irq_stack|xen_\w+_entry)$/;
 
-const members: Record<Arch, { pc: string; sp: string; mode: string }> = {
-  x86_64: { pc: 'ip', sp: 'sp', mode: 'cs' },
-  arm64: { pc: 'pc', sp: 'sp', mode: 'pstate' },
-};
-
-/** x86: CS.RPL 3 is user mode; arm64: PSTATE.M[3:2] (the EL) 0 is EL0. */
+/** The mode pt_regs' mode word says was interrupted (`ArchOps.ptRegs`). */
 export function modeOf(arch: Arch, modeWord: bigint): 'user' | 'kernel' {
-  return arch === 'x86_64' ? ((modeWord & 3n) === 3n ? 'user' : 'kernel') : ((modeWord >> 2n) & 3n) === 0n ? 'user' : 'kernel';
+  return archOps(arch).ptRegs.modeOf(modeWord);
 }
 
 /**
@@ -77,7 +73,7 @@ export async function interruptedContext(gdb: GdbBackend, arch: Arch, thread: nu
     regs = await number(gdb, thread, level, 'regs');
   }
   if (!regs) return undefined;
-  const m = members[arch];
+  const m = archOps(arch).ptRegs;
   const base = `((struct pt_regs *)0x${regs.toString(16)})`;
   const [pc, sp, modeWord] = await Promise.all([number(gdb, thread, level, `${base}->${m.pc}`), number(gdb, thread, level, `${base}->${m.sp}`), number(gdb, thread, level, `${base}->${m.mode}`)]);
   if (pc === undefined || sp === undefined || modeWord === undefined) return undefined;

@@ -2,7 +2,7 @@
  * What the kernel views answer, as JSON: the bodies of the `kdap/*` custom requests and of
  * `kdap … --json`. Addresses are "0x…" strings: JSON has no 64-bit integers.
  */
-import type { HexString } from '../kernel/pagetable';
+import type { HexString } from '../kernel/arch/arch';
 
 export type { HexString };
 

@@ -7,7 +7,7 @@
 import { archOps } from '../kernel/arch';
 import { TranslationFault } from '../kernel/arch/arch';
 import { onlineCpus } from '../kernel/cpumask';
-import { directMap, initMmPgd, kernelPhys, mmPgd } from '../kernel/mm';
+import { initMmPgd, kernelPhys, mmPgd } from '../kernel/mm';
 import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel/pagetable';
 import { perCpuOffsets } from '../kernel/percpu';
 import { preemptCount } from '../kernel/preempt';
@@ -91,7 +91,7 @@ export class KernelViews {
     if (typeof args?.va !== 'string' || args.va.trim() === '') throw new UserError('kdap/walk needs "va": an address or a C expression.');
     const va = await this.address(args.va.trim());
     const cpu = await this.cpuArg(args.cpu);
-    const map = await directMap(t);
+    const map = await archOps(t.arch).memory.kernelMap(t, {});
     const mm = args.mm ?? 'cpu';
     let root: bigint | undefined;
     if (mm === 'kernel') {

@@ -14,23 +14,21 @@
  *   kgdb's BUFMAX per `m` packet once told (see kgdbGdbSettings). Reads are cached per stop.
  */
 import type { GdbBackend } from '../gdb/backend';
-import * as data from '../gdb/mi/data';
 import { parseFrame } from '../gdb/mi/stack';
 import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
 import { optStr, optTuple, str, tuples } from '../gdb/mi/values';
 import { UnsupportedError, type Arch, type Target } from '../kernel/target';
-import type { DirectMap, PagingOverride } from '../kernel/pagetable';
-import { readU64, symbolAddress } from '../kernel/struct';
+import { archOps } from '../kernel/arch';
+import { physToVirt, type KernelMap } from '../kernel/memory-model';
+import type { PagingOverride } from '../kernel/pagetable';
+import { debugInfoProbe } from './debug-info';
 import { LiveTarget, type CpuThread } from './live-target';
-
-/** kgdb's packet buffer (BUFMAX in arch/<arch>/include/asm/kgdb.h, 6.1). */
-export const KGDB_BUFMAX: Readonly<Record<Arch, number>> = { x86_64: 1024, arm64: 2048 };
 
 /** gdb settings for a kgdb line: long replies are slow, and hardware breakpoints never fire. */
 export function kgdbGdbSettings(arch: Arch, remoteTimeoutSeconds = 30): string[] {
   // A memory reply is 2 hex digits per byte plus a NUL in kgdb's BUFMAX-byte buffer, and kgdb
   // does not check the length it is asked for (gdb_cmd_memread): stay below half of BUFMAX.
-  const readPacket = KGDB_BUFMAX[arch] - 24;
+  const readPacket = archOps(arch).kgdb.bufmax - 24;
   return [
     `set remotetimeout ${remoteTimeoutSeconds}`,
     `set remote memory-read-packet-size ${readPacket}`,
@@ -116,75 +114,20 @@ async function oneThread(gdb: GdbBackend, id: number): Promise<ThreadInfo> {
   };
 }
 
-/** Where the kernel keeps physical memory in its own address space, read from kernel data. */
+/** What walks need on a kernel without system registers, read from kernel data once per session. */
 export interface KernelMemory {
-  directMap: DirectMap;
-  /** `__pa_symbol()`: physical address of a kernel-image address. */
-  imagePhys(va: bigint): bigint;
+  /** __pa/__va and the image mapping. */
+  map: KernelMap;
   /** What the walk needs instead of the paging registers. */
   paging: PagingOverride;
 }
 
-/** Size of a global from DWARF (`sizeof(x)`), no target access. */
-async function sizeOf(gdb: GdbBackend, expression: string): Promise<number | undefined> {
-  try {
-    const text = await data.evaluate(gdb, `sizeof(${expression})`);
-    const n = Number(/\d+/.exec(text)?.[0]);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Page-table levels in use, from which level types are folded: pgtable-nopXd.h wraps the
- * folded level's type around the one above (`pud_t` is `struct { p4d_t p4d; }` when PUD is
- * folded). Types only, read from DWARF.
- */
-async function pgtableLevels(gdb: GdbBackend): Promise<number> {
-  let levels = 5;
-  for (const [type, inner] of [['p4d_t', 'pgd'], ['pud_t', 'p4d'], ['pmd_t', 'pud']] as const) {
-    const text = await gdb.console(`ptype ${type}`).catch(() => '');
-    if (new RegExp(`\\b${inner}_t ${inner};`).test(text)) levels--;
-  }
-  return levels;
-}
-
-/**
- * x86_64: the direct map starts at `page_offset_base` (a variable with KASLR or 5-level paging,
- * else __PAGE_OFFSET_BASE_L4); the image is at __START_KERNEL_map + (pa − phys_base).
- * arm64 (6.1, asm/memory.h): __va(pa) = pa − memstart_addr + PAGE_OFFSET with PAGE_OFFSET
- * −2^VA_BITS, and __pa_symbol(va) = va − kimage_voffset. VA_BITS = PGDIR_SHIFT + log2(PTRS_PER_PGD).
- */
 export async function kernelMemory(target: Target, gdb: GdbBackend): Promise<KernelMemory> {
-  if (target.arch === 'x86_64') {
-    const base = await target.symbol('page_offset_base');
-    const l5 = await target.symbol('__pgtable_l5_enabled');
-    const la57 = l5 !== undefined && ((await target.readVirtual(l5, 4))[0] ?? 0) !== 0;
-    const pageOffset = base !== undefined ? await readU64(target, base) : la57 ? 0xff11000000000000n : 0xffff888000000000n;
-    const physBase = await readU64(target, await symbolAddress(target, 'phys_base'));
-    const startKernelMap = 0xffffffff80000000n;
-    return {
-      directMap: { pageOffset, physOffset: 0n },
-      imagePhys: (va) => va - startKernelMap + physBase,
-      paging: { la57, pti: false },
-    };
-  }
-  const granule = await sizeOf(gdb, 'empty_zero_page');
-  const ptrsPerPgd = ((await sizeOf(gdb, 'swapper_pg_dir')) ?? 0) / 8;
-  if (granule !== 4096 && granule !== 16384 && granule !== 65536) throw new UnsupportedError('arm64', `page walks without TCR_EL1 (cannot tell PAGE_SIZE: sizeof(empty_zero_page) = ${granule})`);
-  if (!Number.isInteger(Math.log2(ptrsPerPgd)) || ptrsPerPgd < 2) throw new UnsupportedError('arm64', `page walks without TCR_EL1 (PTRS_PER_PGD from sizeof(swapper_pg_dir) is ${ptrsPerPgd})`);
-  const levels = await pgtableLevels(gdb);
-  const pageShift = Math.log2(granule);
-  const vaBits = pageShift + (levels - 1) * (pageShift - 3) + Math.log2(ptrsPerPgd);
-  const memstart = await readU64(target, await symbolAddress(target, 'memstart_addr'));
-  const voffset = await readU64(target, await symbolAddress(target, 'kimage_voffset'));
-  const pageOffset = BigInt.asUintN(64, -(1n << BigInt(vaBits)));
-  return {
-    directMap: { pageOffset, physOffset: memstart },
-    imagePhys: (va) => va - voffset,
-    paging: { granule, vaBits, levels },
-  };
+  const hooks = archOps(target.arch).memory;
+  const paging = await hooks.pagingFromKernel(target, debugInfoProbe(gdb));
+  const map = await hooks.kernelMap(target, paging);
+  if (!map) throw new UnsupportedError(target.arch, 'page walks without paging registers (the kernel data does not place the direct map)');
+  return { map, paging };
 }
 
 /**
@@ -213,7 +156,7 @@ export class KgdbTarget extends LiveTarget {
 
   override async readPhysical(address: bigint, length: number): Promise<Uint8Array> {
     const memory = await this.kernelMemory();
-    return this.readVirtual(address - memory.directMap.physOffset + memory.directMap.pageOffset, length);
+    return this.readVirtual(physToVirt(memory.map, address), length);
   }
 
   kernelMemory(): Promise<KernelMemory> {

@@ -19,45 +19,12 @@ import type { GdbBackend } from '../gdb/backend';
 import { GdbError } from '../gdb/errors';
 import * as data from '../gdb/mi/data';
 import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
+import { archOps } from '../kernel/arch';
 import { walk } from '../kernel/pagetable';
 import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout, type Target } from '../kernel/target';
 import { cpuOfThread } from './threads';
 
 export type CpuMode = 'kernel' | 'user' | 'unknown';
-
-interface ModeRule {
-  /** Registers read once per vCPU and stop, in one MI command. */
-  readonly registers: readonly string[];
-  mode(r: ReadonlyMap<string, bigint>): CpuMode;
-  irqsDisabled(r: ReadonlyMap<string, bigint>): boolean | undefined;
-}
-
-const bit = (v: bigint | undefined, n: number): boolean | undefined => (v === undefined ? undefined : ((v >> BigInt(n)) & 1n) === 1n);
-
-/** How each arch tells kernel from user mode. A vCPU with its MMU off (reset, BIOS, CPU not
- * yet started) is neither: its "virtual" reads would be physical. */
-const MODE_RULES: Readonly<Record<Arch, ModeRule>> = {
-  x86_64: {
-    // CS.RPL is the CPL; CR0.PG says paging is on; EFLAGS.IF (bit 9) clear = interrupts off.
-    registers: ['cs', 'eflags', 'cr0'],
-    mode: (r) => {
-      const cs = r.get('cs');
-      if (cs === undefined || bit(r.get('cr0'), 31) === false) return 'unknown';
-      return (cs & 3n) === 0n ? 'kernel' : 'user';
-    },
-    irqsDisabled: (r) => (r.has('eflags') ? !bit(r.get('eflags'), 9) : undefined),
-  },
-  arm64: {
-    // PSTATE.EL is cpsr[3:2]; SCTLR_EL1.M (bit 0, QEMU name SCTLR) says the MMU is on; PSTATE.I is bit 7.
-    registers: ['cpsr', 'SCTLR'],
-    mode: (r) => {
-      const cpsr = r.get('cpsr');
-      if (cpsr === undefined || bit(r.get('SCTLR'), 0) === false) return 'unknown';
-      return (cpsr & 0xcn) !== 0n ? 'kernel' : 'user';
-    },
-    irqsDisabled: (r) => bit(r.get('cpsr'), 7),
-  },
-};
 
 export interface CpuThread {
   cpu: number;
@@ -180,13 +147,14 @@ export class LiveTarget implements Target {
     return this.threadList;
   }
 
+  /** Kernel or user mode; 'unknown' for a vCPU with its MMU off (reset, firmware, not started). */
   async mode(cpu: number): Promise<CpuMode> {
-    const rule = MODE_RULES[this.arch];
+    const rule = archOps(this.arch).cpuMode;
     return rule.mode(await this.registers(cpu, rule.registers));
   }
 
   async irqsDisabled(cpu: number): Promise<boolean | undefined> {
-    const rule = MODE_RULES[this.arch];
+    const rule = archOps(this.arch).cpuMode;
     return rule.irqsDisabled(await this.registers(cpu, rule.registers));
   }
 

@@ -41,6 +41,7 @@ import * as bp from '../gdb/mi/breakpoints';
 import * as data from '../gdb/mi/data';
 import { quoteArg, type MITuple } from '../gdb/mi/parser';
 import { tuples } from '../gdb/mi/values';
+import { archOps } from '../kernel/arch';
 import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
 import { FaultError, type Arch, type Target } from '../kernel/target';
 import type { Engine, StopInfo } from './engine';
@@ -339,7 +340,7 @@ export class ModuleSymbols {
     const placement = placeSections(module, file, park.start);
     const anchor = placement.get('.text') ?? module.sections.values().next().value ?? module.base;
     const before = await this.breakpointViews();
-    if (this.options.arch === 'arm64') {
+    if (archOps(this.options.arch).prelinkModules) {
       const linked = await this.prelink(module.name, file, placement);
       await this.gdb.console(`add-symbol-file ${quoteArg(linked)}`, 120_000);
     } else {
@@ -381,7 +382,7 @@ export class ModuleSymbols {
   /** do_init_module's / free_module's `mod`, by name, else from the first-argument register. */
   private async modArgument(thread: number | undefined): Promise<bigint> {
     const where = { thread, frame: 0 };
-    for (const expression of ['(unsigned long)mod', this.options.arch === 'arm64' ? '(unsigned long)$x0' : '(unsigned long)$rdi']) {
+    for (const expression of ['(unsigned long)mod', `(unsigned long)${archOps(this.options.arch).firstArgument}`]) {
       try {
         const text = await data.evaluate(this.gdb, expression, where);
         const m = /^\s*(0x[0-9a-f]+|\d+)/i.exec(text);
@@ -446,7 +447,7 @@ export class ModuleSymbols {
   private async settleBreakpoints(before: Map<number, bp.Breakpoint>): Promise<void> {
     const after = await this.breakpointViews();
     for (const b of after.values()) {
-      if (this.options.arch === 'arm64') await this.dedupeEntryPads(b);
+      if (archOps(this.options.arch).patchableFunctionEntry) await this.dedupeEntryPads(b);
       for (const loc of b.locations) {
         if (!loc.enabled || loc.address === undefined || loc.address < PARK_BASE || loc.address >= PARK_END) continue;
         await bp.disableLocation(this.gdb, loc.number).catch(() => undefined);

@@ -12,8 +12,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-
-export type QemuArch = 'x86_64' | 'arm64';
+import { archOfBootImage, archOfElfMachine, archOps } from '../kernel/arch';
+import { ARCH_NAMES, isArch, type Arch } from '../kernel/arch/names';
+import { elfMachine } from './elf-arch';
 
 /** The QEMU part of a kdap launch configuration (names as in package.json). */
 export interface QemuLaunchConfig {
@@ -23,7 +24,7 @@ export interface QemuLaunchConfig {
   /** Kernel command line, passed as given (nothing is added). */
   append?: string;
   /** Default: read from the kernel image's header. */
-  arch?: QemuArch;
+  arch?: Arch;
   /** -M; default q35 (x86_64) or virt (arm64). */
   machine?: string;
   /** -cpu; default qemu64 (x86_64) or cortex-a57 (arm64: no pointer authentication). */
@@ -47,15 +48,10 @@ export interface QemuLaunchConfig {
 export interface QemuCommand {
   program: string;
   args: string[];
-  arch: QemuArch;
+  arch: Arch;
   /** Port of the gdbstub on 127.0.0.1, when one was asked for. */
   gdbPort: number | undefined;
 }
-
-const DEFAULTS: Record<QemuArch, { program: string; machine: string; cpu: string }> = {
-  x86_64: { program: 'qemu-system-x86_64', machine: 'q35', cpu: 'qemu64' },
-  arm64: { program: 'qemu-system-aarch64', machine: 'virt', cpu: 'cortex-a57' },
-};
 
 export const GDB_HOST = '127.0.0.1';
 
@@ -89,10 +85,10 @@ export function findFreePort(host = GDB_HOST): Promise<number> {
 }
 
 /**
- * Architecture of a kernel image from its header: the arm64 Image magic "ARM\x64" at 0x38,
- * the x86 boot protocol's "HdrS" at 0x202, or an ELF e_machine.
+ * Architecture of a kernel image from its header: a boot image format (`ArchOps.isBootImage`:
+ * bzImage, arm64 Image) or an ELF e_machine.
  */
-export function kernelImageArch(file: string): QemuArch | undefined {
+export function kernelImageArch(file: string): Arch | undefined {
   const header = Buffer.alloc(0x210);
   const fd = fs.openSync(file, 'r');
   let n: number;
@@ -101,14 +97,9 @@ export function kernelImageArch(file: string): QemuArch | undefined {
   } finally {
     fs.closeSync(fd);
   }
-  if (n >= 0x40 && header.readUInt32LE(0x38) === 0x644d5241) return 'arm64';
-  if (n >= 0x206 && header.toString('latin1', 0x202, 0x206) === 'HdrS') return 'x86_64';
-  if (n >= 20 && header.readUInt32BE(0) === 0x7f454c46) {
-    const machine = header[5] === 2 ? header.readUInt16BE(18) : header.readUInt16LE(18);
-    if (machine === 62) return 'x86_64';
-    if (machine === 183) return 'arm64';
-  }
-  return undefined;
+  const read = header.subarray(0, n);
+  const machine = elfMachine(read);
+  return archOfBootImage(read) ?? (machine === undefined ? undefined : archOfElfMachine(machine));
 }
 
 function requireFile(what: string, file: string): void {
@@ -130,8 +121,8 @@ function hasAccelerator(args: readonly string[], machine: string): boolean {
   });
 }
 
-function programFor(config: QemuLaunchConfig, arch: QemuArch): string {
-  const name = DEFAULTS[arch].program;
+function programFor(config: QemuLaunchConfig, arch: Arch): string {
+  const name = archOps(arch).qemu.program;
   if (!config.qemuPath) return name;
   try {
     if (fs.statSync(config.qemuPath).isDirectory()) return path.join(config.qemuPath, name);
@@ -147,8 +138,9 @@ export async function buildQemuCommand(config: QemuLaunchConfig): Promise<QemuCo
   requireFile('kernel image', config.kernel);
   if (config.initrd) requireFile('initrd', config.initrd);
   const arch = config.arch ?? kernelImageArch(config.kernel);
-  if (!arch) throw new Error(`cannot tell the architecture of ${config.kernel}; set "arch" to "x86_64" or "arm64"`);
-  if (!Object.hasOwn(DEFAULTS, arch)) throw new Error(`unsupported arch ${JSON.stringify(arch)}; kdap boots "x86_64" and "arm64"`);
+  const names = ARCH_NAMES.map((a) => JSON.stringify(a));
+  if (!arch) throw new Error(`cannot tell the architecture of ${config.kernel}; set "arch" to ${names.join(' or ')}`);
+  if (!isArch(arch)) throw new Error(`unsupported arch ${JSON.stringify(arch)}; kdap boots ${names.join(' and ')}`);
   const smp = config.smp ?? 2;
   if (!Number.isInteger(smp) || smp < 1) throw new Error(`"smp" must be a whole number of at least 1, not ${smp}`);
   const memory = config.memory ?? '512M';
@@ -156,7 +148,7 @@ export async function buildQemuCommand(config: QemuLaunchConfig): Promise<QemuCo
   const extra = config.qemuArgs ?? [];
   if (!Array.isArray(extra) || extra.some((a) => typeof a !== 'string')) throw new Error('"qemuArgs" must be an array of strings');
 
-  const d = DEFAULTS[arch];
+  const d = archOps(arch).qemu;
   const machine = config.machine ?? d.machine;
   const args: string[] = ['-M', machine, '-cpu', config.cpu ?? d.cpu];
   if (!hasAccelerator(extra, machine)) args.push('-accel', 'tcg');

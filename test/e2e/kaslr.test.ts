@@ -23,7 +23,7 @@ import { GdbBackend } from '../../src/gdb/backend';
 import { insert } from '../../src/gdb/mi/breakpoints';
 import { earlyStopPlan, runToSlide, type BootControl } from '../../src/kernel/kaslr-boot';
 import { findSlide, randomizedLayout } from '../../src/kernel/kaslr';
-import { physToVirt } from '../../src/kernel/pagetable';
+import { physToVirt } from '../../src/kernel/memory-model';
 import { fixtureArches, fixturesCacheDir, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
 

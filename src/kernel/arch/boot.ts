@@ -4,7 +4,7 @@
  * is, and where KASLR may put the image. Each arch fills one `BootFacts` in
  * arch/<name>/boot.ts; this file is the only place that lists them.
  */
-import type { DirectMap } from '../pagetable';
+import type { DirectMap } from '../memory-model';
 import type { Arch } from '../target';
 import type { PagingOverride } from './arch';
 import { arm64Boot } from './arm64/boot';
