@@ -1,6 +1,13 @@
 /**
  * Source, function, instruction and data breakpoints, logpoints, hit counts and kernel
  * exception filters, mapped onto gdb breakpoints (arm64 ftrace pads: ../engine/ftrace.ts).
+ * The DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds.
+ *
+ * Where hardware breakpoints do not fire (kgdb), a hardware request becomes a software
+ * breakpoint and says so, and data breakpoints are refused. Where the kernel enters the
+ * debugger by itself when it dies (kgdb's die notifier, with the faulting registers: the
+ * stop's top frame is the faulting code), no Oops breakpoint is set: x86 kgdb refuses one on
+ * __die (NOKPROBE, kgdb's blocklist), which would make every continue fail.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { GdbBackend } from '../gdb/backend';
@@ -10,6 +17,7 @@ import { dedupeFtraceLocations } from '../engine/ftrace';
 import { archOps } from '../kernel/arch';
 import type { ExceptionFilter } from '../kernel/arch/arch';
 import type { Arch } from '../kernel/target';
+import type { Connection } from '../engine/connection';
 
 export interface KernelException {
   /** Its functions, per arch: `ArchOps.exceptions[filter]`. */
@@ -27,10 +35,6 @@ export const kernelExceptions: readonly KernelException[] = [
   { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).' },
 ];
 
-export interface BreakpointMode {
-  hardware: boolean;
-}
-
 interface Internal {
   kind: 'exception' | 'logpoint';
   filter?: string;
@@ -44,12 +48,36 @@ export class Breakpoints {
   private dataBps: number[] = [];
   private exceptionBps: number[] = [];
   /** gdb breakpoint number → what it is for, when the stop is not a plain user breakpoint. */
-  readonly internal = new Map<number, Internal>();
-  /** DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds. */
+  private readonly internal = new Map<number, Internal>();
 
-  constructor(private readonly gdb: GdbBackend, private readonly arch: Arch) {}
+  constructor(
+    private readonly gdb: GdbBackend,
+    private readonly arch: Arch,
+    private readonly connection: Pick<Connection, 'name' | 'capabilities'>,
+  ) {}
 
-  async setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setSourceAs(file, r));
+  }
+
+  setFunctions(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setFunctionsAs(r));
+  }
+
+  setInstructions(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setInstructionsAs(r));
+  }
+
+  /** Hardware requests as software ones where hardware breakpoints do not fire, with a note on each. */
+  private async placed<T extends object>(requested: readonly T[], set: (r: readonly T[]) => Promise<DebugProtocol.Breakpoint[]>): Promise<DebugProtocol.Breakpoint[]> {
+    if (this.connection.capabilities.hardwareBreakpoints) return set(requested);
+    const name = this.connection.name;
+    const note = `${name}: set as a software breakpoint (hardware breakpoints do not fire through ${name} here)`;
+    const result = await set(requested.map((b) => (modeOf(b) === 'hardware' ? { ...b, mode: undefined } : b)));
+    return result.map((b, i) => (requested[i] && modeOf(requested[i]) === 'hardware' && b.verified ? { ...b, message: note } : b));
+  }
+
+  private async setSourceAs(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.bySource.get(file) ?? []);
     const numbers: number[] = [];
     const out: DebugProtocol.Breakpoint[] = [];
@@ -62,19 +90,19 @@ export class Breakpoints {
     return out;
   }
 
-  async setFunctions(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  private async setFunctionsAs(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.functionBps);
     this.functionBps = [];
     const out: DebugProtocol.Breakpoint[] = [];
     for (const req of requested) {
-      const r = await this.insertOne(req.name, req.condition, req.hitCondition, (req as { mode?: string }).mode);
+      const r = await this.insertOne(req.name, req.condition, req.hitCondition, modeOf(req));
       if (r.number !== undefined) this.functionBps.push(r.number);
       out.push(r.dap);
     }
     return out;
   }
 
-  async setInstructions(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  private async setInstructionsAs(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.instructionBps);
     this.instructionBps = [];
     const out: DebugProtocol.Breakpoint[] = [];
@@ -90,6 +118,10 @@ export class Breakpoints {
   async setData(requested: readonly DebugProtocol.DataBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.dataBps);
     this.dataBps = [];
+    if (!this.connection.capabilities.hardwareBreakpoints) {
+      const name = this.connection.name;
+      return requested.map(() => ({ verified: false, message: `${name}: data breakpoints need hardware watchpoints, which do not fire through ${name} here; use a QEMU session` }));
+    }
     const out: DebugProtocol.Breakpoint[] = [];
     for (const req of requested) {
       const access = req.accessType === 'read' ? 'read' : req.accessType === 'readWrite' ? 'readWrite' : 'write';
@@ -109,6 +141,7 @@ export class Breakpoints {
     await this.clear(this.exceptionBps);
     this.exceptionBps = [];
     for (const filter of filters) {
+      if (filter === 'oops' && this.connection.capabilities.stopsOnOops) continue;
       const ex = kernelExceptions.find((e) => e.filter === filter);
       if (!ex) continue;
       for (const fn of archOps(this.arch).exceptions[ex.filter]) {
@@ -163,6 +196,12 @@ export class Breakpoints {
     for (const n of numbers) this.internal.delete(n);
     await bp.remove(this.gdb, numbers).catch(() => undefined);
   }
+}
+
+/** DAP 1.65 breakpoint modes; function breakpoints carry one too, untyped in @vscode/debugprotocol. */
+function modeOf(b: object): string | undefined {
+  const mode = (b as { mode?: unknown }).mode;
+  return typeof mode === 'string' ? mode : undefined;
 }
 
 /** DAP hit conditions: "5", "=5", ">=5" → stop on the 5th hit; ">5" → from the 6th. */

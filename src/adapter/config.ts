@@ -2,6 +2,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import { UserError } from '../engine/errors';
+import type { KgdbOptions } from '../engine/kgdb';
 import type { PathMap } from '../engine/sources';
 import type { Arch } from '../kernel/target';
 
@@ -16,6 +17,8 @@ interface CommonArguments {
   sourceRoot?: string;
   modulePaths?: string[];
   trace?: boolean;
+  /** The kernel console goes to a terminal through `kdap/serial` events, not to the Debug Console. */
+  serialTerminal?: boolean;
   /** Where gdb keeps its symbol index (defaults to ~/.cache/kdap/gdb-index); "" disables it. */
   indexCacheDir?: string;
 }
@@ -32,13 +35,11 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, C
   qemuArgs?: string[];
   stopAt?: string;
   serialConsole?: boolean;
-  /** Set by the VS Code extension: serial text goes to a terminal through custom events. */
-  serialTerminal?: boolean;
 }
 
 export interface AttachArguments extends DebugProtocol.AttachRequestArguments, CommonArguments {
   remote?: string;
-  kgdb?: { port: string; baud?: number; shareConsole?: boolean };
+  kgdb?: KgdbOptions;
   stopOnAttach?: boolean;
 }
 

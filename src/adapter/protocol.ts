@@ -4,6 +4,7 @@
  * Addresses cross the wire as "0x…" strings: JSON has no 64-bit integers.
  */
 import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, HexString, ModuleInfo, WalkArgs } from '../engine/json';
+import type { ModulesChanged } from '../engine/module-symbols';
 
 export type { CpuInfo, DmesgRecord, DmesgResult, HexString, ModuleInfo } from '../engine/json';
 
@@ -46,9 +47,12 @@ export interface CustomRequests {
   'kdap/serialInput': { args: { text: string }; result: undefined };
 }
 
-/** Custom events of the adapter. `kdap/serial` carries guest console output when launched with serialTerminal. */
+/** Custom events of the adapter. */
 export interface CustomEvents {
+  /** Kernel console output, with `serialTerminal` (the extension shows it in a terminal). */
   'kdap/serial': { text: string };
+  /** A module came or went (views refresh); `ms` is its stop-to-resume time in the adapter. */
+  'kdap/modulesChanged': ModulesChanged;
 }
 
 export type CustomRequestName = keyof CustomRequests;

@@ -1,6 +1,6 @@
 /**
- * The debugging engine shared by the DAP session and the CLI: one gdb with the vmlinux loaded,
- * connected to a gdbstub, plus run control. No DAP types here.
+ * One gdb with the vmlinux loaded, connected to a kernel through a Connection, plus run
+ * control: hidden halts, batched stops, steps of kdap's own. Shared by every front end.
  */
 import { EventEmitter } from 'node:events';
 import * as os from 'node:os';
@@ -16,6 +16,7 @@ import { archOps } from '../kernel/arch';
 import { ElfFile } from '../oops/elf';
 import { Banner, fileBanner, targetBanner } from './banner';
 import type { Arch } from '../kernel/target';
+import type { Connection } from './connection';
 import type { PathMap } from './sources';
 import { UserError } from './errors';
 
@@ -84,6 +85,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private haltBatch: { users: number; halted: Promise<boolean> } | undefined;
   private serialized: Promise<unknown> = Promise.resolve();
   private connected = false;
+  private connection: Connection | undefined;
   private connectionWatch: NodeJS.Timeout | undefined;
 
   private constructor(readonly gdb: GdbBackend, readonly options: EngineOptions) {
@@ -160,7 +162,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.timings.index = Date.now() - t;
   }
 
-  async connect(remote: string): Promise<void> {
+  /** Connects gdb once the connection is ready; the connection's hooks apply from then on. */
+  async connect(connection: Connection): Promise<void> {
+    await connection.ready();
+    const remote = connection.remote;
     const t = Date.now();
     let warnings = '';
     const collect = (text: string) => (warnings += text);
@@ -184,12 +189,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw mismatch;
     }
     this.timings.connect = Date.now() - t;
+    this.connection = connection;
     this.connected = true;
     this.watchConnection();
     this.state = 'stopped';
-    this.qemuStub = /sstep/.test(await this.maintPacket('qqemu.Supported').catch(() => ''));
-    // Step with interrupts and timers masked, so `next` does not land in an interrupt handler.
-    if (this.qemuStub) await this.maintPacket('Qqemu.sstep=0x7').catch(() => '');
   }
 
   /**
@@ -214,9 +217,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       await helper.stop().catch(() => undefined);
     }
   }
-
-  /** True when the remote is QEMU's gdbstub (it answers the qqemu.* packets). */
-  qemuStub = false;
 
   /** Sends a raw RSP packet through gdb and returns the reply text. */
   async maintPacket(packet: string): Promise<string> {
@@ -244,11 +244,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.lastStop;
   }
 
-  /** Runs before each continue from a stop (kgdb on arm64 steps off a breakpoint with IRQs masked). */
-  beforeContinue: ((engine: Engine) => Promise<void>) | undefined;
-
   async continue(): Promise<void> {
-    if (this.beforeContinue && this.state === 'stopped') await this.beforeContinue(this).catch(() => undefined);
+    // The connection's turn first (arm64 kgdb steps off a breakpoint with IRQs masked).
+    if (this.connection && this.state === 'stopped') await this.connection.beforeContinue(this).catch(() => undefined);
     await exec.continueAll(this.gdb);
   }
 

@@ -1,43 +1,76 @@
 /**
  * The kernel views behind the custom requests `kdap/cpus`, `kdap/walk`, `kdap/decodePte` and
- * `kdap/dmesg`, shared by the DAP session and the CLI: kernel helpers from src/kernel over one
- * LiveTarget per engine. They answer only while the target is stopped: memory read from a running kernel
- * would be torn, and gdb cannot read it anyway.
+ * `kdap/dmesg`, shared by the DAP session and the CLI: kernel helpers from src/kernel over a
+ * `ViewTarget`, with walks rooted by the connection's `PageTableRoots`. They answer only while
+ * the target is stopped: memory read from a running kernel would be torn, and gdb cannot read
+ * it anyway.
  */
-import { archOps } from '../kernel/arch';
-import { TranslationFault } from '../kernel/arch/arch';
+import type { ThreadInfo } from '../gdb/mi/threads';
+import { TranslationFault, hex } from '../kernel/arch/arch';
+import { cpuMode, irqsDisabled } from '../kernel/cpu-mode';
 import { onlineCpus } from '../kernel/cpumask';
-import { initMmPgd, kernelPhys, mmPgd } from '../kernel/mm';
+import { initMmPgd, mmPgd } from '../kernel/mm';
+import { AddressSpaceError, type PageTableRoots } from '../kernel/page-table-roots';
 import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel/pagetable';
 import { perCpuOffsets } from '../kernel/percpu';
 import { preemptCount } from '../kernel/preempt';
 import { formatRecords, printkRecords, PrintkError } from '../kernel/printk';
 import { currentTask, readRq } from '../kernel/sched';
 import { DebugInfoError } from '../kernel/struct';
-import { FaultError, type Arch } from '../kernel/target';
+import { FaultError, type Target } from '../kernel/target';
 import { findProcess, readTask } from '../kernel/task';
-import type { Engine } from './engine';
 import { UserError } from './errors';
-import { LiveTarget, type CpuThread } from './live-target';
-import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, HexString, WalkArgs } from './json';
+import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, WalkArgs } from './json';
 
-type KernelRequest = 'kdap/cpus' | 'kdap/walk' | 'kdap/decodePte';
-const KERNEL_REQUESTS: readonly string[] = ['kdap/cpus', 'kdap/walk', 'kdap/decodePte'] satisfies KernelRequest[];
-
-export function isKernelRequest(command: string): command is KernelRequest {
-  return KERNEL_REQUESTS.includes(command);
+/** A CPU of the stopped kernel: its number, the gdb thread that shows it, and that thread's top frame. */
+export interface CpuThread {
+  cpu: number;
+  threadId: number;
+  info: ThreadInfo;
 }
 
-const hex = (v: bigint): HexString => `0x${v.toString(16)}`;
+/** What the views need beyond a Target: the CPUs of this stop, and C expressions. */
+export interface ViewTarget extends Target {
+  threads(): Promise<CpuThread[]>;
+  /** Value of a C expression as a 64-bit unsigned number (`&jiffies`, `init_task.stack`). */
+  evaluateAddress(expression: string): Promise<bigint>;
+}
 
-export class KernelViews {
-  readonly target: LiveTarget;
+/** Whether the kernel is stopped now, and which thread stopped it. */
+export interface RunState {
+  stopped(): boolean;
+  stoppedThread(): number | undefined;
+}
 
-  constructor(private readonly engine: Engine, readonly arch: Arch) {
-    this.target = new LiveTarget(engine.gdb, arch, { qemu: () => engine.qemuStub, preferredThread: () => engine.stopInfo?.threadId });
-    // Both: a step is a resume and a stop, and what was read before either is stale.
-    engine.on('running', () => this.target.invalidate());
-    engine.on('stopped', () => this.target.invalidate());
+export type KernelRequest = 'kdap/cpus' | 'kdap/walk' | 'kdap/decodePte' | 'kdap/dmesg';
+
+export class KernelViews<T extends ViewTarget = ViewTarget> {
+  constructor(
+    readonly target: T,
+    private readonly run: RunState,
+    private readonly roots: PageTableRoots,
+  ) {}
+
+  /**
+   * Answers one kernel request. Kernel helpers that find the debug info lacking a symbol or
+   * struct they need say so to the user rather than failing obscurely.
+   */
+  async request(command: KernelRequest, args: unknown): Promise<unknown> {
+    try {
+      switch (command) {
+        case 'kdap/cpus':
+          return { cpus: await this.cpus() };
+        case 'kdap/walk':
+          return await this.walk((args ?? {}) as WalkArgs);
+        case 'kdap/decodePte':
+          return await this.decodePte((args ?? {}) as DecodePteArgs);
+        case 'kdap/dmesg':
+          return await this.dmesg((args ?? {}) as DmesgArgs);
+      }
+    } catch (e) {
+      if (e instanceof DebugInfoError) throw new UserError(`${e.message}: this kernel view needs it.`);
+      throw e;
+    }
   }
 
   async cpus(): Promise<CpuInfo[]> {
@@ -52,7 +85,7 @@ export class KernelViews {
   private async cpu(thread: CpuThread, offset: bigint | undefined, online: Set<number> | undefined): Promise<CpuInfo> {
     const t = this.target;
     const { cpu, threadId, info } = thread;
-    const mode = await t.mode(cpu);
+    const mode = await cpuMode(t, cpu);
     const frame = info.frame;
     const out: CpuInfo = {
       cpu,
@@ -65,7 +98,7 @@ export class KernelViews {
       ...(mode === 'kernel' && frame?.file ? { file: frame.file, line: frame.line } : {}),
       ...(offset !== undefined ? { perCpuOffset: hex(offset) } : {}),
     };
-    const irqs = await t.irqsDisabled(cpu);
+    const irqs = await irqsDisabled(t, cpu);
     if (irqs !== undefined) out.irqsDisabled = irqs;
     // A vCPU with its MMU off (reset, firmware, never started) is not running Linux. The mask
     // is empty until boot_cpu_init() marks the boot CPU, early in start_kernel().
@@ -90,24 +123,26 @@ export class KernelViews {
     const t = this.target;
     if (typeof args?.va !== 'string' || args.va.trim() === '') throw new UserError('kdap/walk needs "va": an address or a C expression.');
     const va = await this.address(args.va.trim());
-    const cpu = await this.cpuArg(args.cpu);
-    const map = await archOps(t.arch).memory.kernelMap(t, {});
+    let asked: Promise<number> | undefined;
+    const cpu = () => (asked ??= this.cpuArg(args.cpu));
     const mm = args.mm ?? 'cpu';
-    let root: bigint | undefined;
-    if (mm === 'kernel') {
-      root = await kernelPhys(t, await initMmPgd(t), cpu, map);
-    } else if (mm.startsWith('pid:')) {
-      const pid = Number(mm.slice(4));
-      if (!Number.isSafeInteger(pid) || pid <= 0) throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
-      const task = await findProcess(t, pid);
-      if (task === undefined) throw new UserError(`No process with pid ${pid} (thread ids other than a process's own are not searched).`);
-      const info = await readTask(t, task);
-      if (info.mm === 0n) throw new UserError(`pid ${pid} (${info.comm}) is a kernel thread: it has no address space of its own.`);
-      root = await kernelPhys(t, await mmPgd(t, info.mm), cpu, map);
-    } else if (mm !== 'cpu') {
-      throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
+    try {
+      if (mm === 'cpu') return toJson(await walk(t, va, await this.roots.cpu(cpu, va)));
+      if (mm === 'kernel') return toJson(await walk(t, va, await this.roots.table(await initMmPgd(t), cpu)));
+      if (mm.startsWith('pid:')) {
+        const pid = Number(mm.slice(4));
+        if (!Number.isSafeInteger(pid) || pid <= 0) throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
+        const task = await findProcess(t, pid);
+        if (task === undefined) throw new UserError(`No process with pid ${pid} (thread ids other than a process's own are not searched).`);
+        const info = await readTask(t, task);
+        if (info.mm === 0n) throw new UserError(`pid ${pid} (${info.comm}) is a kernel thread: it has no address space of its own.`);
+        return toJson(await walk(t, va, await this.roots.table(await mmPgd(t, info.mm), cpu)));
+      }
+    } catch (e) {
+      if (e instanceof AddressSpaceError) throw new UserError(e.message);
+      throw e;
     }
-    return toJson(await walk(t, va, { cpu, root, directMap: map }));
+    throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
   }
 
   async decodePte(args: DecodePteArgs): Promise<DecodedPte> {
@@ -118,10 +153,9 @@ export class KernelViews {
     } catch {
       throw new UserError(`"value" must be a number such as 0x8000000002a001e3, not ${JSON.stringify(args?.value)}.`);
     }
-    const cpu = await this.cpuArg(undefined);
-    const registers = await this.target.registers(cpu, archOps(this.arch).paging.registers);
+    const { config, registers } = await this.roots.decoding(() => this.cpuArg(undefined));
     try {
-      return entryToJson(decodeEntry(this.arch, BigInt.asUintN(64, value), args.level, {}, registers));
+      return entryToJson(decodeEntry(this.target.arch, BigInt.asUintN(64, value), args.level, config, registers));
     } catch (e) {
       if (e instanceof TranslationFault) throw new UserError(e.message);
       throw e;
@@ -156,7 +190,7 @@ export class KernelViews {
   }
 
   private requireStopped(what: string): void {
-    if (this.engine.state !== 'stopped') throw new UserError(`The target is running: pause it to ${what}.`);
+    if (!this.run.stopped()) throw new UserError(`The target is running: pause it to ${what}.`);
   }
 
   /** A number as given, else a C expression gdb evaluates (`&jiffies`, `init_task.stack`). */
@@ -172,7 +206,7 @@ export class KernelViews {
   /** The CPU asked for, else the one that stopped (what the user is looking at), else 0. */
   private async cpuArg(cpu: number | undefined): Promise<number> {
     const threads = await this.target.threads();
-    if (cpu === undefined) return threads.find((x) => x.threadId === this.engine.stopInfo?.threadId)?.cpu ?? threads[0]?.cpu ?? 0;
+    if (cpu === undefined) return threads.find((x) => x.threadId === this.run.stoppedThread())?.cpu ?? threads[0]?.cpu ?? 0;
     if (!Number.isInteger(cpu) || !threads.some((x) => x.cpu === cpu)) {
       throw new UserError(`No CPU ${cpu}: the target has CPUs ${threads.map((x) => x.cpu).join(', ')}.`);
     }
@@ -186,41 +220,6 @@ async function unlessFault<T>(p: Promise<T>): Promise<T | undefined> {
     return await p;
   } catch (e) {
     if (e instanceof FaultError) return undefined;
-    throw e;
-  }
-}
-
-const views = new WeakMap<Engine, KernelViews>();
-
-/** The views of one engine, created on first use and invalidated with its stops and resumes. */
-export function kernelViews(engine: Engine, arch: Arch): KernelViews {
-  let v = views.get(engine);
-  if (!v) {
-    v = new KernelViews(engine, arch);
-    views.set(engine, v);
-  }
-  return v;
-}
-
-/**
- * Answers one kernel request; the body of the DAP response. Kernel helpers that find the debug
- * info lacking a symbol or struct they need say so to the user rather than failing obscurely.
- */
-export async function kernelRequest(engine: Engine, arch: Arch, command: KernelRequest | 'kdap/dmesg', args: unknown): Promise<unknown> {
-  const v = kernelViews(engine, arch);
-  try {
-    switch (command) {
-      case 'kdap/cpus':
-        return { cpus: await v.cpus() };
-      case 'kdap/walk':
-        return await v.walk((args ?? {}) as WalkArgs);
-      case 'kdap/decodePte':
-        return await v.decodePte((args ?? {}) as DecodePteArgs);
-      case 'kdap/dmesg':
-        return await v.dmesg((args ?? {}) as DmesgArgs);
-    }
-  } catch (e) {
-    if (e instanceof DebugInfoError) throw new UserError(`${e.message}: this kernel view needs it.`);
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The kernel `Target` over gdb attached to kgdb, and what page walks need there.
+ * What gdb needs to know to work over kgdb, and how the CPUs are found among its threads.
  *
  * kgdb differs from QEMU's gdbstub in three ways that matter to the kernel views:
  * - Threads are every task plus one shadow thread per CPU (`shadowCPU<n>`, thread id −2−n);
@@ -17,12 +17,9 @@ import type { GdbBackend } from '../gdb/backend';
 import { parseFrame } from '../gdb/mi/stack';
 import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
 import { optStr, optTuple, str, tuples } from '../gdb/mi/values';
-import { UnsupportedError, type Arch, type Target } from '../kernel/target';
 import { archOps } from '../kernel/arch';
-import { physToVirt, type KernelMap } from '../kernel/memory-model';
-import type { PagingOverride } from '../kernel/pagetable';
-import { debugInfoProbe } from './debug-info';
-import { LiveTarget, type CpuThread } from './live-target';
+import type { Arch } from '../kernel/target';
+import type { CpuThread } from './kernel-views';
 
 /** gdb settings for a kgdb line: long replies are slow, and hardware breakpoints never fire. */
 export function kgdbGdbSettings(arch: Arch, remoteTimeoutSeconds = 30): string[] {
@@ -112,56 +109,4 @@ async function oneThread(gdb: GdbBackend, id: number): Promise<ThreadInfo> {
     state: 'stopped',
     frame: frame ? parseFrame(frame) : undefined,
   };
-}
-
-/** What walks need on a kernel without system registers, read from kernel data once per session. */
-export interface KernelMemory {
-  /** __pa/__va and the image mapping. */
-  map: KernelMap;
-  /** What the walk needs instead of the paging registers. */
-  paging: PagingOverride;
-}
-
-export async function kernelMemory(target: Target, gdb: GdbBackend): Promise<KernelMemory> {
-  const hooks = archOps(target.arch).memory;
-  const paging = await hooks.pagingFromKernel(target, debugInfoProbe(gdb));
-  const map = await hooks.kernelMap(target, paging);
-  if (!map) throw new UnsupportedError(target.arch, 'page walks without paging registers (the kernel data does not place the direct map)');
-  return { map, paging };
-}
-
-/**
- * LiveTarget for kgdb: CPUs are the shadow threads, and physical reads go through the direct
- * map. Needs the kernel stopped, like every Target.
- */
-export class KgdbTarget extends LiveTarget {
-  private cpuThreads: Promise<CpuThread[]> | undefined;
-  private memory: Promise<KernelMemory> | undefined;
-
-  constructor(private readonly kgdbGdb: GdbBackend, arch: Arch, preferredThread?: () => number | undefined) {
-    super(kgdbGdb, arch, { qemu: () => false, preferredThread });
-  }
-
-  override invalidate(): void {
-    super.invalidate();
-    this.cpuThreads = undefined;
-    // The memory layout does not move while the kernel runs; only a new session changes it.
-  }
-
-  override threads(): Promise<CpuThread[]> {
-    this.cpuThreads ??= kgdbCpuThreads(this.kgdbGdb);
-    this.cpuThreads.catch(() => (this.cpuThreads = undefined));
-    return this.cpuThreads;
-  }
-
-  override async readPhysical(address: bigint, length: number): Promise<Uint8Array> {
-    const memory = await this.kernelMemory();
-    return this.readVirtual(physToVirt(memory.map, address), length);
-  }
-
-  kernelMemory(): Promise<KernelMemory> {
-    this.memory ??= kernelMemory(this, this.kgdbGdb);
-    this.memory.catch(() => (this.memory = undefined));
-    return this.memory;
-  }
 }

@@ -7,8 +7,14 @@
  * Here each task costs one read of its `task_struct` span from `tasks` to `comm` (a few
  * hundred bytes: one or two packets), and only the tasks on the requested page are read.
  */
+import type { GdbBackend } from '../gdb/backend';
 import { member, readStruct, structLayout, symbolAddress } from '../kernel/struct';
 import type { Target } from '../kernel/target';
+import type { ThreadGroup } from './connection';
+import { gdbThreadIds } from './kgdb-target';
+
+/** Thread id of the Tasks group in DAP; far above gdb's thread numbers. */
+export const TASKS_THREAD_ID = 99_999;
 
 export interface TaskRow {
   /** `struct task_struct *` */
@@ -97,4 +103,30 @@ export class TaskList {
 export function describeTask(row: TaskRow): string {
   const where = row.onCpu && row.cpu !== undefined ? ` · on CPU ${row.cpu}` : '';
   return `${row.comm} [${row.pid}] ${row.state}${where}`;
+}
+
+/** The Tasks group as a thread: its rows are the tasks, its size what gdb's thread list says. */
+export class TasksGroup implements ThreadGroup {
+  readonly id = TASKS_THREAD_ID;
+  readonly name = 'Tasks';
+  private readonly tasks: TaskList;
+
+  constructor(target: Target, private readonly gdb: GdbBackend) {
+    this.tasks = new TaskList(target);
+  }
+
+  async rows(start: number, count: number): Promise<{ labels: string[]; total: number | undefined }> {
+    const { rows, complete } = await this.tasks.page(start, count);
+    return { labels: rows.map(describeTask), total: complete ? start + rows.length : await this.taskCount() };
+  }
+
+  invalidate(): void {
+    this.tasks.invalidate();
+  }
+
+  /** Tasks gdb knows (its thread list minus the CPUs), for the group's size before it is read. */
+  private async taskCount(): Promise<number | undefined> {
+    const ids = await gdbThreadIds(this.gdb);
+    return ids ? ids.filter((t) => t.tid >= 0 && t.tid < 0x80000000).length : undefined;
+  }
 }

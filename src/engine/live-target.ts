@@ -1,7 +1,8 @@
 /**
- * The kernel `Target` over a live gdb connected to QEMU's gdbstub.
+ * The kernel `Target` over a live gdb: QEMU's gdbstub, or any connection (kgdb reads physical
+ * memory through the kernel's direct map and finds its CPUs among the tasks: `LiveTargetOptions`).
  *
- * QEMU facts this leans on (docs: /work/shared/notes target-*.md §3-§5):
+ * QEMU facts this leans on:
  * - The stub reads virtual memory through the *selected* vCPU's MMU, with that vCPU's privilege:
  *   a vCPU at EL0 (arm64) or on PTI's user CR3 (x86) cannot read kernel addresses. Reads go
  *   to a vCPU that is in the kernel with its MMU on.
@@ -18,31 +19,31 @@
 import type { GdbBackend } from '../gdb/backend';
 import { GdbError } from '../gdb/errors';
 import * as data from '../gdb/mi/data';
-import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
-import { archOps } from '../kernel/arch';
+import { cpuMode, irqsDisabled, type CpuMode } from '../kernel/cpu-mode';
+import { physToVirt, type DirectMap } from '../kernel/memory-model';
 import { walk } from '../kernel/pagetable';
-import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout, type Target } from '../kernel/target';
-import { cpuOfThread } from './threads';
+import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout } from '../kernel/target';
+import type { CpuThread, ViewTarget } from './kernel-views';
+import { everyThreadIsACpu } from './threads';
 
-export type CpuMode = 'kernel' | 'user' | 'unknown';
-
-export interface CpuThread {
-  cpu: number;
-  threadId: number;
-  info: ThreadInfo;
-}
+/**
+ * How physical memory is read: the stub's own physical mode (QEMU's PhyMemMode), through the
+ * kernel's direct map (kgdb), or not at all (a stub without either).
+ */
+export type PhysicalAccess = 'stub' | 'direct-map' | 'none';
 
 export interface LiveTargetOptions {
-  /**
-   * The remote is QEMU's gdbstub (answers qqemu.Supported), so PhyMemMode exists. Asked at each
-   * physical read: the target may be made before gdb connects and learns what it talks to.
-   */
-  qemu: () => boolean;
+  /** Asked at each physical read: what the stub can do is known only once gdb has connected. */
+  physical: () => PhysicalAccess;
+  /** Where the direct map is, for 'direct-map' physical reads. */
+  directMap?: () => Promise<DirectMap>;
+  /** The CPU threads of a stop; default every thread (QEMU), kgdb: the shadow CPU threads. */
+  cpuThreads?: (gdb: GdbBackend) => Promise<CpuThread[]>;
   /** Thread to prefer for kernel reads, e.g. the one that stopped; asked on each stop. */
   preferredThread?: () => number | undefined;
 }
 
-export class LiveTarget implements Target {
+export class LiveTarget implements ViewTarget {
   /** MI commands sent so far, for measuring what a request costs. */
   commands = 0;
   private registerNumbers: Promise<Map<string, number>> | undefined;
@@ -75,7 +76,9 @@ export class LiveTarget implements Target {
   }
 
   readPhysical(address: bigint, length: number): Promise<Uint8Array> {
-    if (!this.options.qemu()) return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
+    const access = this.options.physical();
+    if (access === 'direct-map') return this.readThroughDirectMap(address, length);
+    if (access !== 'stub') return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
     return this.physicalCache.read(address, length, () => {
       const run = this.physicalQueue.then(() => this.readPhysicalNow(address, length));
       this.physicalQueue = run.catch(() => undefined);
@@ -136,26 +139,22 @@ export class LiveTarget implements Target {
 
   // ---- beyond Target: what the kernel views need from the same stop ----
 
-  /** One `-thread-info` per stop: each vCPU's thread, CPU number and frame. */
+  /** The CPUs of this stop, once per stop: each one's thread, CPU number and frame. */
   threads(): Promise<CpuThread[]> {
     this.threadList ??= (async () => {
       this.commands++;
-      const { threads } = await threadInfo(this.gdb);
-      return threads.map((info, i) => ({ cpu: cpuOfThread(info, i), threadId: info.id, info }));
+      return (this.options.cpuThreads ?? everyThreadIsACpu)(this.gdb);
     })();
     this.threadList.catch(() => (this.threadList = undefined));
     return this.threadList;
   }
 
-  /** Kernel or user mode; 'unknown' for a vCPU with its MMU off (reset, firmware, not started). */
-  async mode(cpu: number): Promise<CpuMode> {
-    const rule = archOps(this.arch).cpuMode;
-    return rule.mode(await this.registers(cpu, rule.registers));
+  mode(cpu: number): Promise<CpuMode> {
+    return cpuMode(this, cpu);
   }
 
-  async irqsDisabled(cpu: number): Promise<boolean | undefined> {
-    const rule = archOps(this.arch).cpuMode;
-    return rule.irqsDisabled(await this.registers(cpu, rule.registers));
+  irqsDisabled(cpu: number): Promise<boolean | undefined> {
+    return irqsDisabled(this, cpu);
   }
 
   /** Value of a C expression as a 64-bit unsigned number (an address, usually). */
@@ -198,7 +197,7 @@ export class LiveTarget implements Target {
     }
     // The vCPU's MMU refused (or no vCPU is in the kernel): translate with the kernel's page
     // tables ourselves and read physical memory, which does not depend on any vCPU's mode.
-    if (!this.options.qemu()) throw new FaultError(address, length, why);
+    if (this.options.physical() !== 'stub') throw new FaultError(address, length, why);
     return this.readThroughPageTables(address, length, why);
   }
 
@@ -214,6 +213,12 @@ export class LiveTarget implements Target {
       done += n;
     }
     return out;
+  }
+
+  /** kgdb: physical memory is where the direct map shows it. */
+  private async readThroughDirectMap(address: bigint, length: number): Promise<Uint8Array> {
+    if (!this.options.directMap) throw new UnsupportedError('this remote', 'physical memory reads (no direct map known)');
+    return this.readVirtual(physToVirt(await this.options.directMap(), address), length);
   }
 
   /**

@@ -59,6 +59,8 @@ export interface ModuleSymbolsOptions {
   cacheDir?: string;
   /** An ld that links for the target (arm64 pre-link); default: found on PATH. */
   linker?: string;
+  /** The stub writes breakpoints into kernel memory (kgdb), rather than keeping them itself (QEMU). */
+  breakpointsInMemory: () => boolean;
   hooks: ModuleSymbolsHooks;
 }
 
@@ -406,7 +408,7 @@ export class ModuleSymbols {
   // ---- hooks ------------------------------------------------------------------------------
 
   private async installHooks(): Promise<void> {
-    const hooks: Hook[] = this.engine.qemuStub ? ['load', 'unload'] : ['load', 'freeInit', 'unload'];
+    const hooks: Hook[] = this.options.breakpointsInMemory() ? ['load', 'freeInit', 'unload'] : ['load', 'unload'];
     for (const hook of hooks) {
       try {
         const b = await bp.insert(this.gdb, HOOKS[hook], {});

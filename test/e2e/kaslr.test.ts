@@ -133,7 +133,7 @@ for (const arch of fixtureArches) {
       const gdb = await startGdb(arch, fx.vmlinux);
       t.diagnostic(`gdb loaded the vmlinux in ${Date.now() - clock} ms`);
       await gdb.send('-target-select', ['remote', qemu.gdbAddress!], 30_000);
-      const target = new LiveTarget(gdb, arch, { qemu: () => true });
+      const target = new LiveTarget(gdb, arch, { physical: () => 'stub' });
       // gdb's own start_kernel (DWARF's entry: 8 bytes past the ELF symbol's patchable NOPs on arm64).
       const gdbStartKernel = await value(gdb, '(unsigned long)&start_kernel');
 

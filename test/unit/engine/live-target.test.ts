@@ -105,7 +105,7 @@ class FakeGdb {
 }
 
 function target(fake: FakeGdb, arch: Arch = 'x86_64', qemu = true, preferred?: number): LiveTarget {
-  return new LiveTarget(fake as unknown as GdbBackend, arch, { qemu: () => qemu, preferredThread: () => preferred });
+  return new LiveTarget(fake as unknown as GdbBackend, arch, { physical: () => (qemu ? 'stub' : 'none'), preferredThread: () => preferred });
 }
 
 function twoCpus(): FakeGdb {
