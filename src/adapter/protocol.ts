@@ -3,30 +3,10 @@
  * extension (or any DAP client) sends them with `customRequest(name, args)`.
  * Addresses cross the wire as "0x…" strings: JSON has no 64-bit integers.
  */
-import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, HexString, ModuleInfo, WalkArgs } from '../engine/json';
+import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, ModuleInfo, WalkArgs, WalkResult } from '../engine/json';
 import type { ModulesChanged } from '../engine/module-symbols';
 
-export type { CpuInfo, DmesgRecord, DmesgResult, HexString, ModuleInfo } from '../engine/json';
-
-export interface WalkLevel {
-  level: string;
-  index: number;
-  entryAddress: HexString;
-  entryPhysical?: HexString;
-  raw: HexString;
-  flags: string[];
-  next?: HexString;
-  leaf?: boolean;
-}
-
-export interface WalkResult {
-  va: HexString;
-  phys: HexString | null;
-  pageSize: number | null;
-  levels: WalkLevel[];
-  fault: string | null;
-  summary?: string;
-}
+export type { CpuInfo, DmesgRecord, DmesgResult, HexString, ModuleInfo, WalkLevel, WalkResult } from '../engine/json';
 
 export interface CustomRequests {
   'kdap/cpus': { args: Record<string, never>; result: { cpus: CpuInfo[] } };
@@ -56,12 +36,3 @@ export interface CustomEvents {
 }
 
 export type CustomRequestName = keyof CustomRequests;
-export const customRequestNames: readonly CustomRequestName[] = [
-  'kdap/cpus',
-  'kdap/walk',
-  'kdap/modules',
-  'kdap/loadModuleSymbols',
-  'kdap/dmesg',
-  'kdap/decodePte',
-  'kdap/serialInput',
-];

@@ -3,8 +3,9 @@
  * `kdap … --json`. Addresses are "0x…" strings: JSON has no 64-bit integers.
  */
 import type { HexString } from '../kernel/arch/arch';
+import type { WalkLevel, WalkResult } from '../kernel/pagetable';
 
-export type { HexString };
+export type { HexString, WalkLevel, WalkResult };
 
 export interface CpuInfo {
   cpu: number;

@@ -11,7 +11,7 @@ import { cpuMode, irqsDisabled } from '../kernel/cpu-mode';
 import { onlineCpus } from '../kernel/cpumask';
 import { initMmPgd, mmPgd } from '../kernel/mm';
 import { AddressSpaceError, type PageTableRoots } from '../kernel/page-table-roots';
-import { decodeEntry, entryToJson, toJson, walk, type WalkJson } from '../kernel/pagetable';
+import { decodeEntry, entryToJson, toJson, walk, type WalkResult } from '../kernel/pagetable';
 import { perCpuOffsets } from '../kernel/percpu';
 import { preemptCount } from '../kernel/preempt';
 import { formatRecords, printkRecords, PrintkError } from '../kernel/printk';
@@ -118,7 +118,7 @@ export class KernelViews<T extends ViewTarget = ViewTarget> {
     return out;
   }
 
-  async walk(args: WalkArgs): Promise<WalkJson> {
+  async walk(args: WalkArgs): Promise<WalkResult> {
     this.requireStopped('walk page tables');
     const t = this.target;
     if (typeof args?.va !== 'string' || args.va.trim() === '') throw new UserError('kdap/walk needs "va": an address or a C expression.');

@@ -194,16 +194,16 @@ export function decodeEntry(
 }
 
 /** The wire shape of a walk (`kdap walk --json`, `kdap/walk`): addresses as hex strings. */
-export interface WalkJson {
+export interface WalkResult {
   va: HexString;
   phys: HexString | null;
   pageSize: number | null;
-  levels: WalkLevelJson[];
+  levels: WalkLevel[];
   fault: string | null;
   summary?: string;
 }
 
-export interface WalkLevelJson {
+export interface WalkLevel {
   level: string;
   linuxLevel: LinuxLevel;
   index: number;
@@ -217,7 +217,7 @@ export interface WalkLevelJson {
   leaf: boolean;
 }
 
-export function toJson(w: Walk): WalkJson {
+export function toJson(w: Walk): WalkResult {
   return {
     va: hex(w.va),
     phys: w.phys === null ? null : hex(w.phys),
