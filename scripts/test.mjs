@@ -70,6 +70,7 @@ function nodeTests(tier, files, extra = []) {
 const needsTarget = selected.includes('e2e') || selected.includes('vscode');
 if (needsTarget) must('bash', ['scripts/fixtures.sh']);
 must(process.execPath, ['scripts/build.mjs']);
+must(process.execPath, [path.join('node_modules', 'eslint', 'bin', 'eslint.js'), 'src']);
 must(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
 
 const totals = { pass: 0, fail: 0 };

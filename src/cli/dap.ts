@@ -23,6 +23,7 @@ register('dap', {
   summary: 'serve the Debug Adapter Protocol on stdin/stdout',
   help,
   run: async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a bundle of its own, found at run time
     const adapter = require(adapterModule()) as { serveStdio(): void };
     adapter.serveStdio();
     // The session owns the process from here; keep run() pending until stdin closes.
