@@ -12,7 +12,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
-import { errorText } from '../engine/errors';
+import { errorText, ignore, bestEffort } from '../engine/errors';
 import { dedupeFtraceLocations } from '../engine/ftrace';
 import { archOps } from '../kernel/arch';
 import type { ExceptionFilter } from '../kernel/arch/arch';
@@ -151,8 +151,9 @@ export class Breakpoints {
           this.exceptionBps.push(b.number);
           this.internal.set(b.number, { kind: 'exception', filter });
           break;
-        } catch {
+        } catch (err) {
           // this kernel has no such function (config or version): try the next candidate
+          ignore(err, `exception breakpoint on ${fn}`);
         }
       }
     }
@@ -194,7 +195,7 @@ export class Breakpoints {
 
   private async clear(numbers: readonly number[]): Promise<void> {
     for (const n of numbers) this.internal.delete(n);
-    await bp.remove(this.gdb, numbers).catch(() => undefined);
+    await bestEffort(bp.remove(this.gdb, numbers), 'removing breakpoints');
   }
 }
 

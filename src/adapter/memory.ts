@@ -1,13 +1,14 @@
 /** The Memory view and the Disassembly view: reads, writes and instructions around an address. */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as data from '../gdb/mi/data';
-import { UserError } from '../engine/errors';
+import { bestEffort, UserError } from '../engine/errors';
 import { archOps } from '../kernel/arch';
 import type { Attached } from './attached';
 
 export async function readMemory(a: Attached, args: DebugProtocol.ReadMemoryArguments): Promise<DebugProtocol.ReadMemoryResponse['body']> {
   const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
-  const bytes = await data.readMemory(a.kernel.engine.gdb, address, args.count).catch(() => new Uint8Array(0));
+  // What cannot be read is reported as unreadable bytes.
+  const bytes = await bestEffort(data.readMemory(a.kernel.engine.gdb, address, args.count), 'readMemory', new Uint8Array(0));
   return {
     address: `0x${address.toString(16)}`,
     data: Buffer.from(bytes).toString('base64'),

@@ -22,7 +22,7 @@ import { Attachment } from '../engine/attachment';
 import type { Connection, ConnectionHooks } from '../engine/connection';
 import { elfArch } from '../engine/elf-arch';
 import type { StopInfo } from '../engine/engine';
-import { errorText, UserError } from '../engine/errors';
+import { bestEffort, errorText, swallowedErrors, type Swallowed, UserError } from '../engine/errors';
 import { dedupeFtraceLocations } from '../engine/ftrace';
 import { attachGdbstub, launchQemu } from '../engine/gdbstub';
 import { checkKgdbOptions, KgdbConnection } from '../engine/kgdb';
@@ -62,6 +62,8 @@ export class KdapSession extends DebugSession {
   /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
   private reporting = false;
   private clientShowsProgress = false;
+  /** Undone when the session ends (subscriptions to process-wide channels). */
+  private readonly cleanups: Array<() => void> = [];
   private readonly requests: RequestContext = {
     attached: () => this.requireAttached(),
     type: (text) => this.connection()?.write(text),
@@ -107,6 +109,7 @@ export class KdapSession extends DebugSession {
     void this.guard(response, () =>
       this.orCleanUp(async () => {
         checkLaunch(args);
+        this.traceSwallowedErrors(args);
         const arch = args.arch ?? elfArch(args.vmlinux!);
         const { kernel, initrd, append, machine, cpu, smp, memory, qemuPath, qemuArgs } = args;
         const connection = await launchQemu({ kernel, initrd, append, arch, machine, cpu, smp, memory, qemuPath, qemuArgs }, this.connectionHooks(args));
@@ -121,6 +124,7 @@ export class KdapSession extends DebugSession {
     void this.guard(response, () =>
       this.orCleanUp(async () => {
         checkAttach(args);
+        this.traceSwallowedErrors(args);
         const arch = args.arch ?? elfArch(args.vmlinux!);
         // kgdb: the line and its console first; gdb connects through the local port once the kernel is in kgdb.
         const connection = args.kgdb ? await KgdbConnection.open(checkKgdbOptions(args.kgdb), this.connectionHooks(args)) : attachGdbstub(args.remote!);
@@ -183,7 +187,7 @@ export class KdapSession extends DebugSession {
     try {
       await body();
     } catch (err) {
-      if (!this.terminated) await this.teardown().catch(() => undefined);
+      if (!this.terminated) await bestEffort(this.teardown(), 'cleaning up after a failed launch or attach');
       throw err;
     }
   }
@@ -248,6 +252,7 @@ export class KdapSession extends DebugSession {
 
   private async teardown(): Promise<void> {
     this.terminated = true;
+    for (const undo of this.cleanups.splice(0)) undo();
     const phase = this.phase;
     this.phase = { kind: 'idle' };
     if (phase.kind === 'attached') await phase.attached.kernel.close();
@@ -427,6 +432,17 @@ export class KdapSession extends DebugSession {
   /** A custom event, with the body its name declares (protocol.ts). */
   private sendCustomEvent<K extends keyof CustomEvents>(name: K, body: CustomEvents[K]): void {
     this.sendEvent(new Event(name, body));
+  }
+
+  /** With `trace: true`, every error kdap swallows is printed (engine/errors.ts). */
+  private traceSwallowedErrors(args: LaunchArguments | AttachArguments): void {
+    if (!args.trace) return;
+    const print = (message: unknown) => {
+      const s = message as Swallowed;
+      this.sendEvent(new OutputEvent(`(ignored) ${s.where}: ${s.error}\n`, 'console'));
+    };
+    swallowedErrors.subscribe(print);
+    this.cleanups.push(() => swallowedErrors.unsubscribe(print));
   }
 
   private connectionHooks(args: LaunchArguments | AttachArguments): ConnectionHooks {

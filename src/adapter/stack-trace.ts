@@ -11,6 +11,7 @@ import { describeInterrupted, interruptedContext, type InterruptedContext } from
 import { trimKernelStack } from '../engine/stack';
 import type { Attached } from './attached';
 import { decodeFrameId, frameId } from './handles';
+import { bestEffort } from '../engine/errors';
 
 /** Frame level of the synthetic faulting-instruction frame (never a real gdb level). */
 const faultFrameLevel = 9999;
@@ -44,7 +45,7 @@ export class StackTraces {
     // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
     const bottom = frames[frames.length - 1]?.level ?? -1;
     const key = `${args.threadId}:${bottom}`;
-    if (!this.interrupted.has(key)) this.interrupted.set(key, interruptedContext(gdb, a.kernel.arch, args.threadId, frames).catch(() => undefined));
+    if (!this.interrupted.has(key)) this.interrupted.set(key, bestEffort(interruptedContext(gdb, a.kernel.arch, args.threadId, frames), 'reading the interrupted context'));
     const interrupted = await this.interrupted.get(key);
     const below = interrupted ? interruptedFrames(a, args.threadId, interrupted) : [];
     return {

@@ -8,7 +8,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as bp from '../gdb/mi/breakpoints';
 import * as data from '../gdb/mi/data';
 import type { StopInfo } from '../engine/engine';
-import { errorText } from '../engine/errors';
+import { bestEffort, errorText } from '../engine/errors';
 import { describeSite, faultSite, type FaultSite } from '../engine/exceptions';
 import type { Attached } from './attached';
 
@@ -40,14 +40,14 @@ export class Stops {
     const log = a.breakpoints.logMessageFor(s.breakpointNumber);
     if (log !== undefined) {
       print(`${await interpolate(a, log, thread)}\n`);
-      await a.kernel.engine.continue().catch(() => undefined);
+      await bestEffort(a.kernel.engine.continue(), 'continuing after a logpoint');
       return undefined;
     }
     const exception = a.breakpoints.exceptionFor(s.breakpointNumber);
     let reason = stopReason(s);
     if (this.stepOutBreakpoint !== undefined) {
       if (s.breakpointNumber === this.stepOutBreakpoint) reason = 'step';
-      else await bp.remove(gdb, [this.stepOutBreakpoint]).catch(() => undefined);
+      else await bestEffort(bp.remove(gdb, [this.stepOutBreakpoint]), 'removing the step-out breakpoint');
       this.stepOutBreakpoint = undefined;
     }
     if (s.breakpointNumber !== undefined && s.breakpointNumber === this.entryBreakpoint) {
@@ -57,7 +57,7 @@ export class Stops {
     const event = new StoppedEvent(exception ? 'exception' : reason, thread) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     if (exception) {
-      const site = await faultSite(gdb, a.kernel.arch, s.frame?.func, thread).catch(() => undefined);
+      const site = await bestEffort(faultSite(gdb, a.kernel.arch, s.frame?.func, thread), 'finding the faulting instruction');
       if (site) this.faults.set(thread, site);
       this.lastException = { filter: exception.filter, description: describeSite(exception.label, site, s.frame?.func), site };
       event.body.description = `Paused on ${exception.label}`;

@@ -12,6 +12,7 @@ import { archOps } from '../kernel/arch';
 import { BitField, decodeFields, setFlags } from '../kernel/sysregs';
 import type { Arch } from '../kernel/target';
 import { Handles } from './handles';
+import { bestEffort, ignore } from '../engine/errors';
 
 type Container =
   | { kind: 'locals'; thread: number; frame: number }
@@ -39,7 +40,7 @@ export class Variables {
     this.childVarobjs.clear();
     const names = this.varobjs;
     this.varobjs = [];
-    for (const name of names) await vars.remove(this.gdb, name).catch(() => undefined);
+    for (const name of names) await bestEffort(vars.remove(this.gdb, name), 'deleting a variable object');
   }
 
   scopes(thread: number, frame: number): DebugProtocol.Scope[] {
@@ -79,7 +80,7 @@ export class Variables {
     if (result === '' && v.numchild === 0 && !v.dynamic && v.type !== 'void') result = await data.evaluate(this.gdb, expression, { thread, frame });
     // A varobj shows an array as "[16]"; gdb's own print is what a user wants (char arrays as strings).
     if (/^\[\d+\]$/.test(result)) {
-      result = await data.evaluate(this.gdb, expression, { thread, frame }).catch(() => result);
+      result = await bestEffort(data.evaluate(this.gdb, expression, { thread, frame }), 'printing an array', result);
       if (result.length > 400) result = result.slice(0, 400) + '…';
     }
     return {
@@ -157,7 +158,8 @@ export class Variables {
     try {
       const expression = await vars.infoPathExpression(this.gdb, name);
       return await data.evaluate(this.gdb, expression, { thread, frame });
-    } catch {
+    } catch (err) {
+      ignore(err, 'printing a char array');
       return undefined;
     }
   }

@@ -15,6 +15,7 @@ import { attachGdbstub } from '../engine/gdbstub';
 import type { KernelViews } from '../engine/kernel-views';
 import type { LiveTarget } from '../engine/live-target';
 import { option, UsageError, type ParsedArgs } from './args';
+import { bestEffort } from '../engine/errors';
 
 export interface AttachOptions {
   remote: string;
@@ -56,9 +57,9 @@ export async function withKernel<T>(options: AttachOptions, body: (views: Kernel
   } finally {
     if (connected) {
       const leave = resume ? engine.gdb.send('-target-detach', [], 10_000) : engine.gdb.send('-target-disconnect', [], 10_000);
-      await leave.catch(() => undefined);
+      await bestEffort(leave, 'leaving the stub');
     }
-    await engine.stop().catch(() => undefined);
+    await bestEffort(engine.stop(), 'ending gdb');
   }
 }
 

@@ -10,6 +10,7 @@ import { kernelRelease, listModules } from '../kernel/module';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
+import { bestEffort } from '../engine/errors';
 
 const usage = 'usage: kdap modules [--remote HOST:PORT] --vmlinux VMLINUX [--module-path DIR]... [--gdb GDB] [--json]';
 
@@ -41,7 +42,7 @@ register('modules', {
     const notes: string[] = [];
     const modules = await withKernel(options, async (views) => {
       const found = await listModules(views.target);
-      const release = await kernelRelease(views.target).catch(() => undefined);
+      const release = await bestEffort(kernelRelease(views.target), 'reading the kernel release');
       const files = new ModuleFiles({ modulePaths: args.options.get('module-path') ?? [], release, vmlinux: options.vmlinux, cacheDir: defaultModuleCacheDir() });
       const out: ModuleInfo[] = [];
       for (const m of found) {

@@ -12,6 +12,7 @@ import { KernelViews } from './kernel-views';
 import { LiveTarget } from './live-target';
 import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
 import { ThreadList } from './threads';
+import { bestEffort } from './errors';
 
 export interface AttachmentOptions extends EngineOptions {
   /** Folders with module .ko files (configuration `modulePaths`). */
@@ -43,7 +44,7 @@ export class Attachment {
     try {
       engine = await Engine.start({ ...options, setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])] });
     } catch (e) {
-      await connection.close().catch(() => undefined);
+      await bestEffort(connection.close(), 'closing the connection after gdb failed to start');
       throw e;
     }
     const gdb = engine.gdb;
@@ -97,9 +98,9 @@ export class Attachment {
       await this.modules.close();
       await connection.beforeDetach(engine);
       // Bounded wait for the stop: detaching a target that still runs fails and leaves it halted.
-      await engine.detach(5000).catch(() => undefined);
+      await bestEffort(engine.detach(5000), 'detaching');
     }
-    await engine.stop().catch(() => undefined);
+    await bestEffort(engine.stop(), 'ending gdb');
     await connection.close();
   }
 }

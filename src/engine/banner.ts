@@ -5,6 +5,7 @@
  */
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
+import { bestEffort } from './errors';
 
 export interface Banner {
   address: bigint;
@@ -32,7 +33,7 @@ function text(bytes: Uint8Array): string | undefined {
 export async function fileBanner(gdb: GdbBackend): Promise<Banner | undefined> {
   const address = BigInt(await evaluate(gdb, '(unsigned long)&linux_banner'));
   // Some DWARF has no size for the array (arm64 Debian: "<optimized out>"); the NUL ends it.
-  const declared = Number(await evaluate(gdb, 'sizeof(linux_banner)').catch(() => ''));
+  const declared = Number(await bestEffort(evaluate(gdb, 'sizeof(linux_banner)'), 'sizeof(linux_banner)', ''));
   const size = declared > 0 ? Math.min(declared, maxBanner) : 512;
   const t = text(await data.readMemory(gdb, address, size));
   return t === undefined ? undefined : { address, size, text: t };

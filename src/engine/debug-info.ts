@@ -2,6 +2,7 @@
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import type { DebugInfoProbe } from '../kernel/arch/arch';
+import { bestEffort, ignore } from './errors';
 
 /** Size of a global or a type from DWARF (`sizeof(x)`). */
 async function sizeOf(gdb: GdbBackend, expression: string): Promise<number | undefined> {
@@ -9,7 +10,8 @@ async function sizeOf(gdb: GdbBackend, expression: string): Promise<number | und
     const text = await data.evaluate(gdb, `sizeof(${expression})`);
     const n = Number(/\d+/.exec(text)?.[0]);
     return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
+  } catch (err) {
+    ignore(err, `sizeof(${expression})`);
     return undefined;
   }
 }
@@ -22,7 +24,7 @@ async function sizeOf(gdb: GdbBackend, expression: string): Promise<number | und
 async function pageTableLevels(gdb: GdbBackend): Promise<number> {
   let levels = 5;
   for (const [type, inner] of [['p4d_t', 'pgd'], ['pud_t', 'p4d'], ['pmd_t', 'pud']] as const) {
-    const text = await gdb.console(`ptype ${type}`).catch(() => '');
+    const text = await bestEffort(gdb.console(`ptype ${type}`), `ptype ${type}`, '');
     if (new RegExp(`\\b${inner}_t ${inner};`).test(text)) levels--;
   }
   return levels;

@@ -18,7 +18,7 @@ import { Banner, fileBanner, targetBanner } from './banner';
 import type { Arch } from '../kernel/target';
 import type { Connection } from './connection';
 import type { PathMap } from './sources';
-import { UserError } from './errors';
+import { bestEffort, ignore, UserError } from './errors';
 
 export interface EngineOptions {
   vmlinux: string;
@@ -59,7 +59,8 @@ async function indexCached(cacheDir: string, vmlinux: string): Promise<boolean> 
     elf = await ElfFile.open(vmlinux);
     const id = await elf.buildId();
     return id !== undefined && fs.existsSync(path.join(cacheDir, `${id}.gdb-index`));
-  } catch {
+  } catch (err) {
+    ignore(err, 'looking for the index cache');
     return true; // unknown: do not block start-up on a guess
   } finally {
     await elf?.close();
@@ -133,7 +134,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       await exec.loadSymbols(gdb, options.vmlinux, 300_000);
       engine.timings.symbols = Date.now() - t;
       // No target yet: gdb reads this from the file's own .rodata.
-      engine.banner = await fileBanner(gdb).catch(() => undefined);
+      engine.banner = await bestEffort(fileBanner(gdb), 'reading linux_banner from the vmlinux');
       if (cacheDir && options.onIndexing && !(await indexCached(cacheDir, options.vmlinux))) {
         // Cold cache: gdb would stall 10-40 s on the first hover or watch. Build the index now,
         // while the user is told why, instead of at a surprising moment later.
@@ -203,7 +204,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private async releaseStub(remote: string, connected: boolean): Promise<void> {
     if (connected) {
-      await this.gdb.send('-target-detach', [], 5000).catch(() => undefined);
+      await bestEffort(this.gdb.send('-target-detach', [], 5000), 'releasing the stub');
       return;
     }
     const helper = new GdbBackend({ gdbPath: selectGdb(archOps(this.options.arch).gdb, this.options.gdbPath), args: ['-iex', 'set confirm off'], timeoutMs: 10_000 });
@@ -211,10 +212,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       await helper.start();
       await exec.selectRemote(helper, remote, 10_000);
       await helper.send('-target-detach', [], 5000);
-    } catch {
+    } catch (err) {
       // Best effort: the mismatch is what the user must hear about.
+      ignore(err, 'releasing the stub through a gdb of its own');
     } finally {
-      await helper.stop().catch(() => undefined);
+      await bestEffort(helper.stop(), 'ending the helper gdb');
     }
   }
 
@@ -246,7 +248,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async continue(): Promise<void> {
     // The connection's turn first (arm64 kgdb steps off a breakpoint with IRQs masked).
-    if (this.connection && this.state === 'stopped') await this.connection.beforeContinue(this).catch(() => undefined);
+    if (this.connection && this.state === 'stopped') await bestEffort(this.connection.beforeContinue(this), 'before continue');
     await exec.continueAll(this.gdb);
   }
 
@@ -309,8 +311,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       await new Promise((resolve) => setTimeout(resolve, 10));
       if (batch.users === 0 && this.haltBatch === batch) {
         this.haltBatch = undefined;
-        const ours = await batch.halted.catch(() => false);
-        if (ours && this.state === 'stopped') await this.continue().catch(() => undefined);
+        const ours = await bestEffort(batch.halted, 'halting for a request', false);
+        if (ours && this.state === 'stopped') await bestEffort(this.continue(), 'resuming after a request');
       }
     }
   }
@@ -323,7 +325,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Detaches (the stub resumes the target) after a bounded halt; errors are the caller's. */
   async detach(timeoutMs = 5000): Promise<void> {
-    await this.halt(Math.min(timeoutMs, 2000)).catch(() => false);
+    await bestEffort(this.halt(Math.min(timeoutMs, 2000)), 'halting before detach');
     this.connected = false;
     this.unwatchConnection();
     await this.gdb.send('-target-detach', [], timeoutMs);
@@ -332,7 +334,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** linux_banner in target memory against the file's; 'unreadable' before paging is up. */
   async checkBanner(): Promise<{ status: 'match' | 'unreadable' | 'unknown' } | { status: 'mismatch'; file: string; target: string }> {
     if (!this.banner) return { status: 'unknown' };
-    const target = await targetBanner(this.gdb, this.banner).catch(() => undefined);
+    const target = await bestEffort(targetBanner(this.gdb, this.banner), 'reading linux_banner from the kernel');
     if (target === undefined) return { status: 'unreadable' };
     return target === this.banner.text ? { status: 'match' } : { status: 'mismatch', file: this.banner.text, target };
   }

@@ -13,6 +13,7 @@ import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
+import { bestEffort, ignore } from './errors';
 
 export interface FaultSite {
   pc: bigint;
@@ -50,7 +51,8 @@ async function tryEvaluate(gdb: GdbBackend, thread: number, expression: string):
     const text = await data.evaluate(gdb, `(unsigned long)(${expression})`, { thread, frame: 0 });
     const m = /^(0x[0-9a-f]+|\d+)/i.exec(text.trim());
     return m ? BigInt(m[1]) : undefined;
-  } catch {
+  } catch (err) {
+    ignore(err, `evaluating ${expression}`);
     return undefined;
   }
 }
@@ -74,13 +76,13 @@ export async function faultSite(gdb: GdbBackend, arch: Arch, func: string | unde
 /** Fills function, offset, file and line of `site.pc` with two gdb queries. */
 export async function describe(gdb: GdbBackend, site: FaultSite): Promise<void> {
   const address = `0x${site.pc.toString(16)}`;
-  const symbol = await gdb.console(`info symbol ${address}`).catch(() => '');
+  const symbol = await bestEffort(gdb.console(`info symbol ${address}`), 'info symbol', '');
   const s = /^(\S+)(?: \+ (\d+))? in section/m.exec(symbol);
   if (s) {
     site.func = s[1];
     site.offset = s[2] ? Number(s[2]) : 0;
   }
-  const line = await gdb.console(`info line *${address}`).catch(() => '');
+  const line = await bestEffort(gdb.console(`info line *${address}`), 'info line', '');
   const l = /Line (\d+) of "([^"]+)"/.exec(line);
   if (l) {
     site.line = Number(l[1]);

@@ -8,6 +8,7 @@ import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
 import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
+import { bestEffort } from './errors';
 
 /**
  * gdb reports the pad location without a function name (and with a bogus line), the entry
@@ -20,7 +21,7 @@ export async function dedupeFtraceLocations(gdb: GdbBackend, arch: Arch, b: bp.B
     if (pad.address === undefined) continue;
     const entry = addresses.get(pad.address + 8n);
     if (!entry || (pad.func !== undefined && entry.func !== undefined && pad.func !== entry.func)) continue;
-    await bp.disableLocation(gdb, pad.number).catch(() => undefined);
+    await bestEffort(bp.disableLocation(gdb, pad.number), 'disabling an ftrace pad location');
     pad.enabled = false;
   }
 }

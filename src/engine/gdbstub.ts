@@ -7,7 +7,7 @@
 import type { GdbBackend } from '../gdb/backend';
 import type { Capabilities, Connection, ConnectionHooks, ThreadGroup } from './connection';
 import type { Engine } from './engine';
-import { UserError } from './errors';
+import { bestEffort, UserError } from './errors';
 import type { CpuThread } from './kernel-views';
 import { describeExit, QemuProcess, type QemuLaunchConfig } from './qemu';
 import { everyThreadIsACpu } from './threads';
@@ -49,12 +49,12 @@ export class GdbstubConnection implements Connection {
   async ready(): Promise<void> {}
 
   async connected(engine: Engine): Promise<void> {
-    this.qemu = /sstep/.test(await engine.maintPacket('qqemu.Supported').catch(() => ''));
+    this.qemu = /sstep/.test(await bestEffort(engine.maintPacket('qqemu.Supported'), 'asking for qqemu.Supported', ''));
     // QEMU keeps breakpoints in the stub (they never touch guest memory) and reads physical memory.
     this.capabilities.physicalReads = this.qemu;
     this.capabilities.breakpointsInMemory = !this.qemu;
     // Step with interrupts and timers masked, so `next` does not land in an interrupt handler.
-    if (this.qemu) await engine.maintPacket('Qqemu.sstep=0x7').catch(() => '');
+    if (this.qemu) await bestEffort(engine.maintPacket('Qqemu.sstep=0x7'), 'masking interrupts while stepping');
   }
 
   async beforeContinue(): Promise<void> {}

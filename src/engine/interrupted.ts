@@ -14,6 +14,7 @@ import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
 import { describe, type FaultSite } from './exceptions';
 import { isEntryStub } from './stack';
+import { ignore } from './errors';
 
 export interface InterruptedContext {
   /** The `struct pt_regs *` the handler was given. */
@@ -52,7 +53,8 @@ async function number(gdb: GdbBackend, thread: number, frame: number, expression
     const text = await data.evaluate(gdb, `(unsigned long)(${expression})`, { thread, frame });
     const m = /^(0x[0-9a-f]+|\d+)/i.exec(text.trim());
     return m ? BigInt(m[1]) : undefined;
-  } catch {
+  } catch (err) {
+    ignore(err, `evaluating ${expression}`);
     return undefined;
   }
 }

@@ -19,7 +19,7 @@ import { currentTask, readRq } from '../kernel/sched';
 import { DebugInfoError } from '../kernel/struct';
 import { FaultError, type Target } from '../kernel/target';
 import { findProcess, readTask } from '../kernel/task';
-import { UserError } from './errors';
+import { bestEffort, UserError } from './errors';
 import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, WalkArgs } from './json';
 
 /** A CPU of the stopped kernel: its number, the gdb thread that shows it, and that thread's top frame. */
@@ -111,7 +111,7 @@ export class KernelViews<T extends ViewTarget = ViewTarget> {
     if (!task) return out;
     out.task = { comm: task.comm, pid: task.pid, address: hex(task.address) };
     // An extra: a kernel whose debug info lacks the counter still gets its CPU view.
-    const preempt = await preemptCount(t, cpu, task.address).catch(() => undefined);
+    const preempt = await bestEffort(preemptCount(t, cpu, task.address), 'reading preempt_count');
     if (preempt) out.preemptCount = preempt.count;
     // pid 0 is the CPU's idle task (swapper/N): the CPU has nothing else to run.
     out.state = task.pid === 0 ? 'idle' : /\[halted/.test(info.details ?? '') ? 'halted' : 'running';

@@ -20,6 +20,7 @@ import { optStr, optTuple, str, tuples } from '../gdb/mi/values';
 import { archOps } from '../kernel/arch';
 import type { Arch } from '../kernel/target';
 import type { CpuThread } from './kernel-views';
+import { ignore } from './errors';
 
 /** gdb settings for a kgdb line: long replies are slow, and hardware breakpoints never fire. */
 export function kgdbGdbSettings(arch: Arch, remoteTimeoutSeconds = 30): string[] {
@@ -57,7 +58,9 @@ export async function gdbThreadIds(gdb: GdbBackend): Promise<GdbThreadId[] | und
   let text: string;
   try {
     text = await gdb.console(script);
-  } catch {
+  } catch (err) {
+    // gdb without Python
+    ignore(err, 'listing thread ids');
     return undefined;
   }
   const m = /KDAP-TIDS ?(.*)/.exec(text);

@@ -11,7 +11,7 @@ import { describeLink, openLink, parseLinkSpec, type KgdbLink } from '../kgdb/li
 import { KgdbProxy, type BreakInMethod } from '../kgdb/proxy';
 import type { Capabilities, Connection, ConnectionHooks, ThreadGroup } from './connection';
 import type { Engine } from './engine';
-import { UserError } from './errors';
+import { bestEffort, ignore, UserError } from './errors';
 import { kgdbCpuThreads, kgdbGdbSettings } from './kgdb-target';
 import { TasksGroup } from './kgdb-tasks';
 import type { CpuThread } from './kernel-views';
@@ -102,7 +102,7 @@ export class KgdbConnection implements Connection {
       hooks.say(`kgdb: ${describeLink(link.spec)}${consoleLink ? `, console on ${describeLink(consoleLink.spec)}` : ''}; gdb connects through 127.0.0.1:${port}`);
       return new KgdbConnection(proxy, port, options, hooks);
     } catch (e) {
-      for (const l of opened) await l.close().catch(() => undefined);
+      for (const l of opened) await bestEffort(l.close(), 'closing a kgdb line');
       if (e instanceof Error && !(e instanceof UserError)) throw new UserError(`kgdb: ${e.message}`);
       throw e;
     }
@@ -136,8 +136,9 @@ export class KgdbConnection implements Connection {
       if ((s[0] ?? 3) < 3 && r[0] !== 0) {
         this.hooks.say('kgdb: attached while the kernel boots, with read-only kernel text still to come. Breakpoints inserted before mark_rodata_ro() cannot be removed afterwards on x86 (kgdb writes them with plain stores); boot with rodata=off, or set breakpoints only after boot.');
       }
-    } catch {
+    } catch (err) {
       // Only a warning: never fail the attach for it.
+      ignore(err, 'checking for read-only kernel text to come');
     }
   }
 
@@ -156,10 +157,10 @@ export class KgdbConnection implements Connection {
   async beforeDetach(engine: Engine): Promise<void> {
     if (!(await this.stopNow(engine, 30_000))) return;
     if (!this.proxy.sysrqInFlight) return;
-    await engine.gdb.send('-break-delete', [], 5000).catch(() => undefined);
+    await bestEffort(engine.gdb.send('-break-delete', [], 5000), 'deleting breakpoints before detach');
     const stopped = engine.waitForStop(15_000);
     stopped.catch(() => undefined);
-    await engine.continue().catch(() => undefined);
+    await bestEffort(engine.continue(), 'letting the SysRq-g run');
     try {
       await stopped;
     } catch {
@@ -195,7 +196,7 @@ export class KgdbConnection implements Connection {
     if (engine.state === 'running') {
       const stopped = engine.waitForStop(timeoutMs);
       stopped.catch(() => undefined);
-      await engine.interrupt().catch(() => undefined);
+      await bestEffort(engine.interrupt(), 'breaking in to detach');
       try {
         await stopped;
       } catch (e) {

@@ -22,6 +22,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ElfFile, SHT_NOBITS } from '../oops/elf';
+import { bestEffort, ignore } from './errors';
 
 export interface ModuleFileOptions {
   /** Folders from the configuration, searched first and recursively. */
@@ -153,7 +154,7 @@ export class ModuleFiles {
     const warnings: string[] = [];
     // Found files match by name already; a picked one may be any module. Its .modinfo names it
     // (a split .ko.debug may only have its file name).
-    const fileModule = (await modinfo(d.elf, 'name').catch(() => undefined)) ?? moduleFileName(file);
+    const fileModule = (await bestEffort(modinfo(d.elf, 'name'), 'reading modinfo name')) ?? moduleFileName(file);
     if (fileModule && fileModule.replace(/-/g, '_') !== facts.name.replace(/-/g, '_')) warnings.push(`${path.basename(file)} is the module ${fileModule}, not ${facts.name}`);
     warnings.push(...(await this.differences({ ...d, warnings: [] }, facts)));
     return { ...d, warnings };
@@ -180,13 +181,15 @@ export class ModuleFiles {
         let elf: string;
         try {
           elf = await unpacked(file, this.options.cacheDir);
-        } catch {
+        } catch (err) {
+          ignore(err, `unpacking ${file}`);
           return undefined; // an unreadable or corrupt file is as good as none
         }
         let f: ElfFile;
         try {
           f = await ElfFile.open(elf);
-        } catch {
+        } catch (err) {
+          ignore(err, `reading ${elf}`);
           return undefined;
         }
         try {
@@ -217,7 +220,7 @@ export class ModuleFiles {
       out.push(`${name} has build id ${file.buildId}, the loaded ${facts.name} has ${facts.buildId}: it is another build`);
     }
     if (facts.srcversion) {
-      const srcversion = await modinfo(file.elf, 'srcversion').catch(() => undefined);
+      const srcversion = await bestEffort(modinfo(file.elf, 'srcversion'), 'reading modinfo srcversion');
       if (srcversion && srcversion !== facts.srcversion) out.push(`${name} has srcversion ${srcversion}, the loaded ${facts.name} has ${facts.srcversion}`);
     }
     if (facts.sections) out.push(...sectionFit(file, facts.sections, name));
@@ -241,7 +244,8 @@ async function walkFolder(dir: string, depth: number, seen: Set<string>, index: 
   let real: string;
   try {
     real = await fsp.realpath(dir);
-  } catch {
+  } catch (err) {
+    ignore(err, `scanning ${dir}`);
     return;
   }
   if (seen.has(real)) return;
@@ -249,7 +253,8 @@ async function walkFolder(dir: string, depth: number, seen: Set<string>, index: 
   let entries: fs.Dirent[];
   try {
     entries = await fsp.readdir(real, { withFileTypes: true });
-  } catch {
+  } catch (err) {
+    ignore(err, `scanning ${real}`);
     return;
   }
   entries.sort((a, b) => a.name.localeCompare(b.name));
@@ -259,7 +264,7 @@ async function walkFolder(dir: string, depth: number, seen: Set<string>, index: 
     let isDir = e.isDirectory();
     let isFile = e.isFile();
     if (e.isSymbolicLink()) {
-      const st = await fsp.stat(full).catch(() => undefined);
+      const st = await bestEffort(fsp.stat(full), 'stat while scanning module folders');
       isDir = !!st?.isDirectory();
       isFile = !!st?.isFile();
     }

@@ -45,7 +45,7 @@ import { archOps } from '../kernel/arch';
 import { kernelRelease, listModules, readModule, type KernelModule } from '../kernel/module';
 import { FaultError, type Arch, type Target } from '../kernel/target';
 import type { Engine, StopInfo } from './engine';
-import { errorText, UserError } from './errors';
+import { bestEffort, errorText, ignore, UserError } from './errors';
 import { dedupeFtraceLocations } from './ftrace';
 import { ModuleFiles, type ModuleFile } from './module-files';
 import type { HexString, ModuleInfo } from './json';
@@ -266,7 +266,7 @@ export class ModuleSymbols {
       await this.attach(module, chosen);
     } catch (e) {
       // Put back what it had rather than leave it without symbols.
-      if (previous) await this.attach(module, previous).catch(() => undefined);
+      if (previous) await bestEffort(this.attach(module, previous), `putting back ${module.name}'s symbols`);
       throw new UserError(`Module ${module.name}: could not load ${file}: ${errorText(e)}`);
     }
     this.picked.set(module.name, file);
@@ -360,7 +360,7 @@ export class ModuleSymbols {
     this.loaded.delete(address);
     // gdb carries a location's disabled state over to the next location of the same function
     // when it re-binds the breakpoint: enabled again, the init breakpoint binds live next time.
-    for (const n of l.parkedLocations) await this.gdb.send('-break-enable', [n]).catch(() => undefined);
+    for (const n of l.parkedLocations) await bestEffort(this.gdb.send('-break-enable', [n]), 'enabling a parked breakpoint location');
     const before = await this.breakpointViews();
     await this.gdb.console(`remove-symbol-file -a ${hex(l.anchor)}`).catch((e: unknown) => this.say(`Module ${l.module.name}: ${errorText(e)}`));
     await this.settleBreakpoints(before);
@@ -389,8 +389,9 @@ export class ModuleSymbols {
         const text = await data.evaluate(this.gdb, expression, where);
         const m = /^\s*(0x[0-9a-f]+|\d+)/i.exec(text);
         if (m) return BigInt.asUintN(64, BigInt(m[1]));
-      } catch {
+      } catch (err) {
         // optimized out here: try the register
+        ignore(err, `reading ${expression}`);
       }
     }
     throw new Error('cannot read the module argument');
@@ -399,7 +400,7 @@ export class ModuleSymbols {
   /** The file finder, once the kernel's release (which names /lib/modules/RELEASE) is known. */
   private moduleFiles(): Promise<ModuleFiles> {
     this.files ??= (async () => {
-      const release = await kernelRelease(this.target).catch(() => undefined);
+      const release = await bestEffort(kernelRelease(this.target), 'reading the kernel release');
       return new ModuleFiles({ modulePaths: this.options.modulePaths, release, vmlinux: this.options.vmlinux, cacheDir: this.cacheDir });
     })();
     return this.files;
@@ -424,7 +425,7 @@ export class ModuleSymbols {
 
   private async userBreakpointAt(pc: bigint | undefined): Promise<boolean> {
     if (pc === undefined) return false;
-    const views = await this.breakpointViews().catch(() => new Map<number, bp.Breakpoint>());
+    const views = await bestEffort(this.breakpointViews(), 'listing breakpoints', new Map<number, bp.Breakpoint>());
     return [...views.values()].some((b) => b.locations.some((l) => l.enabled && l.address === pc));
   }
 
@@ -452,7 +453,12 @@ export class ModuleSymbols {
       if (archOps(this.options.arch).patchableFunctionEntry) await this.dedupeEntryPads(b);
       for (const loc of b.locations) {
         if (!loc.enabled || loc.address === undefined || loc.address < PARK_BASE || loc.address >= PARK_END) continue;
-        await bp.disableLocation(this.gdb, loc.number).catch(() => undefined);
+        // A location left enabled in the park would be inserted there (kgdb writes into memory).
+        const failed = await bp.disableLocation(this.gdb, loc.number).then(() => undefined, (e: unknown) => errorText(e));
+        if (failed) {
+          this.say(`Module symbols: breakpoint location ${loc.number} at ${hex(loc.address)} is in a section the kernel does not have, and could not be disabled: ${failed}`);
+          continue;
+        }
         loc.enabled = false;
         const owner = [...this.loaded.values()].find((l) => loc.address! >= l.park.start && loc.address! < l.park.end);
         owner?.parkedLocations.add(loc.number);
@@ -478,7 +484,7 @@ export class ModuleSymbols {
     for (const pad of b.locations) {
       if (!pad.enabled || pad.func !== undefined || pad.address === undefined) continue;
       if (!entries.some((e) => e.address! > pad.address! && e.address! - pad.address! <= 16n)) continue;
-      await bp.disableLocation(this.gdb, pad.number).catch(() => undefined);
+      await bestEffort(bp.disableLocation(this.gdb, pad.number), 'disabling an ftrace pad location');
       pad.enabled = false;
     }
   }
@@ -568,7 +574,7 @@ export function placeSections(module: KernelModule, file: Pick<ModuleFile, 'sect
 async function findLinker(configured: string | undefined): Promise<string | undefined> {
   const candidates = configured ? [configured] : ['aarch64-linux-gnu-ld', 'aarch64-linux-gnu-ld.bfd', 'ld'];
   for (const ld of candidates) {
-    const r = await run(ld, ['-V']).catch(() => undefined);
+    const r = await bestEffort(run(ld, ['-V']), `${ld} -V`);
     if (r && r.code === 0 && (ld !== 'ld' || /aarch64linux/.test(r.stdout))) return ld;
   }
   return undefined;

@@ -8,6 +8,7 @@ import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
 import * as data from '../gdb/mi/data';
 import * as exec from '../gdb/mi/exec';
+import { ignore } from './errors';
 
 /** A number as gdb prints it: `0xffff… <sym+8>` for code pointers, plain decimal for integers. */
 function hex(text: string): bigint | undefined {
@@ -22,8 +23,9 @@ export async function stepOut(gdb: GdbBackend, thread: number): Promise<number |
   try {
     pc = hex(await data.evaluate(gdb, '$pc', { thread, frame: 1 }));
     sp = hex(await data.evaluate(gdb, '(unsigned long)$sp', { thread, frame: 1 }));
-  } catch {
+  } catch (err) {
     // no caller frame (outermost, or unwinding failed): gdb's own finish reports why
+    ignore(err, 'reading the caller frame for step out');
   }
   if (pc === undefined || sp === undefined) {
     await exec.finish(gdb, thread);
