@@ -78,7 +78,7 @@ async function kdapDetach(dc) {
   await dc.stop();
 }
 
-/** scripts/gdb with constants.py generated from the headers package, as the notes describe. */
+/** scripts/gdb with constants.py generated from the headers package. */
 function prepareLxGdb() {
   const dir = path.join(cache, 'bench', `lxgdb-${arch}`);
   const top = path.join(dir, 'root');

@@ -3,10 +3,9 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import { UserError } from '../engine/errors';
 import type { KgdbOptions } from '../engine/kgdb';
+import type { QemuLaunchConfig } from '../engine/qemu';
 import type { PathMap } from '../engine/sources';
 import type { Arch } from '../kernel/target';
-
-export type { PathMap };
 
 interface CommonArguments {
   vmlinux?: string;
@@ -23,16 +22,10 @@ interface CommonArguments {
   indexCacheDir?: string;
 }
 
-export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, CommonArguments {
-  kernel: string;
-  initrd?: string;
-  append?: string;
-  machine?: string;
-  cpu?: string;
-  smp?: number;
-  memory?: string;
-  qemuPath?: string;
-  qemuArgs?: string[];
+/** What a launch tells QEMU, as QemuProcess takes it. */
+type QemuArguments = Pick<QemuLaunchConfig, 'kernel' | 'initrd' | 'append' | 'machine' | 'cpu' | 'smp' | 'memory' | 'qemuPath' | 'qemuArgs'>;
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, CommonArguments, QemuArguments {
   stopAt?: string;
   serialConsole?: boolean;
 }
@@ -55,7 +48,7 @@ function requireFile(what: string, file: string | undefined, hint: string): stri
   return file;
 }
 
-export function checkVmlinux(file: string | undefined): string {
+function checkVmlinux(file: string | undefined): string {
   return requireFile('vmlinux', file, 'Set "vmlinux" to the ELF kernel with debug info (CONFIG_DEBUG_INFO) of the running kernel.');
 }
 

@@ -107,32 +107,38 @@ export class KdapSession extends DebugSession {
 
   protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
     void this.guard(response, () =>
-      this.orCleanUp(async () => {
-        checkLaunch(args);
-        this.traceSwallowedErrors(args);
-        const arch = args.arch ?? elfArch(args.vmlinux!);
-        const { kernel, initrd, append, machine, cpu, smp, memory, qemuPath, qemuArgs } = args;
-        const connection = await launchQemu({ kernel, initrd, append, arch, machine, cpu, smp, memory, qemuPath, qemuArgs }, this.connectionHooks(args));
-        await this.attach(connection, args, arch);
-        await this.requireAttached().kernel.modules.start(false);
-        await this.configureAndStop(args.stopAt ?? 'start_kernel');
-      }),
+      this.begin(args, checkLaunch, (arch) => launchQemu({ ...args, arch }, this.connectionHooks(args)), { booted: false, stopAt: args.stopAt ?? 'start_kernel' }),
     );
   }
 
   protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
     void this.guard(response, () =>
-      this.orCleanUp(async () => {
-        checkAttach(args);
-        this.traceSwallowedErrors(args);
-        const arch = args.arch ?? elfArch(args.vmlinux!);
-        // kgdb: the line and its console first; gdb connects through the local port once the kernel is in kgdb.
-        const connection = args.kgdb ? await KgdbConnection.open(checkKgdbOptions(args.kgdb), this.connectionHooks(args)) : attachGdbstub(args.remote!);
-        await this.attach(connection, args, arch);
-        await this.requireAttached().kernel.modules.start(true);
-        await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
+      // kgdb: the line and its console first; gdb connects through the local port once the kernel is in kgdb.
+      this.begin(args, checkAttach, async () => (args.kgdb ? KgdbConnection.open(checkKgdbOptions(args.kgdb), this.connectionHooks(args)) : attachGdbstub(args.remote!)), {
+        booted: true,
+        stopAt: args.stopOnAttach === false ? 'none' : 'here',
       }),
     );
+  }
+
+  /**
+   * Launch and attach alike: check the arguments, open the connection, attach, load the
+   * modules' symbols (`booted`: the kernel is past its reset vector) and make the first stop.
+   */
+  private begin<A extends LaunchArguments | AttachArguments>(
+    args: A,
+    check: (args: A) => unknown,
+    open: (arch: Arch) => Promise<Connection>,
+    first: { booted: boolean; stopAt: string },
+  ): Promise<void> {
+    return this.orCleanUp(async () => {
+      check(args);
+      this.traceSwallowedErrors(args);
+      const arch = args.arch ?? elfArch(args.vmlinux!);
+      await this.attach(await open(arch), args, arch);
+      await this.requireAttached().kernel.modules.start(first.booted);
+      await this.configureAndStop(first.stopAt);
+    });
   }
 
   /** Starts gdb for `connection`, connects it, and checks that the vmlinux is the running kernel's. */

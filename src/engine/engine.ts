@@ -67,7 +67,7 @@ async function indexCached(cacheDir: string, vmlinux: string): Promise<boolean> 
   }
 }
 
-export function defaultIndexCacheDir(): string {
+function defaultIndexCacheDir(): string {
   return path.join(process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'), 'gdb-index');
 }
 
@@ -81,7 +81,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   banner: Banner | undefined;
   /** Interrupts of our own under way: the stops they cause are not the user's. */
   private hiddenStops = 0;
-  /** Stops of the adapter's own steps, never emitted. */
+  /** Stops of kdap's own steps, never emitted. */
   private unseenStops = 0;
   private haltBatch: { users: number; halted: Promise<boolean> } | undefined;
   private serialized: Promise<unknown> = Promise.resolve();
@@ -252,7 +252,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     await exec.continueAll(this.gdb);
   }
 
-  /** One instruction on `thread` for the adapter's own use: the stop is not emitted. */
+  /** One instruction on `thread` for kdap's own use: the stop is not emitted. */
   async stepInstructionUnseen(thread: number, timeoutMs = 30_000): Promise<StopInfo> {
     const stop = this.waitForStop(timeoutMs);
     stop.catch(() => undefined);
@@ -271,7 +271,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Stops the target for the adapter's own use and waits for the stop: `-exec-interrupt`
+   * Stops the target for kdap's own use and waits for the stop: `-exec-interrupt`
    * answers before the `*stopped` record comes. The stop is not emitted as 'stopped'.
    * True when it was our interrupt that stopped it; false when it was already stopped or a
    * real stop (breakpoint, fault) won the race, which is then reported as usual.

@@ -44,7 +44,7 @@ export interface GdbThreadId {
 }
 
 /** The shadow thread of CPU n has thread id −2−n; gdb shows it as the u32 4294967294 − n. */
-export function cpuOfTid(tid: number): number | undefined {
+function cpuOfTid(tid: number): number | undefined {
   const cpu = 0xfffffffe - (tid >>> 0);
   return cpu >= 0 && cpu < 4096 ? cpu : undefined;
 }

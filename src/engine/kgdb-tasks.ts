@@ -16,7 +16,7 @@ import { gdbThreadIds } from './kgdb-target';
 /** Thread id of the Tasks group in DAP; far above gdb's thread numbers. */
 export const TASKS_THREAD_ID = 99_999;
 
-export interface TaskRow {
+interface TaskRow {
   /** `struct task_struct *` */
   address: bigint;
   pid: number;
@@ -30,7 +30,7 @@ export interface TaskRow {
 }
 
 /** TASK_* bits of include/linux/sched.h (6.1) → the letter `ps` shows. */
-export function stateLetter(state: bigint, exitState = 0n): string {
+function stateLetter(state: bigint, exitState = 0n): string {
   if (exitState & 0x10n) return 'X'; // EXIT_DEAD
   if (exitState & 0x20n) return 'Z'; // EXIT_ZOMBIE
   if (state === 0n) return 'R';
@@ -49,7 +49,7 @@ const MAX_TASKS = 9999;
  * Walks `init_task.tasks` lazily and keeps what it read until invalidate() (each resume).
  * `for_each_process` order: init_task (pid 0) first.
  */
-export class TaskList {
+class TaskList {
   private rows: TaskRow[] = [];
   /** Address of the next task to read; undefined once the walk is back at init_task. */
   private next: bigint | undefined | null = null;
@@ -100,7 +100,7 @@ export class TaskList {
 }
 
 /** How a task row reads in the call stack view: `sh [87] S · CPU 1`. */
-export function describeTask(row: TaskRow): string {
+function describeTask(row: TaskRow): string {
   const where = row.onCpu && row.cpu !== undefined ? ` · on CPU ${row.cpu}` : '';
   return `${row.comm} [${row.pid}] ${row.state}${where}`;
 }

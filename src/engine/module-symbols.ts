@@ -24,16 +24,10 @@
  * per-CPU offsets, and bind breakpoints there. Breakpoint locations that land in the park
  * are disabled, so nothing is ever inserted at them (kgdb would write into memory there).
  *
- * arm64: gdb 13.1 relocates the DWARF of an arm64 ET_REL .ko wrongly (every non-.text code
- * section's functions land at the .text base: notes, target-arm64.md §6). The .ko is linked
- * at its runtime addresses first (`ld -T empty.ld --section-start=…`, an empty SECTIONS so
- * each input section stays its own output section) and the resulting ET_EXEC is loaded.
- * x86_64 `add-symbol-file FILE -s SECTION ADDR …` is right as is.
+ * arm64 (`ArchOps.prelinkModules`): the .ko is linked at its runtime addresses first
+ * (module-prelink.ts) and the resulting ET_EXEC is loaded. x86_64 `add-symbol-file FILE -s
+ * SECTION ADDR …` is right as is.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GdbBackend } from '../gdb/backend';
@@ -48,6 +42,8 @@ import type { Engine, StopInfo } from './engine';
 import { bestEffort, errorText, ignore, UserError } from './errors';
 import { dedupeFtraceLocations } from './ftrace';
 import { ModuleFiles, type ModuleFile } from './module-files';
+import { ModulePrelinker } from './module-prelink';
+import { isInitSection, parkWindow, inPark, placeSections } from './module-sections';
 import type { HexString, ModuleInfo } from './json';
 
 export interface ModuleSymbolsOptions {
@@ -100,14 +96,6 @@ type Hook = 'load' | 'freeInit' | 'unload';
 /** Functions the hidden breakpoints go on. */
 const HOOKS: Record<Hook, string> = { load: 'do_init_module', freeInit: 'do_free_init', unload: 'free_module' };
 
-/**
- * Parked sections: bits 63..47 not all equal is non-canonical on x86_64 (no access can reach
- * it), and on arm64 it is outside both translation ranges. One 16 MiB window per load.
- */
-const PARK_BASE = 0x7f00_0000_0000_0000n;
-const PARK_WINDOW = 0x100_0000n;
-const PARK_END = PARK_BASE + PARK_WINDOW * 0x10000n;
-
 const hex = (v: bigint): HexString => `0x${v.toString(16)}`;
 
 export function defaultModuleCacheDir(): string {
@@ -125,7 +113,7 @@ export class ModuleSymbols {
   private readonly hooks = new Map<number, Hook>();
   private files: Promise<ModuleFiles> | undefined;
   private readonly cacheDir: string;
-  private linker: Promise<string | undefined> | undefined;
+  private readonly prelinker: ModulePrelinker;
   private nextPark = 0n;
   private closing = false;
   private inFlight: Promise<unknown> = Promise.resolve();
@@ -135,6 +123,7 @@ export class ModuleSymbols {
   constructor(private readonly engine: Engine, private readonly target: Target, private readonly options: ModuleSymbolsOptions) {
     this.gdb = engine.gdb;
     this.cacheDir = options.cacheDir ?? defaultModuleCacheDir();
+    this.prelinker = new ModulePrelinker(this.cacheDir, options.linker);
   }
 
   /**
@@ -337,13 +326,12 @@ export class ModuleSymbols {
 
   /** Gives gdb `file` as the symbols of `module`, at the live module's addresses. */
   private async attach(module: KernelModule, file: ModuleFile): Promise<void> {
-    const park = { start: PARK_BASE + this.nextPark * PARK_WINDOW, end: PARK_BASE + (this.nextPark + 1n) * PARK_WINDOW };
-    this.nextPark = (this.nextPark + 1n) % 0x10000n;
+    const park = parkWindow(this.nextPark++);
     const placement = placeSections(module, file, park.start);
     const anchor = placement.get('.text') ?? module.sections.values().next().value ?? module.base;
     const before = await this.breakpointViews();
     if (archOps(this.options.arch).prelinkModules) {
-      const linked = await this.prelink(module.name, file, placement);
+      const linked = await this.prelinker.link(module.name, file.elf, placement);
       await this.gdb.console(`add-symbol-file ${quoteArg(linked)}`, 120_000);
     } else {
       const args = [...placement].map(([name, at]) => `-s ${quoteArg(name)} ${hex(at)}`).join(' ');
@@ -429,7 +417,7 @@ export class ModuleSymbols {
     return [...views.values()].some((b) => b.locations.some((l) => l.enabled && l.address === pc));
   }
 
-  /** The user's breakpoints as DAP shows them, by gdb number. */
+  /** The user's breakpoints (not the hidden hooks), by gdb number. */
   private async breakpointViews(): Promise<Map<number, bp.Breakpoint>> {
     const r = await this.gdb.send('-break-info');
     const table = r.results.BreakpointTable as MITuple | undefined;
@@ -452,7 +440,7 @@ export class ModuleSymbols {
     for (const b of after.values()) {
       if (archOps(this.options.arch).patchableFunctionEntry) await this.dedupeEntryPads(b);
       for (const loc of b.locations) {
-        if (!loc.enabled || loc.address === undefined || loc.address < PARK_BASE || loc.address >= PARK_END) continue;
+        if (!loc.enabled || loc.address === undefined || !inPark(loc.address)) continue;
         // A location left enabled in the park would be inserted there (kgdb writes into memory).
         const failed = await bp.disableLocation(this.gdb, loc.number).then(() => undefined, (e: unknown) => errorText(e));
         if (failed) {
@@ -489,35 +477,6 @@ export class ModuleSymbols {
     }
   }
 
-  // ---- arm64 pre-link ---------------------------------------------------------------------
-
-  private async prelink(name: string, file: ModuleFile, placement: ReadonlyMap<string, bigint>): Promise<string> {
-    const ld = await (this.linker ??= findLinker(this.options.linker));
-    if (!ld) throw new Error('no linker for aarch64 found (install binutils-aarch64-linux-gnu): arm64 module symbols need the .ko linked at its load address');
-    const st = await fsp.stat(file.elf);
-    const key = createHash('sha256')
-      .update([path.resolve(file.elf), st.size, st.mtimeMs, ...[...placement].map(([n, a]) => `${n}=${a}`)].join('\0'))
-      .digest('hex')
-      .slice(0, 20);
-    const dir = path.join(this.cacheDir, 'linked');
-    const out = path.join(dir, `${name}-${key}.elf`);
-    if (fs.existsSync(out)) return out;
-    await fsp.mkdir(dir, { recursive: true });
-    const script = path.join(dir, 'empty.ld');
-    if (!fs.existsSync(script)) await fsp.writeFile(script, 'SECTIONS { }\n');
-    const tmp = `${out}.${process.pid}.tmp`;
-    const args = ['-T', script, '-o', tmp, '--noinhibit-exec', '--unresolved-symbols=ignore-all', '-e', '0', '-z', 'max-page-size=4096'];
-    if (path.basename(ld) === 'ld') args.push('-m', 'aarch64linux');
-    for (const [section, at] of placement) args.push(`--section-start=${section}=${hex(at)}`);
-    args.push(file.elf);
-    // "relocation truncated to fit" for calls into the kernel is expected: the code is never run
-    // from this file, only its symbols and DWARF are read.
-    const r = await run(ld, args);
-    if (!fs.existsSync(tmp)) throw new Error(`${path.basename(ld)} could not link ${path.basename(file.elf)}: ${r.stderr.split('\n').filter((l) => !/truncated to fit|in function|additional relocation overflows/.test(l)).slice(0, 3).join(' ')}`);
-    await fsp.rename(tmp, out);
-    return out;
-  }
-
   private say(text: string): void {
     this.options.hooks.say(text);
   }
@@ -544,50 +503,4 @@ export function moduleInfo(m: KernelModule, symbolFile: string | null): ModuleIn
 
 function moduleFacts(module: KernelModule) {
   return { name: module.name, buildId: module.buildId, srcversion: module.srcversion, sections: module.sections };
-}
-
-/** `.init.text`, `.init.data`, `.init.rodata`, `.init_array`…: what the kernel frees after init. */
-function isInitSection(name: string): boolean {
-  return name.startsWith('.init');
-}
-
-/**
- * An address for every SHF_ALLOC section of the file: the kernel's for the live ones, the
- * per-CPU area for `.data..percpu`, a page-aligned slot in the park for the rest.
- */
-export function placeSections(module: KernelModule, file: Pick<ModuleFile, 'sections'>, park: bigint): Map<string, bigint> {
-  const out = new Map<string, bigint>();
-  let next = park;
-  for (const [name, size] of file.sections) {
-    const live = module.sections.get(name);
-    if (live !== undefined) out.set(name, live);
-    else if (name === '.data..percpu' && module.percpu) out.set(name, module.percpu.base);
-    else {
-      out.set(name, next);
-      next += (size + 0xfffn) & ~0xfffn || 0x1000n;
-    }
-  }
-  return out;
-}
-
-/** An ld that can emit aarch64 ELF: the configured one, the cross ld, or a multi-target ld. */
-async function findLinker(configured: string | undefined): Promise<string | undefined> {
-  const candidates = configured ? [configured] : ['aarch64-linux-gnu-ld', 'aarch64-linux-gnu-ld.bfd', 'ld'];
-  for (const ld of candidates) {
-    const r = await bestEffort(run(ld, ['-V']), `${ld} -V`);
-    if (r && r.code === 0 && (ld !== 'ld' || /aarch64linux/.test(r.stdout))) return ld;
-  }
-  return undefined;
-}
-
-function run(program: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-20_000)));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }

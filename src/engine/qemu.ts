@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { archOfBootImage, archOfElfMachine, archOps } from '../kernel/arch';
 import { ARCH_NAMES, isArch, type Arch } from '../kernel/arch/names';
+import { which } from '../gdb/select';
 import { elfMachine } from './elf-arch';
 
 /** The QEMU part of a kdap launch configuration (names as in package.json). */
@@ -53,7 +54,7 @@ export interface QemuCommand {
   gdbPort: number | undefined;
 }
 
-export const GDB_HOST = '127.0.0.1';
+const GDB_HOST = '127.0.0.1';
 
 /** Ports handed out recently by findFreePort, so two quick calls never return the same one. */
 const recentPorts = new Set<number>();
@@ -237,23 +238,7 @@ function installCleanup(): void {
 }
 
 /** Full path of `program` (as given when it has a slash, else looked up on PATH). */
-export function resolveProgram(program: string, envPath = process.env.PATH ?? ''): string | undefined {
-  const executable = (f: string): boolean => {
-    try {
-      fs.accessSync(f, fs.constants.X_OK);
-      return fs.statSync(f).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (program.includes('/')) return executable(program) ? program : undefined;
-  for (const dir of envPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const f = path.join(dir, program);
-    if (executable(f)) return f;
-  }
-  return undefined;
-}
+export const resolveProgram = which;
 
 let setprivPath: string | null | undefined;
 function setpriv(): string | undefined {

@@ -38,7 +38,7 @@ function isExecutable(file: string): boolean {
 }
 
 /** True if this gdb can debug the architecture (a host-only gdb cannot set aarch64). */
-export function gdbSupports(gdb: string, arch: GdbArch): boolean {
+function gdbSupports(gdb: string, arch: GdbArch): boolean {
   const r = spawnSync(gdb, ['-nx', '-batch', '-ex', `set architecture ${arch.architecture}`], {
     encoding: 'utf8',
     timeout: 10_000,

@@ -18,7 +18,7 @@ const f = (level: number, func: string | undefined, address: bigint): Frame => (
 
 describe('kernel stack trimming', () => {
   test('x86: the trace ends at entry_SYSCALL_64, garbage after it is dropped', () => {
-    // The shape gdb 13 printed for a syscall on the Debian 6.1 kernel (notes §7).
+    // The shape gdb 13 printed for a syscall on the Debian 6.1 kernel.
     const frames = [
       f(0, 'do_sys_openat2', 0xffffffff81347050n),
       f(1, '__x64_sys_openat', 0xffffffff813477f0n),

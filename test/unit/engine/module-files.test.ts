@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { moduleFileName, ModuleFiles, sectionFit } from '../../../src/engine/module-files';
-import { placeSections } from '../../../src/engine/module-symbols';
+import { placeSections } from '../../../src/engine/module-sections';
 import type { KernelModule } from '../../../src/kernel/module';
 
 interface Section {

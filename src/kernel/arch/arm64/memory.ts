@@ -12,26 +12,32 @@ import { readU64, structLayout, symbolAddress } from '../../struct';
 /** log2 of the largest sizeof(struct page) the memmap is laid out for (STRUCT_PAGE_MAX_SHIFT). */
 const STRUCT_PAGE_MAX_SHIFT = 6;
 
-/**
- * The pieces of an arm64 model: `memstart_addr` and `kimage_voffset` are kernel variables;
- * PAGE_OFFSET, PAGE_END and VMEMMAP_START are macros of the VA size, so the caller computes them
- * for its kernel version. `vmemmap` is VMEMMAP_START − (memstart_addr >> PAGE_SHIFT) pages.
- */
-export function arm64MemoryModel(p: {
+/** `memstart_addr` and `kimage_voffset` are kernel variables; PAGE_OFFSET and PAGE_END macros of the VA size. */
+interface Arm64Layout {
   pageOffset: bigint;
   pageEnd: bigint;
   memstartAddr: bigint;
   kimageVoffset: bigint;
-  vmemmapStart: bigint;
   pageShift: number;
-  sizeofPage: number;
-}): MemoryModel {
+}
+
+function kernelMapOf(p: Arm64Layout): KernelMap {
   return {
     pageShift: p.pageShift,
     pageOffset: p.pageOffset,
     physOffset: p.memstartAddr,
     directMapSize: p.pageEnd - p.pageOffset,
     kimage: { start: p.pageEnd, voffset: p.kimageVoffset },
+  };
+}
+
+/**
+ * The pieces of an arm64 model, computed by the caller for its kernel version (VMEMMAP_START is
+ * a macro of the VA size too). `vmemmap` is VMEMMAP_START − (memstart_addr >> PAGE_SHIFT) pages.
+ */
+export function arm64MemoryModel(p: Arm64Layout & { vmemmapStart: bigint; sizeofPage: number }): MemoryModel {
+  return {
+    ...kernelMapOf(p),
     vmemmap: p.vmemmapStart - (p.memstartAddr >> BigInt(p.pageShift)) * BigInt(p.sizeofPage),
     sizeofPage: p.sizeofPage,
   };
@@ -71,14 +77,7 @@ export const arm64Memory: MemoryHooks = {
   pagingFromKernel,
   async kernelMap(target, paging): Promise<KernelMap | undefined> {
     const l = await layout(target, paging);
-    if (!l) return undefined;
-    return {
-      pageShift: l.pageShift,
-      pageOffset: l.pageOffset,
-      physOffset: l.memstartAddr,
-      directMapSize: l.pageEnd - l.pageOffset,
-      kimage: { start: l.pageEnd, voffset: l.kimageVoffset },
-    };
+    return l && kernelMapOf(l);
   },
   async memoryModel(target, paging) {
     const l = await layout(target, paging);
