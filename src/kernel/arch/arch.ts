@@ -14,16 +14,20 @@
  *  3. arch/<name>/memory.ts: a `MemoryHooks`: the paging configuration from kernel data alone
  *     (kgdb, dumps), and __pa/__va/pfn_to_page from the kernel's variables.
  *  4. arch/<name>/sysregs.ts: bit fields of the system registers worth decoding.
- *  5. arch/<name>/index.ts: the `ArchOps` itself: ELF machine, gdb and QEMU names, register
+ *  5. arch/<name>/boot.ts: `BootFacts`: the images a build makes, its Kconfig symbol, the serial
+ *     console, host names, and where KASLR may put the image and how a boot can be stopped once
+ *     it has.
+ *  6. arch/<name>/index.ts: the `ArchOps` itself: ELF machine, gdb and QEMU names, register
  *     groups and the kernel/user rule, pt_regs members, entry stubs, exception functions,
  *     calling convention, where preempt_count lives, and the kgdb facts of the arch.
- *  6. Unit tests: test/unit/kernel/<name>-pagetable.test.ts, synthetic tables for every page size
+ *  7. Unit tests: test/unit/kernel/<name>-pagetable.test.ts, synthetic tables for every page size
  *     and level count the kernel supports, a non-present entry at each level, and the arch's real
  *     entries (from a booted kernel) as vectors; its memory model in memory-hooks.test.ts.
- *  7. End-to-end: a fixture kernel in scripts/fixtures.sh and walks on it compared against QEMU's
+ *  8. End-to-end: a fixture kernel in scripts/fixtures.sh and walks on it compared against QEMU's
  *     `monitor gva2gpa` (test/e2e/kernel-views.test.ts runs per arch).
  */
 import type { KernelMap, MemoryModel } from '../memory-model';
+import type { BootFacts } from './boot';
 import type { Target } from '../target';
 import type { Arch } from './names';
 import type { BitField } from '../sysregs';
@@ -284,6 +288,8 @@ export interface ArchOps {
   /** Where preempt_count() lives: a per-CPU variable, or `current->thread_info` (preempt.ts). */
   readonly preemptCount: 'percpu' | 'thread_info';
   readonly kgdb: KgdbFacts;
+  /** Builds and boots: kernel images, Kconfig, the QEMU serial console, host names, KASLR (boot.ts). */
+  readonly boot: BootFacts;
 }
 
 /** Bit `n` of `value`. */

@@ -13,8 +13,9 @@ import { ARCH_NAMES, isArch } from '../../../src/kernel/arch/names';
 function leaves(value: unknown, at = ''): string[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof RegExp) return [at];
   const keys = Object.keys(value as object);
-  // Tables keyed by data (register names) are leaves: their keys differ between arches by right.
-  if (at === '.registers.fields') return [at];
+  // Tables keyed by data (register names), and unions by kind, are leaves: their keys differ
+  // between arches by right.
+  if (at === '.registers.fields' || at === '.boot.kaslr.earlyStop') return [at];
   return keys.flatMap((k) => leaves((value as Record<string, unknown>)[k], `${at}.${k}`));
 }
 

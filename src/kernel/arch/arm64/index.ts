@@ -1,5 +1,6 @@
 /** arm64: everything kdap knows that is particular to the architecture. */
 import { bit, type ArchOps } from '../arch';
+import { arm64Boot } from './boot';
 import { arm64Memory } from './memory';
 import { arm64Paging } from './pagetable';
 import { arm64SystemRegisters } from './sysregs';
@@ -48,4 +49,5 @@ export const arm64: ArchOps = {
   preemptCount: 'thread_info',
   // arm64 kgdb steps with PSTATE.I and F clear: the pending timer IRQ would take the step.
   kgdb: { bufmax: 2048, maskedStep: { register: 'cpsr', mask: 0xc0n }, bootBreakpointsStick: false },
+  boot: arm64Boot,
 };

@@ -1,5 +1,6 @@
 /** x86_64: everything kdap knows that is particular to the architecture. */
 import { bit, type ArchOps } from '../arch';
+import { x86_64Boot } from './boot';
 import { x86_64Memory } from './memory';
 import { x86_64Paging } from './pagetable';
 import { x86SystemRegisters } from './sysregs';
@@ -44,4 +45,5 @@ export const x86_64: ArchOps = {
   // ≤ 6.1 and ≥ 6.15 per-CPU `__preempt_count`, 6.2 … 6.14 `pcpu_hot.preempt_count`.
   preemptCount: 'percpu',
   kgdb: { bufmax: 1024, maskedStep: null, bootBreakpointsStick: true },
+  boot: x86_64Boot,
 };
