@@ -2,7 +2,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import { UserError } from '../engine/errors';
-import type { KgdbOptions } from '../engine/kgdb';
+import type { KgdbOptions } from '../engine/kgdb-connection';
 import type { QemuLaunchConfig } from '../engine/qemu';
 import type { PathMap } from '../engine/sources';
 import type { Arch } from '../kernel/target';

@@ -11,7 +11,7 @@
 import { Attachment } from '../engine/attachment';
 import { elfArch } from '../engine/elf-arch';
 import type { Engine } from '../engine/engine';
-import { attachGdbstub } from '../engine/gdbstub';
+import { attachGdbstub } from '../engine/gdbstub-connection';
 import type { KernelViews } from '../engine/kernel-views';
 import type { LiveTarget } from '../engine/live-target';
 import { option, UsageError, type ParsedArgs } from './args';

@@ -5,8 +5,9 @@
  * what they can do and how the kernel's memory and threads are reached, and all of it is here.
  * The session and the views ask the connection; they never ask which kind it is.
  *
- * A new kind implements this interface in a file of its own (gdbstub.ts and kgdb.ts are the
- * two there are) and is opened by the front end's launch or attach; ARCHITECTURE.md has the steps.
+ * A new kind implements this interface in a file of its own (gdbstub-connection.ts and
+ * kgdb-connection.ts are the two there are) and is opened by the front end's launch or attach;
+ * ARCHITECTURE.md has the steps.
  */
 import type { GdbBackend } from '../gdb/backend';
 import type { Arch, Target } from '../kernel/target';

@@ -1,7 +1,7 @@
 /**
  * package.json's launch and attach schema against the TypeScript types the adapter reads them
  * as (LaunchArguments and AttachArguments in src/adapter/config.ts, KgdbOptions in
- * src/engine/kgdb.ts): the same keys,
+ * src/engine/kgdb-connection.ts): the same keys,
  * compatible types, and the same enums. The types are read from the source with the TypeScript
  * compiler, so neither side can drift without this failing.
  */
@@ -11,11 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ts from 'typescript';
 import { ARCH_NAMES } from '../../../src/kernel/arch/names';
-import { BREAK_IN_METHODS } from '../../../src/engine/kgdb';
+import { BREAK_IN_METHODS } from '../../../src/engine/kgdb-connection';
 
 const root = path.resolve(__dirname, '..', '..', '..', '..');
 const configFile = path.join(root, 'src', 'adapter', 'config.ts');
-const kgdbFile = path.join(root, 'src', 'engine', 'kgdb.ts');
+const kgdbFile = path.join(root, 'src', 'engine', 'kgdb-connection.ts');
 
 interface SchemaProperty {
   type?: string;
