@@ -23,7 +23,7 @@ const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'
 const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8'));
 const fx = manifest.arches[arch];
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
-const { QemuProcess } = require(path.join(root, 'out', 'src', 'adapter', 'qemu.js'));
+const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -30,7 +30,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), '
 let arch;
 let fx;
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
-const { QemuProcess } = require(path.join(root, 'out', 'src', 'adapter', 'qemu.js'));
+const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 
 const LIMIT_MS = 2000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

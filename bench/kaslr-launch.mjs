@@ -19,14 +19,14 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = (p) => path.join(root, 'out', 'src', p);
-for (const f of ['adapter/qemu.js', 'engine/linked-kernel.js', 'kernel/kaslr-boot.js']) {
+for (const f of ['engine/qemu.js', 'engine/linked-kernel.js', 'kernel/kaslr-boot.js']) {
   if (!fs.existsSync(out(f))) {
     console.error(`missing out/src/${f}: run npx tsc -p tsconfig.test.json first`);
     process.exit(2);
   }
 }
-const { QemuProcess } = require(out('adapter/qemu.js'));
-const { LiveTarget, parseAddress } = require(out('adapter/live-target.js'));
+const { QemuProcess } = require(out('engine/qemu.js'));
+const { LiveTarget, parseAddress } = require(out('engine/live-target.js'));
 const { GdbBackend } = require(out('gdb/backend.js'));
 const { insert } = require(out('gdb/mi/breakpoints.js'));
 const { readVmlinuxFacts } = require(out('engine/linked-kernel.js'));

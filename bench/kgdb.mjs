@@ -34,7 +34,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), '
 const k = manifest.kgdb?.[arch];
 if (!k) throw new Error('no kgdb kernels in fixtures.json: run scripts/fixtures-kgdb.sh');
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
-const { QemuProcess, findFreePort } = require(path.join(root, 'out', 'src', 'adapter', 'qemu.js'));
+const { QemuProcess, findFreePort } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

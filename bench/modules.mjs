@@ -20,7 +20,7 @@ const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'
 const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8'));
 const fx = manifest.arches[arch];
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
-const { QemuProcess } = require(path.join(root, 'out', 'src', 'adapter', 'qemu.js'));
+const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 const { GuestConsole } = require(path.join(root, 'out', 'test', 'support', 'guest.js'));
 
 const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
@@ -78,7 +78,7 @@ async function kdapDetach(dc) {
   await dc.stop();
 }
 
-/** scripts/gdb with constants.py generated from the headers package, as the notes describe. */
+/** scripts/gdb with constants.py generated from the headers package. */
 function prepareLxGdb() {
   const dir = path.join(cache, 'bench', `lxgdb-${arch}`);
   const top = path.join(dir, 'root');

@@ -120,6 +120,7 @@ if (needsTarget) {
   }
 }
 must(process.execPath, ['scripts/build.mjs']);
+must(process.execPath, [path.join('node_modules', 'eslint', 'bin', 'eslint.js'), 'src']);
 must(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
 const { isFixtureSkip } = require(path.join(root, 'out', 'test', 'support', 'tap-summary.js'));
 

@@ -1,37 +1,39 @@
 /**
  * Source, function, instruction and data breakpoints, logpoints, hit counts and kernel
- * exception filters, mapped onto gdb breakpoints.
+ * exception filters, mapped onto gdb breakpoints (arm64 ftrace pads: ../engine/ftrace.ts).
+ * The DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds.
  *
- * arm64 quirk: Debian kernels build with -fpatchable-function-entry=2, so every ftrace-able
- * function has two locations 8 bytes apart (the NOP pad at the ELF symbol and the DWARF
- * entry). The first stop would have no arguments; we disable the NOP location so the user
- * sees one stop, with arguments.
+ * Where hardware breakpoints do not fire (kgdb), a hardware request becomes a software
+ * breakpoint and says so, and data breakpoints are refused. Where the kernel enters the
+ * debugger by itself when it dies (kgdb's die notifier, with the faulting registers: the
+ * stop's top frame is the faulting code), no Oops breakpoint is set: x86 kgdb refuses one on
+ * __die (NOKPROBE, kgdb's blocklist), which would make every continue fail.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { GdbBackend } from '../gdb/backend';
 import * as bp from '../gdb/mi/breakpoints';
-import type { KernelArch } from './config';
+import { errorText, ignore, bestEffort } from '../engine/errors';
+import { dedupeFtraceLocations } from '../engine/ftrace';
+import { archOps } from '../kernel/arch';
+import type { ExceptionFilter } from '../kernel/arch/arch';
+import type { Arch } from '../kernel/target';
+import type { Connection } from '../engine/connection';
 
 export interface KernelException {
-  filter: string;
+  /** Its functions, per arch: `ArchOps.exceptions[filter]`. */
+  filter: ExceptionFilter;
   label: string;
   description: string;
-  /** Candidate functions, first existing wins. */
-  functions: Record<KernelArch, string[]>;
   default?: boolean;
 }
 
 export const kernelExceptions: readonly KernelException[] = [
-  { filter: 'panic', label: 'panic', description: 'Stop when the kernel panics (panic()).', functions: { x86_64: ['panic'], arm64: ['panic'] }, default: true },
-  { filter: 'oops', label: 'Oops', description: 'Stop when the kernel dies with an Oops (die / __die).', functions: { x86_64: ['__die', 'oops_enter'], arm64: ['die', 'oops_enter'] }, default: true },
-  { filter: 'warn', label: 'WARN', description: 'Stop on WARN()/WARN_ON() (__warn).', functions: { x86_64: ['__warn'], arm64: ['__warn'] } },
-  { filter: 'bug', label: 'BUG', description: 'Stop on BUG()/BUG_ON() (report_bug / bug_handler).', functions: { x86_64: ['report_bug'], arm64: ['bug_handler', 'report_bug'] } },
-  { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).', functions: { x86_64: ['kasan_report'], arm64: ['kasan_report'] } },
+  { filter: 'panic', label: 'panic', description: 'Stop when the kernel panics (panic()).', default: true },
+  { filter: 'oops', label: 'Oops', description: 'Stop when the kernel dies with an Oops (die / __die).', default: true },
+  { filter: 'warn', label: 'WARN', description: 'Stop on WARN()/WARN_ON() (__warn).' },
+  { filter: 'bug', label: 'BUG', description: 'Stop on BUG()/BUG_ON() (report_bug / bug_handler).' },
+  { filter: 'kasan', label: 'KASAN report', description: 'Stop when KASAN reports a bad access (kasan_report).' },
 ];
-
-export interface BreakpointMode {
-  hardware: boolean;
-}
 
 interface Internal {
   kind: 'exception' | 'logpoint';
@@ -46,12 +48,36 @@ export class Breakpoints {
   private dataBps: number[] = [];
   private exceptionBps: number[] = [];
   /** gdb breakpoint number → what it is for, when the stop is not a plain user breakpoint. */
-  readonly internal = new Map<number, Internal>();
-  /** DAP breakpoint id is the gdb number, so stops can report hitBreakpointIds. */
+  private readonly internal = new Map<number, Internal>();
 
-  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+  constructor(
+    private readonly gdb: GdbBackend,
+    private readonly arch: Arch,
+    private readonly connection: Pick<Connection, 'name' | 'capabilities'>,
+  ) {}
 
-  async setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  setSource(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setSourceAs(file, r));
+  }
+
+  setFunctions(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setFunctionsAs(r));
+  }
+
+  setInstructions(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+    return this.placed(requested, (r) => this.setInstructionsAs(r));
+  }
+
+  /** Hardware requests as software ones where hardware breakpoints do not fire, with a note on each. */
+  private async placed<T extends object>(requested: readonly T[], set: (r: readonly T[]) => Promise<DebugProtocol.Breakpoint[]>): Promise<DebugProtocol.Breakpoint[]> {
+    if (this.connection.capabilities.hardwareBreakpoints) return set(requested);
+    const name = this.connection.name;
+    const note = `${name}: set as a software breakpoint (hardware breakpoints do not fire through ${name} here)`;
+    const result = await set(requested.map((b) => (modeOf(b) === 'hardware' ? { ...b, mode: undefined } : b)));
+    return result.map((b, i) => (requested[i] && modeOf(requested[i]) === 'hardware' && b.verified ? { ...b, message: note } : b));
+  }
+
+  private async setSourceAs(file: string, requested: readonly DebugProtocol.SourceBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.bySource.get(file) ?? []);
     const numbers: number[] = [];
     const out: DebugProtocol.Breakpoint[] = [];
@@ -64,19 +90,19 @@ export class Breakpoints {
     return out;
   }
 
-  async setFunctions(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  private async setFunctionsAs(requested: readonly DebugProtocol.FunctionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.functionBps);
     this.functionBps = [];
     const out: DebugProtocol.Breakpoint[] = [];
     for (const req of requested) {
-      const r = await this.insertOne(req.name, req.condition, req.hitCondition, (req as { mode?: string }).mode);
+      const r = await this.insertOne(req.name, req.condition, req.hitCondition, modeOf(req));
       if (r.number !== undefined) this.functionBps.push(r.number);
       out.push(r.dap);
     }
     return out;
   }
 
-  async setInstructions(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
+  private async setInstructionsAs(requested: readonly DebugProtocol.InstructionBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.instructionBps);
     this.instructionBps = [];
     const out: DebugProtocol.Breakpoint[] = [];
@@ -92,6 +118,10 @@ export class Breakpoints {
   async setData(requested: readonly DebugProtocol.DataBreakpoint[]): Promise<DebugProtocol.Breakpoint[]> {
     await this.clear(this.dataBps);
     this.dataBps = [];
+    if (!this.connection.capabilities.hardwareBreakpoints) {
+      const name = this.connection.name;
+      return requested.map(() => ({ verified: false, message: `${name}: data breakpoints need hardware watchpoints, which do not fire through ${name} here; use a QEMU session` }));
+    }
     const out: DebugProtocol.Breakpoint[] = [];
     for (const req of requested) {
       const access = req.accessType === 'read' ? 'read' : req.accessType === 'readWrite' ? 'readWrite' : 'write';
@@ -111,17 +141,19 @@ export class Breakpoints {
     await this.clear(this.exceptionBps);
     this.exceptionBps = [];
     for (const filter of filters) {
+      if (filter === 'oops' && this.connection.capabilities.stopsOnOops) continue;
       const ex = kernelExceptions.find((e) => e.filter === filter);
       if (!ex) continue;
-      for (const fn of ex.functions[this.arch]) {
+      for (const fn of archOps(this.arch).exceptions[ex.filter]) {
         try {
           const b = await bp.insert(this.gdb, fn, {});
-          await this.dedupeFtraceLocations(b);
+          await dedupeFtraceLocations(this.gdb, this.arch, b);
           this.exceptionBps.push(b.number);
           this.internal.set(b.number, { kind: 'exception', filter });
           break;
-        } catch {
+        } catch (err) {
           // this kernel has no such function (config or version): try the next candidate
+          ignore(err, `exception breakpoint on ${fn}`);
         }
       }
     }
@@ -156,36 +188,21 @@ export class Breakpoints {
         return { dap: { verified: false, message: errorText(err) } };
       }
     }
-    await this.dedupeFtraceLocations(b);
+    await dedupeFtraceLocations(this.gdb, this.arch, b);
     if (logMessage) this.internal.set(b.number, { kind: 'logpoint', logMessage });
     return { number: b.number, dap: toDapBreakpoint(b) };
   }
 
-  /** See the file comment: keep the DWARF entry, disable the NOP pad 8 bytes before it. */
-  private async dedupeFtraceLocations(b: bp.Breakpoint): Promise<void> {
-    await dedupeFtraceLocations(this.gdb, this.arch, b);
-  }
-
   private async clear(numbers: readonly number[]): Promise<void> {
     for (const n of numbers) this.internal.delete(n);
-    await bp.remove(this.gdb, numbers).catch(() => undefined);
+    await bestEffort(bp.remove(this.gdb, numbers), 'removing breakpoints');
   }
 }
 
-/**
- * gdb reports the pad location without a function name (and with a bogus line), the entry
- * 8 bytes later with both; disable every location that sits 8 bytes before another one.
- */
-export async function dedupeFtraceLocations(gdb: GdbBackend, arch: KernelArch, b: bp.Breakpoint): Promise<void> {
-  if (arch !== 'arm64' || b.locations.length < 2) return;
-  const addresses = new Map(b.locations.filter((l) => l.address !== undefined).map((l) => [l.address!, l]));
-  for (const pad of b.locations) {
-    if (pad.address === undefined) continue;
-    const entry = addresses.get(pad.address + 8n);
-    if (!entry || (pad.func !== undefined && entry.func !== undefined && pad.func !== entry.func)) continue;
-    await bp.disableLocation(gdb, pad.number).catch(() => undefined);
-    pad.enabled = false;
-  }
+/** DAP 1.65 breakpoint modes; function breakpoints carry one too, untyped in @vscode/debugprotocol. */
+function modeOf(b: object): string | undefined {
+  const mode = (b as { mode?: unknown }).mode;
+  return typeof mode === 'string' ? mode : undefined;
 }
 
 /** DAP hit conditions: "5", "=5", ">=5" → stop on the 5th hit; ">5" → from the 6th. */
@@ -208,8 +225,4 @@ export function toDapBreakpoint(b: bp.Breakpoint): DebugProtocol.Breakpoint {
     source: loc.fullname || loc.file ? { path: loc.fullname ?? loc.file, name: (loc.file ?? '').split('/').pop() } : undefined,
     instructionReference: loc.address !== undefined ? `0x${loc.address.toString(16)}` : undefined,
   };
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

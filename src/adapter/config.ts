@@ -1,47 +1,38 @@
 /** Launch and attach arguments, as the package.json schema declares them, with validation. */
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
-import { UserError } from './errors';
-
-export type KernelArch = 'x86_64' | 'arm64';
-
-export interface PathMap {
-  from: string;
-  to: string;
-}
+import { UserError } from '../engine/errors';
+import type { KgdbOptions } from '../engine/kgdb-connection';
+import type { QemuLaunchConfig } from '../engine/qemu';
+import type { PathMap } from '../engine/sources';
+import type { Arch } from '../kernel/target';
 
 interface CommonArguments {
   vmlinux?: string;
-  arch?: KernelArch;
+  arch?: Arch;
   gdbPath?: string;
   setupCommands?: string[];
   substitutePath?: PathMap[];
   sourceRoot?: string;
   modulePaths?: string[];
   trace?: boolean;
+  /** The kernel console goes to a terminal through `kdap/serial` events, not to the Debug Console. */
+  serialTerminal?: boolean;
   /** Where gdb keeps its symbol index (defaults to ~/.cache/kdap/gdb-index); "" disables it. */
   indexCacheDir?: string;
 }
 
-export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, CommonArguments {
-  kernel: string;
-  initrd?: string;
-  append?: string;
-  machine?: string;
-  cpu?: string;
-  smp?: number;
-  memory?: string;
-  qemuPath?: string;
-  qemuArgs?: string[];
+/** What a launch tells QEMU, as QemuProcess takes it. */
+type QemuArguments = Pick<QemuLaunchConfig, 'kernel' | 'initrd' | 'append' | 'machine' | 'cpu' | 'smp' | 'memory' | 'qemuPath' | 'qemuArgs'>;
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, CommonArguments, QemuArguments {
   stopAt?: string;
   serialConsole?: boolean;
-  /** Set by the VS Code extension: serial text goes to a terminal through custom events. */
-  serialTerminal?: boolean;
 }
 
 export interface AttachArguments extends DebugProtocol.AttachRequestArguments, CommonArguments {
   remote?: string;
-  kgdb?: { port: string; baud?: number; shareConsole?: boolean };
+  kgdb?: KgdbOptions;
   stopOnAttach?: boolean;
 }
 
@@ -57,7 +48,7 @@ function requireFile(what: string, file: string | undefined, hint: string): stri
   return file;
 }
 
-export function checkVmlinux(file: string | undefined): string {
+function checkVmlinux(file: string | undefined): string {
   return requireFile('vmlinux', file, 'Set "vmlinux" to the ELF kernel with debug info (CONFIG_DEBUG_INFO) of the running kernel.');
 }
 

@@ -7,6 +7,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { LinuxLevel } from '../kernel/arch/arch';
 import type { CustomRequests } from './protocol';
+import { ignore } from '../engine/errors';
 
 export const hoverSeparator = '  ·  ';
 
@@ -129,7 +130,8 @@ export async function decorateHover(
     if (!entry) return body;
     const d = await decodeAtLevel(backend, entry.value, subject.level);
     return { ...body, result: `${entry.text}${hoverSeparator}${formatDecode(d)}` };
-  } catch {
+  } catch (err) {
+    ignore(err, 'decorating a hover');
     return body;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The DAP session: a router from requests to the engine and the feature modules. Handlers
- * throw; `guard` turns every throw into one error response, so no request is left hanging.
+ * The DAP session: a router from requests to the engine and the feature modules (stops,
+ * stack traces, variables, breakpoints, memory, evaluate, custom requests). Handlers throw;
+ * `guard` turns every throw into one error response, so no request is left hanging.
  */
 import {
+  BreakpointEvent,
   DebugSession,
   Event,
   InitializedEvent,
@@ -14,65 +16,58 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as path from 'node:path';
-import * as data from '../gdb/mi/data';
 import * as exec from '../gdb/mi/exec';
-import * as stack from '../gdb/mi/stack';
 import * as bp from '../gdb/mi/breakpoints';
-import { Breakpoints, dedupeFtraceLocations, errorText, kernelExceptions } from './breakpoints';
-import { AttachArguments, checkAttach, checkLaunch, KernelArch, LaunchArguments } from './config';
-import { elfArch } from './elf-arch';
-import { describeSite, faultSite, FaultSite } from './exceptions';
-import { describeInterrupted, interruptedContext, type InterruptedContext } from './interrupted';
-import { Engine, StopInfo } from './engine';
-import { rewritePerCpu } from './expressions';
-import { isKernelRequest, kernelRequest, kernelViews } from './kernel-views';
-import { KgdbAttachment, kgdbOptions } from './kgdb-session';
-import { ModuleSymbols } from './module-symbols';
-import type { CpuInfo } from './protocol';
-import { UserError } from './errors';
-import { decodeFrameId, frameId } from './handles';
-import { launchQemu, LaunchedQemu } from './launch';
-import { SourceMapper } from './sources';
-import { trimKernelStack } from './stack';
-import { stepOut } from './step-out';
-import { decorateHover } from './hover';
-import { ThreadCache } from './threads';
+import { Attachment } from '../engine/attachment';
+import type { Connection, ConnectionHooks } from '../engine/connection';
+import { elfArch } from '../engine/elf-arch';
+import type { StopInfo } from '../engine/engine';
+import { bestEffort, errorText, swallowedErrors, type Swallowed, UserError } from '../engine/errors';
+import { dedupeFtraceLocations } from '../engine/ftrace';
+import { attachGdbstub, launchQemu } from '../engine/gdbstub-connection';
+import { checkKgdbOptions, KgdbConnection } from '../engine/kgdb-connection';
+import type { ModuleSymbolsHooks } from '../engine/module-symbols';
+import { SourceMapper } from '../engine/sources';
+import { stepOut } from '../engine/step-out';
+import type { Arch } from '../kernel/target';
+import { requireResumable, type Attached } from './attached';
+import { Breakpoints, kernelExceptions, toDapBreakpoint } from './breakpoints';
+import { AttachArguments, checkAttach, checkLaunch, LaunchArguments } from './config';
+import { evaluate } from './evaluate';
+import { disassemble, readMemory, writeMemory } from './memory';
+import type { CustomEvents } from './protocol';
+import { customRequests, isCustomRequest, type RequestContext } from './requests';
+import { StackTraces } from './stack-trace';
+import { Stops } from './stops';
+import { decodeFrameId } from './handles';
 import { Variables } from './variables';
 
-const consolePrefixes = ['-exec ', '`'];
-/** Frame level of the synthetic faulting-instruction frame (never a real gdb level). */
-const faultFrameLevel = 9999;
-/** Frame levels of the interrupted context shown under an entry stub (not gdb frames). */
-const interruptedFrameLevel = 9990;
+/** Where the session is: nothing yet, a connection whose gdb is starting, or a kernel attached. */
+type Phase =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'connecting'; readonly connection: Connection }
+  | { readonly kind: 'attached'; readonly attached: Attached };
 
 // Not LoggingDebugSession: nothing calls logger.setup(), so it would queue the JSON of every
 // message sent and received for the whole session (bench/soak.mjs: ~7 KB of heap per stop).
 export class KdapSession extends DebugSession {
-  private engine: Engine | undefined;
-  private qemu: LaunchedQemu | undefined;
-  private arch: KernelArch = 'x86_64';
-  private threads: ThreadCache | undefined;
-  private variables: Variables | undefined;
-  private breakpoints: Breakpoints | undefined;
-  private modules: ModuleSymbols | undefined;
-  private kgdb: KgdbAttachment | undefined;
-  private sources = new SourceMapper(undefined);
+  private phase: Phase = { kind: 'idle' };
+  private readonly stops = new Stops();
+  private readonly stacks = new StackTraces();
   private configurationDone!: () => void;
   private readonly configured = new Promise<void>((resolve) => (this.configurationDone = resolve));
-  private entryBreakpoint: number | undefined;
   private terminated = false;
   /** linux_banner could not be compared yet (memory unreadable at connect). */
   private bannerPending = false;
   /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
   private reporting = false;
-  private lastException: { filter: string; description: string; site?: FaultSite } | undefined;
-  /** Per thread, where the exception it stopped on really happened (shown as its top frame). */
-  private readonly faults = new Map<number, FaultSite>();
-  /** Per thread and bottom frame, the context its entry stub interrupted, until the next resume. */
-  private readonly interrupted = new Map<string, Promise<InterruptedContext | undefined>>();
   private clientShowsProgress = false;
-  /** The breakpoint that ends a step out, while one is under way. */
-  private stepOutBreakpoint: number | undefined;
+  /** Undone when the session ends (subscriptions to process-wide channels). */
+  private readonly cleanups: Array<() => void> = [];
+  private readonly requests: RequestContext = {
+    attached: () => this.requireAttached(),
+    type: (text) => this.connection()?.write(text),
+  };
 
   constructor() {
     super();
@@ -111,33 +106,86 @@ export class KdapSession extends DebugSession {
   }
 
   protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
-    void this.guard(response, () => this.orCleanUp(async () => {
-      checkLaunch(args);
-      this.arch = args.arch ?? elfArch(args.vmlinux!);
-      this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
-      this.qemu = await launchQemu(args, this.arch);
-      this.qemu.onConsole((text) => this.serialOutput(text, args));
-      this.qemu.onExit((why) => this.end(`QEMU exited (${why}).`));
-      await this.startEngine(args);
-      await this.engine!.connect(this.qemu.remote);
-      await this.verifyBanner();
-      await this.modules!.start(false);
-      await this.configureAndStop(args.stopAt ?? 'start_kernel');
-    }));
+    void this.guard(response, () =>
+      this.begin(args, checkLaunch, (arch) => launchQemu({ ...args, arch }, this.connectionHooks(args)), { booted: false, stopAt: args.stopAt ?? 'start_kernel' }),
+    );
   }
 
   protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
-    void this.guard(response, () => this.orCleanUp(async () => {
-      checkAttach(args);
-      if (args.kgdb) return this.attachKgdb(args);
-      this.arch = args.arch ?? elfArch(args.vmlinux!);
-      this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
-      await this.startEngine(args);
-      await this.engine!.connect(args.remote!);
-      await this.verifyBanner();
-      await this.modules!.start(true);
-      await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
-    }));
+    void this.guard(response, () =>
+      // kgdb: the line and its console first; gdb connects through the local port once the kernel is in kgdb.
+      this.begin(args, checkAttach, async () => (args.kgdb ? KgdbConnection.open(checkKgdbOptions(args.kgdb), this.connectionHooks(args)) : attachGdbstub(args.remote!)), {
+        booted: true,
+        stopAt: args.stopOnAttach === false ? 'none' : 'here',
+      }),
+    );
+  }
+
+  /**
+   * Launch and attach alike: check the arguments, open the connection, attach, load the
+   * modules' symbols (`booted`: the kernel is past its reset vector) and make the first stop.
+   */
+  private begin<A extends LaunchArguments | AttachArguments>(
+    args: A,
+    check: (args: A) => unknown,
+    open: (arch: Arch) => Promise<Connection>,
+    first: { booted: boolean; stopAt: string },
+  ): Promise<void> {
+    return this.orCleanUp(async () => {
+      check(args);
+      this.traceSwallowedErrors(args);
+      const arch = args.arch ?? elfArch(args.vmlinux!);
+      await this.attach(await open(arch), args, arch);
+      await this.requireAttached().kernel.modules.start(first.booted);
+      await this.configureAndStop(first.stopAt);
+    });
+  }
+
+  /** Starts gdb for `connection`, connects it, and checks that the vmlinux is the running kernel's. */
+  private async attach(connection: Connection, args: LaunchArguments | AttachArguments, arch: Arch): Promise<void> {
+    this.phase = { kind: 'connecting', connection };
+    this.progress('Loading vmlinux symbols…');
+    const kernel = await Attachment.start(connection, {
+      vmlinux: args.vmlinux!,
+      arch,
+      gdbPath: args.gdbPath,
+      indexCacheDir: args.indexCacheDir,
+      substitutePath: args.substitutePath,
+      sourceRoot: args.sourceRoot,
+      setupCommands: args.setupCommands,
+      onIndexing: (phase, detail) => this.indexing(phase, detail),
+      onTrace: args.trace ? (dir, line) => this.sendEvent(new OutputEvent(`${dir === 'send' ? '→' : '←'} ${line}\n`, 'console')) : undefined,
+      modulePaths: args.modulePaths,
+      moduleHooks: this.moduleHooks(),
+    });
+    if (this.terminated) {
+      // The session ended while gdb was loading the symbols.
+      await kernel.close();
+      throw new UserError('The session ended.');
+    }
+    const gdb = kernel.engine.gdb;
+    const attached: Attached = {
+      kernel,
+      variables: new Variables(gdb, arch),
+      breakpoints: new Breakpoints(gdb, arch, connection),
+      sources: new SourceMapper(args.sourceRoot, args.substitutePath),
+    };
+    this.phase = { kind: 'attached', attached };
+    const engine = kernel.engine;
+    engine.on('stopped', (s) => void this.onStopped(attached, s));
+    engine.on('running', () => {
+      this.stops.resumed();
+      this.stacks.resumed();
+      void attached.variables.reset();
+    });
+    engine.on('console', (text) => this.sendEvent(new OutputEvent(text, 'console')));
+    engine.on('exited', (why) => this.end(`gdb exited: ${why}`));
+    engine.on('lost', (why) => {
+      // When the connection reports its own end (QEMU exited, with the status), that is the better message: let it come first.
+      setTimeout(() => this.end(`Lost the connection to the kernel's gdbstub: ${why}.`), connection.ownsKernel ? 250 : 0);
+    });
+    await kernel.connect();
+    await this.verifyBanner();
   }
 
   /** A launch or attach that fails leaves no gdb or QEMU behind (and a VM it found, running). */
@@ -145,7 +193,7 @@ export class KdapSession extends DebugSession {
     try {
       await body();
     } catch (err) {
-      if (!this.terminated) await this.teardown().catch(() => undefined);
+      if (!this.terminated) await bestEffort(this.teardown(), 'cleaning up after a failed launch or attach');
       throw err;
     }
   }
@@ -156,7 +204,7 @@ export class KdapSession extends DebugSession {
    * be readable yet (at reset); then the first stop checks again.
    */
   private async verifyBanner(final = false): Promise<void> {
-    const engine = this.requireEngine();
+    const engine = this.requireAttached().kernel.engine;
     const r = await engine.checkBanner();
     this.bannerPending = r.status === 'unreadable' && !final;
     if (r.status === 'mismatch') {
@@ -168,67 +216,12 @@ export class KdapSession extends DebugSession {
     if (r.status === 'unreadable' && final) this.progress('Warning: linux_banner is not readable in the kernel yet, so kdap could not check that vmlinux matches it.');
   }
 
-  /** kgdb: the line and its console first, gdb through the local port once the kernel is in kgdb. */
-  private async attachKgdb(args: AttachArguments): Promise<void> {
-    this.arch = args.arch ?? elfArch(args.vmlinux!);
-    this.sources = new SourceMapper(args.sourceRoot, args.substitutePath);
-    const kgdb = await KgdbAttachment.open(kgdbOptions(args), {
-      console: (text) => this.serialOutput(text, args as LaunchArguments),
-      say: (message) => this.progress(message),
-      lost: (why) => this.end(`The kgdb line closed (${why}).`),
-      trace: args.trace ? (line) => this.sendEvent(new OutputEvent(`${line}\n`, 'console')) : undefined,
-    });
-    this.kgdb = kgdb;
-    await this.startEngine({ ...args, setupCommands: kgdb.setupCommands(this.arch, args.setupCommands) });
-    const wired = kgdb.adopt(this.engine!, this.arch);
-    this.threads = wired.threads;
-    this.breakpoints = wired.breakpoints;
-    this.modules = new ModuleSymbols(this.engine!, wired.target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
-    await kgdb.acquired;
-    await this.engine!.connect(kgdb.remote);
-    await kgdb.checkEarlyBoot(this.arch);
-    await this.modules.start(true);
-    await this.configureAndStop(args.stopOnAttach === false ? 'none' : 'here');
-  }
-
-  private async startEngine(args: LaunchArguments | AttachArguments): Promise<void> {
-    this.progress('Loading vmlinux symbols…');
-    const engine = await Engine.start({
-      vmlinux: args.vmlinux!,
-      arch: this.arch,
-      gdbPath: args.gdbPath,
-      indexCacheDir: args.indexCacheDir,
-      substitutePath: args.substitutePath,
-      sourceRoot: args.sourceRoot,
-      setupCommands: args.setupCommands,
-      onIndexing: (phase, detail) => this.indexing(phase, detail),
-      onTrace: args.trace ? (dir, line) => this.sendEvent(new OutputEvent(`${dir === 'send' ? '→' : '←'} ${line}\n`, 'console')) : undefined,
-    });
-    this.engine = engine;
-    this.threads = new ThreadCache(engine.gdb);
-    this.variables = new Variables(engine.gdb, this.arch);
-    this.breakpoints = new Breakpoints(engine.gdb, this.arch);
-    this.modules = new ModuleSymbols(engine, kernelViews(engine, this.arch).target, { arch: this.arch, vmlinux: args.vmlinux!, modulePaths: args.modulePaths, sendEvent: (e) => this.sendEvent(e) });
-    engine.on('stopped', (s) => void this.onStopped(s));
-    engine.on('running', () => {
-      this.faults.clear();
-      this.interrupted.clear();
-      this.threads?.invalidate();
-      void this.variables?.reset();
-    });
-    engine.on('console', (text) => this.sendEvent(new OutputEvent(text, 'console')));
-    engine.on('exited', (why) => this.end(`gdb exited: ${why}`));
-    engine.on('lost', (why) => {
-      // When our own QEMU died, its exit (with the status) is the better message: let it come first.
-      setTimeout(() => this.end(`Lost the connection to the kernel's gdbstub: ${why}.`), this.qemu ? 250 : 0);
-    });
-  }
-
   /** Hands control to the client for breakpoints, then makes the first stop happen. */
   private async configureAndStop(stopAt: string): Promise<void> {
     this.sendEvent(new InitializedEvent());
     await this.configured;
-    const engine = this.engine!;
+    const { kernel } = this.requireAttached();
+    const engine = kernel.engine;
     this.reporting = true;
     if (stopAt === 'reset' || stopAt === 'here') {
       if (this.bannerPending) await this.verifyBanner(true);
@@ -240,8 +233,8 @@ export class KdapSession extends DebugSession {
       const b = await bp.insert(engine.gdb, stopAt, { temporary: true, hardware: true }).catch((err: unknown) => {
         throw new UserError(`Cannot stop at '${stopAt}': ${errorText(err)}`);
       });
-      await dedupeFtraceLocations(engine.gdb, this.arch, b);
-      this.entryBreakpoint = b.number;
+      await dedupeFtraceLocations(engine.gdb, kernel.arch, b);
+      this.stops.entryBreakpoint = b.number;
     }
     await engine.continue();
   }
@@ -265,22 +258,11 @@ export class KdapSession extends DebugSession {
 
   private async teardown(): Promise<void> {
     this.terminated = true;
-    const engine = this.engine;
-    this.engine = undefined;
-    if (engine) {
-      if (!this.qemu && engine.gdb.running) {
-        // Attached: leave the kernel running as we found it.
-        await this.modules?.close();
-        await this.kgdb?.stopForDetach(engine);
-        // Bounded wait for the stop: detaching a target that still runs fails and leaves it halted.
-        await engine.detach(5000).catch(() => undefined);
-      }
-      await engine.stop().catch(() => undefined);
-    }
-    await this.kgdb?.close();
-    this.kgdb = undefined;
-    await this.qemu?.dispose();
-    this.qemu = undefined;
+    for (const undo of this.cleanups.splice(0)) undo();
+    const phase = this.phase;
+    this.phase = { kind: 'idle' };
+    if (phase.kind === 'attached') await phase.attached.kernel.close();
+    if (phase.kind === 'connecting') await phase.connection.close();
   }
 
   private end(message?: string): void {
@@ -292,88 +274,43 @@ export class KdapSession extends DebugSession {
 
   // ---- run control -------------------------------------------------------------------------
 
-  private async onStopped(s: StopInfo): Promise<void> {
+  private async onStopped(a: Attached, s: StopInfo): Promise<void> {
     // Stops while the session ends (a detach halting the kernel) are nobody's to see.
     if (this.terminated) return;
     // Module loads and unloads stop at hidden breakpoints: handled there, never shown.
-    if (await this.modules?.onStop(s)) return;
+    if (await a.kernel.modules.onStop(s)) return;
     if (!this.reporting) return;
     if (this.bannerPending) {
       const wrong = await this.verifyBanner(true).then(() => undefined, (e: unknown) => errorText(e));
       if (wrong) return this.end(wrong);
     }
-    const thread = s.threadId ?? 1;
     if (s.reason === 'exited' || s.reason === 'exited-normally') return this.end('The target exited.');
-    const log = this.breakpoints?.logMessageFor(s.breakpointNumber);
-    if (log !== undefined) {
-      this.sendEvent(new OutputEvent(`${await this.interpolate(log, thread)}\n`, 'console'));
-      await this.engine?.continue().catch(() => undefined);
-      return;
-    }
-    const exception = this.breakpoints?.exceptionFor(s.breakpointNumber);
-    let reason = stopReason(s);
-    if (this.stepOutBreakpoint !== undefined) {
-      if (s.breakpointNumber === this.stepOutBreakpoint) reason = 'step';
-      else await bp.remove(this.engine!.gdb, [this.stepOutBreakpoint]).catch(() => undefined);
-      this.stepOutBreakpoint = undefined;
-    }
-    if (s.breakpointNumber !== undefined && s.breakpointNumber === this.entryBreakpoint) {
-      reason = 'entry';
-      this.entryBreakpoint = undefined;
-    }
-    const event = new StoppedEvent(exception ? 'exception' : reason, thread) as DebugProtocol.StoppedEvent;
-    event.body.allThreadsStopped = true;
-    if (exception) {
-      const site = await faultSite(this.engine!.gdb, this.arch, s.frame?.func, thread).catch(() => undefined);
-      if (site) this.faults.set(thread, site);
-      this.lastException = { filter: exception.filter, description: describeSite(exception.label, site, s.frame?.func), site };
-      event.body.description = `Paused on ${exception.label}`;
-      event.body.text = this.lastException.description;
-    } else if (reason === 'exception') {
-      // A fault the stub reports as a signal (kgdb's die notifier: SIGSEGV with the faulting registers).
-      const what = s.signal === 'SIGSEGV' ? 'Kernel fault (Oops)' : `Signal ${s.signal ?? '?'}`;
-      this.lastException = { filter: 'signal', description: `${what} in ${s.frame?.func ?? '??'}` };
-      event.body.description = `Paused on ${what}`;
-      event.body.text = this.lastException.description;
-    } else if (s.breakpointNumber !== undefined && reason === 'breakpoint') {
-      event.body.hitBreakpointIds = [s.breakpointNumber];
-    }
-    this.sendEvent(event);
-  }
-
-  private async interpolate(message: string, thread: number): Promise<string> {
-    const parts = message.split(/(\{[^{}]+\})/);
-    const out: string[] = [];
-    for (const part of parts) {
-      if (part.startsWith('{') && part.endsWith('}')) {
-        out.push(await data.evaluate(this.engine!.gdb, part.slice(1, -1), { thread, frame: 0 }).catch((e: unknown) => `<${errorText(e)}>`));
-      } else out.push(part);
-    }
-    return out.join('');
+    const event = await this.stops.event(a, s, (text) => this.sendEvent(new OutputEvent(text, 'console')));
+    if (event) this.sendEvent(event);
   }
 
   protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
     void this.guard(response, async () => {
-      await this.requireEngine().continue();
+      await this.resumable().kernel.engine.continue();
       response.body = { allThreadsContinued: true };
     });
   }
 
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
-    void this.guard(response, () => this.requireEngine().interrupt());
+    void this.guard(response, () => this.resumable().kernel.engine.interrupt());
   }
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
-    void this.guard(response, () => exec.next(this.requireEngine().gdb, args.threadId, args.granularity === 'instruction'));
+    void this.guard(response, () => exec.next(this.resumable().kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
   }
 
   protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
-    void this.guard(response, () => exec.step(this.requireEngine().gdb, args.threadId, args.granularity === 'instruction'));
+    void this.guard(response, () => exec.step(this.resumable().kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
   }
 
   protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
     void this.guard(response, async () => {
-      this.stepOutBreakpoint = await stepOut(this.requireEngine().gdb, args.threadId);
+      this.stops.stepOutBreakpoint = await stepOut(this.resumable().kernel.engine.gdb, args.threadId);
     });
   }
 
@@ -381,154 +318,67 @@ export class KdapSession extends DebugSession {
 
   protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
     void this.guard(response, async () => {
-      const engine = this.engine;
-      if (!engine || engine.state !== 'stopped' || !this.threads) {
+      const a = this.phase.kind === 'attached' ? this.phase.attached : undefined;
+      if (!a || a.kernel.engine.state !== 'stopped') {
         response.body = { threads: [{ id: 1, name: 'CPU 0' }] };
         return;
       }
-      const list = await this.threads.list();
-      response.body = { threads: list.map((t) => ({ id: t.id, name: t.name })) };
+      response.body = { threads: (await a.kernel.threads.list()).map((t) => ({ id: t.id, name: t.name })) };
     });
   }
 
   protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
     void this.guard(response, async () => {
-      const gdb = this.requireEngine().gdb;
-      if (this.kgdb?.isTasksThread(args.threadId)) {
-        response.body = await this.kgdb.tasksStackTrace(args);
-        return;
-      }
-      const start = args.startFrame ?? 0;
-      const levels = args.levels || 64;
-      const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
-      const { frames, truncated } = trimKernelStack(this.arch, raw);
-      const site = start === 0 ? this.faults.get(args.threadId) : undefined;
-      const faulting: DebugProtocol.StackFrame[] = site ? [this.faultFrame(args.threadId, site)] : [];
-      // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
-      const bottom = frames[frames.length - 1]?.level ?? -1;
-      const key = `${args.threadId}:${bottom}`;
-      if (!this.interrupted.has(key)) this.interrupted.set(key, interruptedContext(gdb, this.arch, args.threadId, frames).catch(() => undefined));
-      const interrupted = await this.interrupted.get(key);
-      const below = interrupted ? this.interruptedFrames(args.threadId, interrupted) : [];
-      response.body = {
-        stackFrames: faulting.concat(frames.map((f) => {
-          const file = this.sources.resolve(f.fullname ?? f.file);
-          const sourceName = f.file ? path.basename(f.file) : undefined;
-          return {
-            id: frameId(args.threadId, f.level),
-            name: f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`,
-            source: file ? { path: file, name: sourceName } : f.file ? { name: sourceName, presentationHint: 'deemphasize' } : undefined,
-            line: file && f.line ? f.line : 0,
-            column: file && f.line ? 1 : 0,
-            instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
-            presentationHint: f.func ? 'normal' : 'subtle',
-          } satisfies DebugProtocol.StackFrame;
-        }), below),
-        totalFrames: truncated || below.length ? start + frames.length + faulting.length + below.length : undefined,
-      };
+      response.body = await this.stacks.stackTrace(this.requireAttached(), args, this.stops.faultAt(args.threadId));
     });
   }
 
   protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
     void this.guard(response, async () => {
-      const { thread, frame } = decodeFrameId(args.frameId);
-      response.body = { scopes: this.kgdb?.isTasksThread(thread) || frame >= interruptedFrameLevel ? [] : this.requireVariables().scopes(thread, frame) };
+      response.body = { scopes: this.stacks.scopes(this.requireAttached(), args) };
     });
   }
 
   protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
     void this.guard(response, async () => {
-      response.body = { variables: await this.requireVariables().variables(args.variablesReference, args.start, args.count) };
+      response.body = { variables: await this.requireAttached().variables.variables(args.variablesReference, args.start, args.count) };
     });
   }
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
     void this.guard(response, async () => {
-      const engine = this.requireEngine();
-      const prefix = consolePrefixes.find((p) => args.expression.startsWith(p));
-      if (args.context === 'repl' && prefix) {
-        const text = await engine.gdb.console(args.expression.slice(prefix.length), 120_000);
-        response.body = { result: text.replace(/\n$/, ''), variablesReference: 0 };
-        return;
-      }
-      if (engine.state !== 'stopped') throw new UserError('The target is running: pause it to evaluate expressions.');
-      const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: undefined, frame: undefined };
-      // per_cpu()/this_cpu() are kernel macros gdb lacks; this_cpu means the selected vCPU's copy.
-      const expression = await rewritePerCpu(args.expression, async () => (await this.threads?.byId(where.thread ?? engine.stopInfo?.threadId ?? -1))?.cpu);
-      try {
-        response.body = await this.requireVariables().evaluate(expression, where.thread, where.frame);
-      } catch (err) {
-        // A vCPU in user mode (or on PTI's user page tables) cannot read kernel memory through
-        // the stub: evaluate globals on a vCPU that is in the kernel instead.
-        const kernel = /Cannot access memory/.test(errorText(err)) ? await this.threads?.kernelThread(where.thread) : undefined;
-        if (kernel === undefined) throw err;
-        response.body = await this.requireVariables().evaluate(expression, kernel, undefined);
-      }
-      if (args.context === 'hover' && response.body) {
-        const cpu = where.thread !== undefined ? (await this.threads?.byId(where.thread))?.cpu : undefined;
-        response.body = await decorateHover(response.body, expression, {
-          print: (e) => data.evaluate(engine.gdb, e, where),
-          request: (command, a) => (this.kgdb ? this.kgdb.kernelRequest(command, a) : kernelRequest(engine, this.arch, command, a)),
-        }, cpu);
-      }
+      response.body = await evaluate(this.requireAttached(), args);
     });
   }
 
   protected override setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): void {
     void this.guard(response, async () => {
-      response.body = { value: await this.requireVariables().setChild(args.variablesReference, args.name, args.value) };
+      response.body = { value: await this.writable().variables.setChild(args.variablesReference, args.name, args.value) };
     });
   }
 
   protected override setExpressionRequest(response: DebugProtocol.SetExpressionResponse, args: DebugProtocol.SetExpressionArguments): void {
     void this.guard(response, async () => {
       const where = args.frameId !== undefined ? decodeFrameId(args.frameId) : { thread: 1, frame: 0 };
-      const value = await this.requireVariables().setVariable(args.expression, args.value, where.thread, where.frame);
-      response.body = { value };
+      response.body = { value: await this.writable().variables.setVariable(args.expression, args.value, where.thread, where.frame) };
     });
   }
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
     void this.guard(response, async () => {
-      const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
-      const bytes = await data.readMemory(this.requireEngine().gdb, address, args.count).catch(() => new Uint8Array(0));
-      response.body = {
-        address: `0x${address.toString(16)}`,
-        data: Buffer.from(bytes).toString('base64'),
-        unreadableBytes: args.count - bytes.length,
-      };
+      response.body = await readMemory(this.requireAttached(), args);
     });
   }
 
   protected override writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): void {
     void this.guard(response, async () => {
-      const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
-      const bytes = Buffer.from(args.data, 'base64');
-      await data.writeMemory(this.requireEngine().gdb, address, bytes);
-      response.body = { bytesWritten: bytes.length };
+      response.body = await writeMemory(this.requireAttached(), args);
     });
   }
 
   protected override disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): void {
     void this.guard(response, async () => {
-      const base = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
-      const count = args.instructionCount;
-      const before = Math.max(0, -(args.instructionOffset ?? 0));
-      // Instructions are at most 15 bytes on x86 and 4 on arm64; read a generous window.
-      const width = this.arch === 'arm64' ? 4n : 16n;
-      const start = base - BigInt(before) * width;
-      const insns = await data.disassemble(this.requireEngine().gdb, start, base + BigInt(count) * width);
-      const firstAt = insns.findIndex((i) => i.address >= base);
-      const from = Math.max(0, firstAt - before);
-      const slice = insns.slice(from, from + count);
-      response.body = {
-        instructions: slice.map((i) => ({
-          address: `0x${i.address.toString(16)}`,
-          instructionBytes: i.opcodes,
-          instruction: i.inst,
-          symbol: i.func ? `${i.func}+${i.offset ?? 0}` : undefined,
-        })),
-      };
+      response.body = await disassemble(this.requireAttached(), args);
     });
   }
 
@@ -556,13 +406,7 @@ export class KdapSession extends DebugSession {
 
   protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
     void this.guard(response, async () => {
-      const expression = args.variablesReference ? args.name : args.name;
-      response.body = {
-        dataId: expression,
-        description: `watch ${expression}`,
-        accessTypes: ['write', 'read', 'readWrite'],
-        canPersist: false,
-      };
+      response.body = { dataId: args.name, description: `watch ${args.name}`, accessTypes: ['write', 'read', 'readWrite'], canPersist: false };
     });
   }
 
@@ -578,15 +422,7 @@ export class KdapSession extends DebugSession {
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
     void this.guard(response, async () => {
-      const ex = this.lastException;
-      response.body = {
-        exceptionId: ex?.filter ?? 'unknown',
-        description: ex?.description,
-        breakMode: 'always',
-        details: ex?.site
-          ? { message: ex.description, typeName: ex.filter, evaluateName: ex.site.regs, stackTrace: `0x${ex.site.pc.toString(16)} ${ex.site.func ?? ''}` }
-          : undefined,
-      };
+      response.body = this.stops.exceptionInfo();
     });
   }
 
@@ -594,75 +430,48 @@ export class KdapSession extends DebugSession {
 
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
     void this.guard(response, async () => {
-      if (command === 'kdap/serialInput') {
-        const text = (args as { text?: string } | undefined)?.text ?? '';
-        if (this.kgdb) this.kgdb.write(text);
-        else this.qemu?.write(text);
-        return;
-      }
-      if (command === 'kdap/modules') {
-        this.requireEngine();
-        response.body = { modules: await this.modules!.list() };
-        return;
-      }
-      if (command === 'kdap/loadModuleSymbols') {
-        this.requireEngine();
-        const a = (args ?? {}) as { name?: string; file?: string };
-        response.body = await this.modules!.pick(a.name!, a.file!);
-        return;
-      }
-      if (command === 'kdap/dmesg') {
-        response.body = this.kgdb ? await this.kgdb.kernelRequest(command, args) : await kernelRequest(this.requireEngine(), this.arch, command, args);
-        return;
-      }
-      if (isKernelRequest(command)) {
-        response.body = this.kgdb ? await this.kgdb.kernelRequest(command, args) : await kernelRequest(this.requireEngine(), this.arch, command, args);
-        // Name each vCPU's thread after the task it runs, now that it is known for this stop.
-        if (command === 'kdap/cpus') for (const c of (response.body as { cpus: CpuInfo[] }).cpus) if (c.task) this.threads?.setTaskName(c.cpu, c.task.comm);
-        return;
-      }
-      throw new UserError(`'${command}' is not supported by this adapter version.`);
+      if (!isCustomRequest(command)) throw new UserError(`'${command}' is not supported by this adapter version.`);
+      response.body = await customRequests[command](args as never, this.requests);
     });
   }
 
-  private serialOutput(text: string, args: LaunchArguments): void {
-    if (args.serialConsole === false) return;
-    if (args.serialTerminal) this.sendEvent(new Event('kdap/serial', { text }));
-    else this.sendEvent(new OutputEvent(text, 'stdout'));
+  /** A custom event, with the body its name declares (protocol.ts). */
+  private sendCustomEvent<K extends keyof CustomEvents>(name: K, body: CustomEvents[K]): void {
+    this.sendEvent(new Event(name, body));
   }
 
-  /** The faulting instruction as a frame of its own above the reporting helper's frames. */
-  /** A label for the pt_regs below an entry stub, then the interrupted kernel pc with its source. */
-  private interruptedFrames(thread: number, ctx: InterruptedContext): DebugProtocol.StackFrame[] {
-    const label: DebugProtocol.StackFrame = { id: frameId(thread, interruptedFrameLevel), name: `── ${describeInterrupted(ctx)} ──`, line: 0, column: 0, presentationHint: 'label' };
-    if (ctx.mode === 'user' || !ctx.site) return [label];
-    const site = ctx.site;
-    const file = this.sources.resolve(site.file);
-    return [
-      label,
-      {
-        id: frameId(thread, interruptedFrameLevel + 1),
-        name: site.func ? `${site.func}+0x${(site.offset ?? 0).toString(16)}` : `0x${site.pc.toString(16)}`,
-        source: file ? { path: file, name: path.basename(file) } : undefined,
-        line: file && site.line ? site.line : 0,
-        column: file && site.line ? 1 : 0,
-        instructionPointerReference: `0x${site.pc.toString(16)}`,
-        presentationHint: 'normal',
-      },
-    ];
-  }
-
-  private faultFrame(thread: number, site: FaultSite): DebugProtocol.StackFrame {
-    const file = this.sources.resolve(site.file);
-    return {
-      id: frameId(thread, faultFrameLevel),
-      name: `${site.func ?? `0x${site.pc.toString(16)}`} (faulting instruction)`,
-      source: file ? { path: file, name: path.basename(file) } : undefined,
-      line: file && site.line ? site.line : 0,
-      column: file && site.line ? 1 : 0,
-      instructionPointerReference: `0x${site.pc.toString(16)}`,
-      presentationHint: 'label',
+  /** With `trace: true`, every error kdap swallows is printed (engine/errors.ts). */
+  private traceSwallowedErrors(args: LaunchArguments | AttachArguments): void {
+    if (!args.trace) return;
+    const print = (message: unknown) => {
+      const s = message as Swallowed;
+      this.sendEvent(new OutputEvent(`(ignored) ${s.where}: ${s.error}\n`, 'console'));
     };
+    swallowedErrors.subscribe(print);
+    this.cleanups.push(() => swallowedErrors.unsubscribe(print));
+  }
+
+  private connectionHooks(args: LaunchArguments | AttachArguments): ConnectionHooks {
+    return {
+      console: (text) => this.serialOutput(text, args),
+      say: (message) => this.progress(message),
+      lost: (message) => this.end(message),
+      trace: args.trace ? (line) => this.sendEvent(new OutputEvent(`${line}\n`, 'console')) : undefined,
+    };
+  }
+
+  private moduleHooks(): ModuleSymbolsHooks {
+    return {
+      say: (text) => this.progress(text),
+      breakpointChanged: (b) => this.sendEvent(new BreakpointEvent('changed', toDapBreakpoint(b))),
+      modulesChanged: (change) => this.sendCustomEvent('kdap/modulesChanged', change),
+    };
+  }
+
+  private serialOutput(text: string, args: LaunchArguments | AttachArguments): void {
+    if ((args as LaunchArguments).serialConsole === false) return;
+    if (args.serialTerminal) this.sendCustomEvent('kdap/serial', { text });
+    else this.sendEvent(new OutputEvent(text, 'stdout'));
   }
 
   private indexing(phase: 'start' | 'end', detail: string): void {
@@ -678,25 +487,34 @@ export class KdapSession extends DebugSession {
     this.sendEvent(new OutputEvent(`${message}\n`, 'console'));
   }
 
-  private requireEngine(): Engine {
-    if (!this.engine) throw new UserError('No kernel is attached.');
-    return this.engine;
+  /** The connection, as soon as there is one (console keystrokes may come while gdb loads). */
+  private connection(): Connection | undefined {
+    if (this.phase.kind === 'attached') return this.phase.attached.kernel.connection;
+    if (this.phase.kind === 'connecting') return this.phase.connection;
+    return undefined;
   }
 
-  private requireVariables(): Variables {
-    this.requireEngine();
-    return this.variables!;
+  private requireAttached(): Attached {
+    if (this.phase.kind !== 'attached') throw new UserError('No kernel is attached.');
+    return this.phase.attached;
   }
 
-  private requireBreakpoints(): Breakpoints {
-    this.requireEngine();
-    return this.breakpoints!;
+  private resumable(): Attached {
+    const a = this.requireAttached();
+    requireResumable(a);
+    return a;
+  }
+
+  private writable(): Attached {
+    const a = this.requireAttached();
+    if (!a.kernel.connection.capabilities.writeMemory) throw new UserError(`Variables cannot be written through ${a.kernel.connection.name}.`);
+    return a;
   }
 
   /** Breakpoints can be set while the kernel runs: it is halted unseen around the change. */
   private applyBreakpoints<T>(body: (b: Breakpoints) => Promise<T>): Promise<T> {
-    const breakpoints = this.requireBreakpoints();
-    return this.requireEngine().whileStopped(() => body(breakpoints));
+    const a = this.requireAttached();
+    return a.kernel.engine.whileStopped(() => body(a.breakpoints));
   }
 
   private async guard(response: DebugProtocol.Response, body: () => Promise<unknown>): Promise<void> {
@@ -709,23 +527,3 @@ export class KdapSession extends DebugSession {
     }
   }
 }
-
-function stopReason(s: StopInfo): string {
-  switch (s.reason) {
-    case 'breakpoint-hit':
-      return 'breakpoint';
-    case 'watchpoint-trigger':
-    case 'read-watchpoint-trigger':
-    case 'access-watchpoint-trigger':
-      return 'data breakpoint';
-    case 'end-stepping-range':
-    case 'function-finished':
-    case 'location-reached':
-      return 'step';
-    case 'signal-received':
-      return s.signal === 'SIGINT' || s.signal === 'SIGTRAP' || s.signal === '0' ? 'pause' : 'exception';
-    default:
-      return 'pause';
-  }
-}
-

@@ -8,11 +8,11 @@ import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import * as stack from '../gdb/mi/stack';
 import * as vars from '../gdb/mi/vars';
-import { x86SystemRegisters } from '../kernel/arch/x86_64/sysregs';
-import { arm64SystemRegisters } from '../kernel/arch/arm64/sysregs';
+import { archOps } from '../kernel/arch';
 import { BitField, decodeFields, setFlags } from '../kernel/sysregs';
-import type { KernelArch } from './config';
+import type { Arch } from '../kernel/target';
 import { Handles } from './handles';
+import { bestEffort, ignore } from '../engine/errors';
 
 type Container =
   | { kind: 'locals'; thread: number; frame: number }
@@ -21,21 +21,6 @@ type Container =
   | { kind: 'varobj'; name: string; thread: number; frame: number }
   | { kind: 'bits'; value: bigint; fields: readonly BitField[] };
 
-const generalRegisters: Record<KernelArch, RegExp> = {
-  x86_64: /^(r[a-d]x|r[sd]i|r[bs]p|r\d+|rip|eflags|[cdefgs]s|fs_base|gs_base|k_gs_base)$/,
-  arm64: /^(x\d+|sp|pc|cpsr)$/,
-};
-
-const systemTables: Record<KernelArch, Readonly<Record<string, readonly BitField[]>>> = {
-  x86_64: x86SystemRegisters,
-  arm64: arm64SystemRegisters,
-};
-
-const systemRegisterNames: Record<KernelArch, string[]> = {
-  x86_64: ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'],
-  arm64: ['cpsr', 'SP_EL0', 'TTBR0_EL1', 'TTBR1_EL1', 'TCR_EL1', 'MAIR_EL1', 'SCTLR', 'ESR_EL1', 'FAR_EL1', 'ELR_EL1', 'SPSR_EL1', 'TPIDR_EL1', 'VBAR'],
-};
-
 export class Variables {
   private readonly containers = new Handles<Container>();
   /** "reference:name" → the gdb varobj holding that child, for setVariable. */
@@ -43,7 +28,7 @@ export class Variables {
   private varobjs: string[] = [];
   private registerNames: string[] | undefined;
 
-  constructor(private readonly gdb: GdbBackend, private readonly arch: KernelArch) {}
+  constructor(private readonly gdb: GdbBackend, private readonly arch: Arch) {}
 
   private ref(c: Container): number {
     return this.containers.create(c);
@@ -55,7 +40,7 @@ export class Variables {
     this.childVarobjs.clear();
     const names = this.varobjs;
     this.varobjs = [];
-    for (const name of names) await vars.remove(this.gdb, name).catch(() => undefined);
+    for (const name of names) await bestEffort(vars.remove(this.gdb, name), 'deleting a variable object');
   }
 
   scopes(thread: number, frame: number): DebugProtocol.Scope[] {
@@ -95,7 +80,7 @@ export class Variables {
     if (result === '' && v.numchild === 0 && !v.dynamic && v.type !== 'void') result = await data.evaluate(this.gdb, expression, { thread, frame });
     // A varobj shows an array as "[16]"; gdb's own print is what a user wants (char arrays as strings).
     if (/^\[\d+\]$/.test(result)) {
-      result = await data.evaluate(this.gdb, expression, { thread, frame }).catch(() => result);
+      result = await bestEffort(data.evaluate(this.gdb, expression, { thread, frame }), 'printing an array', result);
       if (result.length > 400) result = result.slice(0, 400) + '…';
     }
     return {
@@ -173,7 +158,8 @@ export class Variables {
     try {
       const expression = await vars.infoPathExpression(this.gdb, name);
       return await data.evaluate(this.gdb, expression, { thread, frame });
-    } catch {
+    } catch (err) {
+      ignore(err, 'printing a char array');
       return undefined;
     }
   }
@@ -181,22 +167,22 @@ export class Variables {
   private async registers(thread: number, frame: number, group: 'general' | 'system'): Promise<DebugProtocol.Variable[]> {
     this.registerNames ??= await data.registerNames(this.gdb);
     const names = this.registerNames;
+    const groups = archOps(this.arch).registers;
     const wanted: number[] = [];
     names.forEach((n, i) => {
       if (!n) return;
-      const keep = group === 'general' ? generalRegisters[this.arch].test(n) : systemRegisterNames[this.arch].includes(n);
+      const keep = group === 'general' ? groups.general.test(n) : groups.system.includes(n);
       if (keep) wanted.push(i);
     });
     if (wanted.length === 0) return [];
     const values = await data.registerValues(this.gdb, wanted, { thread, frame });
-    const table = systemTables[this.arch];
     const out: DebugProtocol.Variable[] = [];
     for (const i of wanted) {
       const text = values.get(i);
       if (text === undefined) continue;
       const name = names[i];
       const raw = parseRegister(text);
-      const fields = table[name];
+      const fields = groups.fields[name];
       if (raw !== undefined && fields) {
         const flags = setFlags(raw, fields);
         out.push({

@@ -8,10 +8,14 @@
  * the guest when gdb detaches, so a prelaunch guest is left by disconnecting instead, which
  * keeps it waiting at the reset vector.
  */
-import { elfArch } from '../adapter/elf-arch';
-import { Engine } from '../adapter/engine';
-import { kernelViews, type KernelViews } from '../adapter/kernel-views';
+import { Attachment } from '../engine/attachment';
+import { elfArch } from '../engine/elf-arch';
+import type { Engine } from '../engine/engine';
+import { attachGdbstub } from '../engine/gdbstub-connection';
+import type { KernelViews } from '../engine/kernel-views';
+import type { LiveTarget } from '../engine/live-target';
 import { option, UsageError, type ParsedArgs } from './args';
+import { bestEffort } from '../engine/errors';
 
 export interface AttachOptions {
   remote: string;
@@ -39,22 +43,23 @@ export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
 }
 
 /** Runs `body` with the kernel halted and its views ready; always detaches and ends gdb. */
-export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews, engine: Engine) => Promise<T>): Promise<T> {
-  const arch = elfArch(options.vmlinux);
-  const engine = await Engine.start({ vmlinux: options.vmlinux, arch, gdbPath: options.gdbPath });
+export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews<LiveTarget>, engine: Engine) => Promise<T>): Promise<T> {
+  const connection = attachGdbstub(options.remote);
+  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch: elfArch(options.vmlinux), gdbPath: options.gdbPath });
+  const engine = kernel.engine;
   let connected = false;
   let resume = true;
   try {
-    await engine.connect(options.remote);
+    await kernel.connect();
     connected = true;
-    if (engine.qemuStub) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
-    return await body(kernelViews(engine, arch), engine);
+    if (connection.qemu) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
+    return await body(kernel.views, engine);
   } finally {
     if (connected) {
       const leave = resume ? engine.gdb.send('-target-detach', [], 10_000) : engine.gdb.send('-target-disconnect', [], 10_000);
-      await leave.catch(() => undefined);
+      await bestEffort(leave, 'leaving the stub');
     }
-    await engine.stop().catch(() => undefined);
+    await bestEffort(engine.stop(), 'ending gdb');
   }
 }
 

@@ -1,5 +1,5 @@
 /** `kdap cpus --remote HOST:PORT --vmlinux V [--json]`: what each CPU of a live kernel runs. */
-import type { CpuInfo } from '../adapter/protocol';
+import type { CpuInfo } from '../engine/json';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';

@@ -3,13 +3,14 @@
  * live kernel has loaded, their sections, and the symbol file kdap would load for each.
  * Differences between a file and the loaded module go to stderr, as do modules without one.
  */
-import { moduleInfo, defaultModuleCacheDir } from '../adapter/module-symbols';
-import { ModuleFiles } from '../adapter/module-files';
-import type { ModuleInfo } from '../adapter/protocol';
+import { moduleInfo, defaultModuleCacheDir } from '../engine/module-symbols';
+import { ModuleFiles } from '../engine/module-files';
+import type { ModuleInfo } from '../engine/json';
 import { kernelRelease, listModules } from '../kernel/module';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
+import { bestEffort } from '../engine/errors';
 
 const usage = 'usage: kdap modules [--remote HOST:PORT] --vmlinux VMLINUX [--module-path DIR]... [--gdb GDB] [--json]';
 
@@ -41,7 +42,7 @@ register('modules', {
     const notes: string[] = [];
     const modules = await withKernel(options, async (views) => {
       const found = await listModules(views.target);
-      const release = await kernelRelease(views.target).catch(() => undefined);
+      const release = await bestEffort(kernelRelease(views.target), 'reading the kernel release');
       const files = new ModuleFiles({ modulePaths: args.options.get('module-path') ?? [], release, vmlinux: options.vmlinux, cacheDir: defaultModuleCacheDir() });
       const out: ModuleInfo[] = [];
       for (const m of found) {

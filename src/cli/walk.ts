@@ -2,7 +2,7 @@
  * `kdap walk --remote HOST:PORT --vmlinux V [--cpu N] [--mm kernel|cpu|pid:N] [--json] VA...`:
  * how a live kernel maps each virtual address (a number or a C expression such as &jiffies).
  */
-import type { WalkJson } from '../kernel/pagetable';
+import type { WalkResult } from '../kernel/pagetable';
 import { option, parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
@@ -21,7 +21,7 @@ ${attachHelp}
                        ones, the default) or pid:N (that task's mm)
   --json               JSON output (addresses are "0x…" strings)`;
 
-function text(w: WalkJson): string {
+function text(w: WalkResult): string {
   const lines = [`${w.va}:`];
   for (const l of w.levels) {
     const next = l.next ? ` -> ${l.next}` : '';
@@ -44,7 +44,7 @@ register('walk', {
     if (cpu !== undefined && !Number.isInteger(cpu)) throw new UsageError(`--cpu takes a CPU number, not ${cpuText}\n${usage}`);
     const mm = option(args, 'mm') as 'kernel' | 'cpu' | `pid:${number}` | undefined;
     const walks = await withKernel(attachOptions(args, usage), async (views) => {
-      const out: WalkJson[] = [];
+      const out: WalkResult[] = [];
       for (const va of args.positional) out.push(await views.walk({ va, cpu: cpu ?? 0, mm }));
       return out;
     });

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { archOfElfMachine, bootFacts } from '../kernel/arch/boot';
+import { archOfElfMachine } from '../kernel/arch';
+import { bootFacts } from '../kernel/arch/boot';
 import type { Arch } from '../kernel/target';
 
 export interface CpioEntry {

@@ -12,7 +12,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { which } from '../gdb/select';
-import { allBootFacts, archOfElfMachine, bootFacts } from '../kernel/arch/boot';
+import { archOfElfMachine } from '../kernel/arch';
+import { allBootFacts, bootFacts } from '../kernel/arch/boot';
 import type { Arch } from '../kernel/target';
 import { ElfFile } from '../oops/elf';
 

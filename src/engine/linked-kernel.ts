@@ -4,7 +4,8 @@
  * Read from the ELF symbol table and one positional read for the banner; no gdb.
  */
 import * as fs from 'node:fs/promises';
-import { archOfElfMachine, bootFacts } from '../kernel/arch/boot';
+import { archOfElfMachine } from '../kernel/arch';
+import { bootFacts } from '../kernel/arch/boot';
 import type { LinkedKernel } from '../kernel/kaslr';
 import type { Arch } from '../kernel/target';
 import { ElfFile, SHT_NOBITS } from '../oops/elf';

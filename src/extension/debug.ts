@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { AttachArguments, LaunchArguments } from '../adapter/config';
 import { minimalInitramfs } from '../engine/initramfs';
 import { buildOfImage, elfFileArch, toolchainGdb } from '../engine/kernel-tree';
+import { ARCH_NAMES, isArch } from '../kernel/arch/names';
 import { Config } from './config';
 import { fileFolders, type KernelBuilds } from './kernel-builds';
 import { configForBuild, isLaunchable } from './kernel-configs';
@@ -97,8 +98,8 @@ export function resolveKdapConfiguration(
       return { error: `"remote" must be host:port, e.g. "localhost:1234", not ${JSON.stringify(config.remote)}.` };
     }
   }
-  if (config.arch !== undefined && config.arch !== 'x86_64' && config.arch !== 'arm64') {
-    return { error: `"arch" must be "x86_64" or "arm64", not ${JSON.stringify(config.arch)}.` };
+  if (config.arch !== undefined && !isArch(config.arch)) {
+    return { error: `"arch" must be ${ARCH_NAMES.map((a) => `"${a}"`).join(' or ')}, not ${JSON.stringify(config.arch)}.` };
   }
   return { config };
 }

@@ -7,13 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GdbNotFound } from './errors';
 
-export type GdbArch = 'x86_64' | 'arm64';
-
-const prefixes: Record<GdbArch, string[]> = {
-  x86_64: ['x86_64-linux-gnu-gdb'],
-  arm64: ['aarch64-linux-gnu-gdb', 'aarch64-none-linux-gnu-gdb'],
-};
-const gdbArchName: Record<GdbArch, string> = { x86_64: 'i386:x86-64', arm64: 'aarch64' };
+/** What choosing a gdb needs to know of the target's architecture. */
+export interface GdbArch {
+  /** As users name it, for messages: `arm64`. */
+  readonly name: string;
+  /** gdb's `set architecture` name: `aarch64`. */
+  readonly architecture: string;
+  /** Cross gdbs to try before gdb-multiarch: `aarch64-linux-gnu-gdb`. */
+  readonly crossGdbs: readonly string[];
+}
 
 /** Finds an executable on PATH without a shell. */
 export function which(name: string, envPath = process.env.PATH ?? ''): string | undefined {
@@ -36,8 +38,8 @@ function isExecutable(file: string): boolean {
 }
 
 /** True if this gdb can debug the architecture (a host-only gdb cannot set aarch64). */
-export function gdbSupports(gdb: string, arch: GdbArch): boolean {
-  const r = spawnSync(gdb, ['-nx', '-batch', '-ex', `set architecture ${gdbArchName[arch]}`], {
+function gdbSupports(gdb: string, arch: GdbArch): boolean {
+  const r = spawnSync(gdb, ['-nx', '-batch', '-ex', `set architecture ${arch.architecture}`], {
     encoding: 'utf8',
     timeout: 10_000,
   });
@@ -50,7 +52,7 @@ export function selectGdb(arch: GdbArch, configured?: string): string {
     if (!found) throw new GdbNotFound(`gdbPath '${configured}' is not an executable file.`);
     return found;
   }
-  for (const name of prefixes[arch]) {
+  for (const name of arch.crossGdbs) {
     const found = which(name);
     if (found) return found;
   }
@@ -60,7 +62,7 @@ export function selectGdb(arch: GdbArch, configured?: string): string {
   if (plain && gdbSupports(plain, arch)) return plain;
   const hint = process.platform === 'linux' ? ' Install it with: sudo apt-get install gdb-multiarch' : '';
   throw new GdbNotFound(
-    `No gdb for ${arch} found: tried ${[...prefixes[arch], 'gdb-multiarch', 'gdb'].join(', ')}.${hint} ` +
+    `No gdb for ${arch.name} found: tried ${[...arch.crossGdbs, 'gdb-multiarch', 'gdb'].join(', ')}.${hint} ` +
       `Or set "gdbPath" in the launch configuration.`,
   );
 }

@@ -18,7 +18,7 @@
  */
 import { bootFacts, type SlideRange } from './arch/boot';
 import { mappedRunStarts } from './mapped-ranges';
-import type { DirectMap } from './pagetable';
+import type { DirectMap } from './memory-model';
 import { FaultError, type Target } from './target';
 
 /** What the vmlinux file says, independent of any target: link addresses and the banner. */

@@ -10,6 +10,7 @@ import { archOps } from './arch';
 import {
   TranslationFault,
   hex,
+  type HexString,
   type DecodedEntry,
   type LinuxLevel,
   type MappingSummary,
@@ -17,6 +18,7 @@ import {
   type TableLevel,
   type WalkedEntry,
 } from './arch/arch';
+import { physToVirt, type DirectMap } from './memory-model';
 import { FaultError, type Arch, type Target } from './target';
 
 export type { LinuxLevel, MappingSummary, PagingOverride } from './arch/arch';
@@ -191,19 +193,17 @@ export function decodeEntry(
   return { ...entry, level: found, summary };
 }
 
-export type HexString = `0x${string}`;
-
 /** The wire shape of a walk (`kdap walk --json`, `kdap/walk`): addresses as hex strings. */
-export interface WalkJson {
+export interface WalkResult {
   va: HexString;
   phys: HexString | null;
   pageSize: number | null;
-  levels: WalkLevelJson[];
+  levels: WalkLevel[];
   fault: string | null;
   summary?: string;
 }
 
-export interface WalkLevelJson {
+export interface WalkLevel {
   level: string;
   linuxLevel: LinuxLevel;
   index: number;
@@ -217,7 +217,7 @@ export interface WalkLevelJson {
   leaf: boolean;
 }
 
-export function toJson(w: Walk): WalkJson {
+export function toJson(w: Walk): WalkResult {
   return {
     va: hex(w.va),
     phys: w.phys === null ? null : hex(w.phys),
@@ -245,123 +245,4 @@ export function entryToJson(d: EntryDecode): { flags: string[]; phys: HexString 
   const what = `${d.level.name}/${d.level.linuxName} ${d.descriptor}`;
   const detail = d.summary?.text ?? d.fault ?? (d.address !== null ? `next table ${hex(d.address)}` : '');
   return { flags: [...d.flags], phys: d.address === null ? null : hex(d.address), summary: `${what}: ${detail}` };
-}
-
-// ---- virt ↔ phys ↔ pfn ↔ struct page, as include/asm-generic/memory_model.h and asm/page.h ----
-
-/** The kernel's direct ("linear") map: physical `physOffset` appears at virtual `pageOffset`. */
-export interface DirectMap {
-  /** x86_64 `page_offset_base`; arm64 PAGE_OFFSET (−2^VA_BITS). */
-  readonly pageOffset: bigint;
-  /** x86_64 0; arm64 `memstart_addr` (PHYS_OFFSET). */
-  readonly physOffset: bigint;
-}
-
-export interface MemoryModel extends DirectMap {
-  /** PAGE_SHIFT. */
-  readonly pageShift: number;
-  /** Bytes of VA the direct map spans: x86_64 2^MAX_PHYSMEM_BITS, arm64 PAGE_END − PAGE_OFFSET. */
-  readonly directMapSize: bigint;
-  /** The kernel image mapping for `__pa_symbol`: VAs from `start` on are `va − voffset`. */
-  readonly kimage?: { readonly start: bigint; readonly voffset: bigint };
-  /** `vmemmap`: the `struct page *` of pfn 0 (SPARSEMEM_VMEMMAP). */
-  readonly vmemmap: bigint;
-  /** sizeof(struct page), from DWARF. */
-  readonly sizeofPage: number;
-}
-
-/** __va(): physical to direct-map virtual. */
-export function physToVirt(map: DirectMap, pa: bigint): bigint {
-  return pa - map.physOffset + map.pageOffset;
-}
-
-/** __pa(): direct-map or kernel-image virtual to physical; undefined for any other VA. */
-export function virtToPhys(m: MemoryModel, va: bigint): bigint | undefined {
-  if (va >= m.pageOffset && va - m.pageOffset < m.directMapSize) return va - m.pageOffset + m.physOffset;
-  if (m.kimage && va >= m.kimage.start) return va - m.kimage.voffset;
-  return undefined;
-}
-
-/** PHYS_PFN() */
-export function physToPfn(m: MemoryModel, pa: bigint): bigint {
-  return pa >> BigInt(m.pageShift);
-}
-
-/** PFN_PHYS() */
-export function pfnToPhys(m: MemoryModel, pfn: bigint): bigint {
-  return pfn << BigInt(m.pageShift);
-}
-
-/** pfn_to_page() */
-export function pfnToPage(m: MemoryModel, pfn: bigint): bigint {
-  return m.vmemmap + pfn * BigInt(m.sizeofPage);
-}
-
-/** page_to_pfn(); undefined when `page` is not a `struct page *` of the memmap. */
-export function pageToPfn(m: MemoryModel, page: bigint): bigint | undefined {
-  const offset = page - m.vmemmap;
-  const size = BigInt(m.sizeofPage);
-  return offset >= 0n && offset % size === 0n ? offset / size : undefined;
-}
-
-/** virt_to_page() */
-export function virtToPage(m: MemoryModel, va: bigint): bigint | undefined {
-  const pa = virtToPhys(m, va);
-  return pa === undefined ? undefined : pfnToPage(m, physToPfn(m, pa));
-}
-
-/** page_to_virt() / page_address() of a direct-mapped page. */
-export function pageToVirt(m: MemoryModel, page: bigint): bigint | undefined {
-  const pfn = pageToPfn(m, page);
-  return pfn === undefined ? undefined : physToVirt(m, pfnToPhys(m, pfn));
-}
-
-/**
- * x86_64: `page_offset_base`, `vmemmap_base` and `phys_base` are kernel variables (KASLR moves
- * them); the image is mapped at __START_KERNEL_map (0xffffffff80000000) + (pa − phys_base).
- */
-export function x86MemoryModel(p: {
-  pageOffsetBase: bigint;
-  vmemmapBase: bigint;
-  physBase: bigint;
-  sizeofPage: number;
-  la57: boolean;
-  startKernelMap?: bigint;
-}): MemoryModel {
-  const start = p.startKernelMap ?? 0xffffffff80000000n;
-  return {
-    pageShift: 12,
-    pageOffset: p.pageOffsetBase,
-    physOffset: 0n,
-    // MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level.
-    directMapSize: 1n << (p.la57 ? 52n : 46n),
-    kimage: { start, voffset: start - p.physBase },
-    vmemmap: p.vmemmapBase,
-    sizeofPage: p.sizeofPage,
-  };
-}
-
-/**
- * arm64: `memstart_addr` and `kimage_voffset` are kernel variables; PAGE_OFFSET, PAGE_END and
- * VMEMMAP_START are macros of the VA size, so the caller computes them for its kernel version.
- * `vmemmap` is VMEMMAP_START − (memstart_addr >> PAGE_SHIFT) pages, as in asm/memory.h.
- */
-export function arm64MemoryModel(p: {
-  pageOffset: bigint;
-  pageEnd: bigint;
-  memstartAddr: bigint;
-  kimageVoffset: bigint;
-  vmemmapStart: bigint;
-  pageShift: number;
-  sizeofPage: number;
-}): MemoryModel {
-  return {
-    pageShift: p.pageShift,
-    pageOffset: p.pageOffset,
-    physOffset: p.memstartAddr,
-    directMapSize: p.pageEnd - p.pageOffset,
-    kimage: { start: p.pageEnd, voffset: p.kimageVoffset },
-    vmemmap: p.vmemmapStart - (p.memstartAddr >> BigInt(p.pageShift)) * BigInt(p.sizeofPage),
-    sizeofPage: p.sizeofPage,
-  };
 }

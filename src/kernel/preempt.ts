@@ -8,6 +8,7 @@
  *
  * x86 keeps PREEMPT_NEED_RESCHED inverted in bit 31 of the same word; it is not part of the count.
  */
+import { archOps } from './arch';
 import { perCpu } from './percpu';
 import { member, structLayout, unsignedAt } from './struct';
 import type { Target } from './target';
@@ -30,7 +31,7 @@ export function splitPreemptCount(count: number): PreemptCount {
 
 /** Reads CPU `cpu`'s count; `task` is the task it runs (arm64 keeps the count in it). */
 export async function preemptCount(target: Target, cpu: number, task: bigint): Promise<PreemptCount> {
-  if (target.arch === 'arm64') {
+  if (archOps(target.arch).preemptCount === 'thread_info') {
     const ti = member(await structLayout(target, 'task_struct'), 'thread_info').offset;
     const pc = member(await structLayout(target, 'thread_info'), 'preempt_count');
     // The low word is the count; the high word is need_resched (preempt.need_resched).

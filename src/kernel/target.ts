@@ -5,7 +5,9 @@
  * a live one over gdb (QEMU gdbstub or kgdb) and in-memory images for unit tests.
  * Addresses are bigint end to end: kernel addresses do not fit a JS number.
  */
-export type Arch = 'x86_64' | 'arm64';
+import type { Arch } from './arch/names';
+
+export type { Arch };
 
 export interface MemberLayout {
   /** Byte offset of the member inside the struct. */

@@ -4,7 +4,7 @@
  * and keystrokes go back to the target while it runs.
  *
  * kgdb behaviours it is built around (kernel/debug/gdbstub.c, kdb/kdb_io.c, debug_core.c 6.1;
- * measured under QEMU, notes target-x86_64.md §8b, target-arm64.md §8):
+ * measured under QEMU on the x86_64 and arm64 fixture kernels):
  * - kgdboc reads the line only while the kernel is stopped in the debugger. Without kgdbwait a
  *   running kernel answers nothing: the proxy stops it first (SysRq-g) and then lets gdb in.
  * - gdb's 0x03 does not stop a kernel through kgdboc (on a shared console it is a ^C for the

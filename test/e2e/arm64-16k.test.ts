@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CpuInfo } from '../../src/adapter/protocol';
-import type { WalkJson } from '../../src/kernel/pagetable';
+import type { WalkResult } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { arm64_16kFixture, loadFixtures } from '../support/fixtures';
 import { adapterShell, gdbConsole, gva2gpa as oracleGva2gpa } from '../support/oracles';
@@ -105,7 +105,7 @@ describe('16K pages on arm64 (Debian arm64-16k, -cpu max)', { concurrency: false
     const cases = ['&jiffies_64', '&schedule', task, `((struct task_struct *)${task})->stack`];
     const leaves: string[] = [];
     for (const expr of cases) {
-      const w = (await dc.customRequest('kdap/walk', { va: expr, cpu: k.cpu })).body as WalkJson;
+      const w = (await dc.customRequest('kdap/walk', { va: expr, cpu: k.cpu })).body as WalkResult;
       const path = `${expr} (${w.va}): ${w.levels.map((l) => `${l.level}[${l.index}] ${l.descriptor}`).join(' → ')}`;
       assert.equal(w.fault, null, `${path}: ${w.fault}`);
       const va = BigInt(w.va);
@@ -133,8 +133,8 @@ describe('16K pages on arm64 (Debian arm64-16k, -cpu max)', { concurrency: false
 
   test('a walk from init_mm.pgd agrees with the CPU’s TTBR1 walk', async () => {
     const k = await kernelCpu();
-    const viaCpu = (await dc.customRequest('kdap/walk', { va: '&jiffies_64', cpu: k.cpu })).body as WalkJson;
-    const viaMm = (await dc.customRequest('kdap/walk', { va: '&jiffies_64', cpu: k.cpu, mm: 'kernel' })).body as WalkJson;
+    const viaCpu = (await dc.customRequest('kdap/walk', { va: '&jiffies_64', cpu: k.cpu })).body as WalkResult;
+    const viaMm = (await dc.customRequest('kdap/walk', { va: '&jiffies_64', cpu: k.cpu, mm: 'kernel' })).body as WalkResult;
     assert.equal(viaMm.fault, null, viaMm.fault ?? '');
     assert.equal(viaMm.phys, viaCpu.phys);
     assert.deepEqual(viaMm.levels.map((l) => l.raw), viaCpu.levels.map((l) => l.raw));

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ProtocolClient } from '@vscode/debugadapter-testsupport/lib/protocolClient';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { ElfFile } from '../../src/oops/elf';
 import { childProcesses } from '../support/processes';
 import { kgdbFixture, loadFixtures } from '../support/fixtures';

@@ -5,7 +5,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { loadFixtures, fixtureArches, ArchFixture, Fixtures } from '../support/fixtures';
 import { GuestConsole, escapeRegExp } from '../support/guest';
 

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { monitor, withKernel } from '../../src/cli/attach';
-import type { WalkJson } from '../../src/kernel/pagetable';
+import type { WalkResult } from '../../src/kernel/pagetable';
 import { perCpuOffset, perCpuPtr } from '../../src/kernel/percpu';
 import { timestamp } from '../../src/kernel/printk';
 import { readU64 } from '../../src/kernel/struct';
@@ -92,7 +92,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       const vas = ['&jiffies_64', '&schedule', `0x${moduleText.toString(16)}`];
       const r = kdap('walk', '--json', '--cpu', '0', '--remote', remote, '--vmlinux', fx.vmlinux, ...vas);
       assert.equal(r.status, 0, r.stderr);
-      const walks = JSON.parse(r.stdout) as WalkJson[];
+      const walks = JSON.parse(r.stdout) as WalkResult[];
       assert.equal(walks.length, vas.length);
       // The oracle, in a second attach: QEMU's own translation on a CPU in the kernel.
       const truth = await withKernel({ remote, vmlinux: fx.vmlinux }, async (views, engine) => {

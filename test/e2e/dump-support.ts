@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GdbBackend } from '../../src/gdb/backend';
 import * as data from '../../src/gdb/mi/data';
-import { parseAddress, parsePtype } from '../../src/adapter/live-target';
+import { parseAddress, parsePtype } from '../../src/engine/live-target';
 import type { DebugInfo } from '../../src/dump/target';
 import type { StructLayout } from '../../src/kernel/target';
 import { fixturesCacheDir, type FixtureArch } from '../support/fixtures';

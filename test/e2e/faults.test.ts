@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { KdapClient } from '../support/dap';
 import { alive, childProcesses } from '../support/processes';
 import { relay } from '../support/relay';

@@ -5,7 +5,7 @@
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { minimalInitramfs } from '../../src/engine/initramfs';
 import { serialConsole } from '../../src/engine/kernel-tree';
 import { fixtureArches, fixturesCacheDir, loadFixtures } from '../support/fixtures';

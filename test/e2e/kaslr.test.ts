@@ -16,14 +16,14 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { LiveTarget, parseAddress } from '../../src/adapter/live-target';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { LiveTarget, parseAddress } from '../../src/engine/live-target';
+import { QemuProcess } from '../../src/engine/qemu';
 import { readVmlinuxFacts } from '../../src/engine/linked-kernel';
 import { GdbBackend } from '../../src/gdb/backend';
 import { insert } from '../../src/gdb/mi/breakpoints';
 import { earlyStopPlan, runToSlide, type BootControl } from '../../src/kernel/kaslr-boot';
 import { findSlide, randomizedLayout } from '../../src/kernel/kaslr';
-import { physToVirt } from '../../src/kernel/pagetable';
+import { physToVirt } from '../../src/kernel/memory-model';
 import { fixtureArches, fixturesCacheDir, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
 
@@ -133,7 +133,7 @@ for (const arch of fixtureArches) {
       const gdb = await startGdb(arch, fx.vmlinux);
       t.diagnostic(`gdb loaded the vmlinux in ${Date.now() - clock} ms`);
       await gdb.send('-target-select', ['remote', qemu.gdbAddress!], 30_000);
-      const target = new LiveTarget(gdb, arch, { qemu: () => true });
+      const target = new LiveTarget(gdb, arch, { physical: () => 'stub' });
       // gdb's own start_kernel (DWARF's entry: 8 bytes past the ELF symbol's patchable NOPs on arm64).
       const gdbStartKernel = await value(gdb, '(unsigned long)&start_kernel');
 

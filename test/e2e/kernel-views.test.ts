@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import type { CpuInfo, DmesgResult } from '../../src/adapter/protocol';
-import type { WalkJson } from '../../src/kernel/pagetable';
+import type { WalkResult } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
 import { adapterShell, gva2gpa as oracleGva2gpa } from '../support/oracles';
@@ -53,8 +53,8 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       return r.body.cpus;
     }
 
-    async function walk(va: string, cpu: number, mm?: string): Promise<WalkJson> {
-      const r = await request<WalkJson>('kdap/walk', { va, cpu, ...(mm ? { mm } : {}) });
+    async function walk(va: string, cpu: number, mm?: string): Promise<WalkResult> {
+      const r = await request<WalkResult>('kdap/walk', { va, cpu, ...(mm ? { mm } : {}) });
       timings.push(`kdap/walk ${va}${mm ? ` mm=${mm}` : ''}: ${r.ms.toFixed(1)} ms, ${r.mi} MI`);
       return r.body;
     }

@@ -19,7 +19,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { findFreePort, QemuProcess } from '../../src/adapter/qemu';
+import { findFreePort, QemuProcess } from '../../src/engine/qemu';
 import { KdapClient, repoRoot } from '../support/dap';
 import { alive, childProcesses } from '../support/processes';
 import { kgdbFixture, loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';

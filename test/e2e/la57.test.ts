@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CpuInfo } from '../../src/adapter/protocol';
-import type { WalkJson } from '../../src/kernel/pagetable';
+import type { WalkResult } from '../../src/kernel/pagetable';
 import { KdapClient } from '../support/dap';
 import { loadFixtures } from '../support/fixtures';
 import { adapterShell, gva2gpa as oraclesGva2gpa } from '../support/oracles';
@@ -54,7 +54,7 @@ describe('5-level paging on x86_64 (qemu64,+la57)', { concurrency: false, skip }
     const task = k.task!.address;
     const cases = ['&jiffies_64', '&schedule', task, `((struct task_struct *)${task})->stack`];
     for (const va of cases) {
-      const w = (await dc.customRequest('kdap/walk', { va, cpu: k.cpu })).body as WalkJson;
+      const w = (await dc.customRequest('kdap/walk', { va, cpu: k.cpu })).body as WalkResult;
       assert.equal(w.fault, null, `${va}: ${w.fault}`);
       // Leaves can be large pages (the kernel image and the direct map): every walk starts at the
       // PGD and goes through a P4D table that is not folded.
@@ -73,7 +73,7 @@ describe('5-level paging on x86_64 (qemu64,+la57)', { concurrency: false, skip }
     const pob = BigInt((await dc.evaluateRequest({ expression: '(unsigned long)page_offset_base', frameId, context: 'watch' })).body.result.split(' ')[0]);
     assert.ok(pob < 0xffff800000000000n, `page_offset_base 0x${pob.toString(16)} is in the 57-bit range`);
     const va = pob + 0x1000000n;
-    const w = (await dc.customRequest('kdap/walk', { va: `0x${va.toString(16)}`, cpu: k.cpu })).body as WalkJson;
+    const w = (await dc.customRequest('kdap/walk', { va: `0x${va.toString(16)}`, cpu: k.cpu })).body as WalkResult;
     assert.equal(w.fault, null);
     assert.equal(w.levels[0].index, Number((va >> 48n) & 0x1ffn));
     assert.equal(w.phys, `0x${((await gva2gpa(k.cpu, va)) as bigint).toString(16)}`);

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ModuleInfo } from '../../src/adapter/protocol';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { KdapClient, repoRoot } from '../support/dap';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { QemuProcess } from '../../src/adapter/qemu';
+import { QemuProcess } from '../../src/engine/qemu';
 import { parseLog } from '../../src/oops/parse';
 import { decodedText, decodeLog } from '../../src/oops/symbolize/decode';
 import { decodeCode } from '../../src/oops/symbolize/decodecode';

@@ -1,22 +1,36 @@
 /**
- * The per-architecture hook table. Concept files (pagetable.ts now; per-CPU, current task and
- * register decode later) never branch on the architecture: they call the hooks of the one
- * `ArchOps` that arch/index.ts picks for `Target.arch`.
+ * The per-architecture hook table. Everything that differs between architectures is one member
+ * of `ArchOps`; concept files and the layers above never branch on the architecture, they ask
+ * the one `ArchOps` that arch/index.ts picks for `Target.arch` (`archOps(arch)`).
  *
- * Adding an arch:
- *  1. Add its name to `Arch` in ../target.ts; the compiler then points at every table keyed by Arch
- *     (arch/index.ts first).
- *  2. Write arch/<name>/pagetable.ts exporting a `PagingHooks`: the registers a walk needs, spelled
- *     as the gdbstub spells them; `config` from those registers and the user's override; `plan`
+ * Adding an arch (riscv64, say) touches src/kernel/arch and nothing else:
+ *  1. Add its name to `ARCH_NAMES` (arch/names.ts). The compiler then points at arch/index.ts,
+ *     whose table needs its `ArchOps`; test/unit/kernel/arch-ops.test.ts fails for any member left
+ *     out, and the launch schema test for package.json's "arch" enums.
+ *  2. arch/<name>/pagetable.ts: a `PagingHooks` (below): the registers a walk needs, spelled as
+ *     the gdbstub spells them; `config` from those registers and the user's override; `plan`
  *     (which root, which levels, which VAs the MMU refuses); `decode` of one entry; `summarize`
  *     of a whole path into kernel/user access and memory type.
- *  3. Register its `ArchOps` in arch/index.ts.
- *  4. Unit tests: test/unit/kernel/<name>-pagetable.test.ts, synthetic tables for every page size
+ *  3. arch/<name>/memory.ts: a `MemoryHooks`: the paging configuration from kernel data alone
+ *     (kgdb, dumps), and __pa/__va/pfn_to_page from the kernel's variables.
+ *  4. arch/<name>/sysregs.ts: bit fields of the system registers worth decoding.
+ *  5. arch/<name>/boot.ts: `BootFacts`: the images a build makes, its Kconfig symbol, the serial
+ *     console, host names, and where KASLR may put the image and how a boot can be stopped once
+ *     it has.
+ *  6. arch/<name>/index.ts: the `ArchOps` itself: ELF machine, gdb and QEMU names, register
+ *     groups and the kernel/user rule, pt_regs members, entry stubs, exception functions,
+ *     calling convention, where preempt_count lives, and the kgdb facts of the arch.
+ *  7. Unit tests: test/unit/kernel/<name>-pagetable.test.ts, synthetic tables for every page size
  *     and level count the kernel supports, a non-present entry at each level, and the arch's real
- *     entries (from a booted kernel) as vectors.
- *  5. End-to-end: walks on a booted kernel compared against QEMU's `monitor gva2gpa`.
+ *     entries (from a booted kernel) as vectors; its memory model in memory-hooks.test.ts.
+ *  8. End-to-end: a fixture kernel in scripts/fixtures.sh and walks on it compared against QEMU's
+ *     `monitor gva2gpa` (test/e2e/kernel-views.test.ts runs per arch).
  */
-import type { Arch } from '../target';
+import type { KernelMap, MemoryModel } from '../memory-model';
+import type { BootFacts } from './boot';
+import type { Target } from '../target';
+import type { Arch } from './names';
+import type { BitField } from '../sysregs';
 
 export type LinuxLevel = 'PGD' | 'P4D' | 'PUD' | 'PMD' | 'PTE';
 
@@ -168,9 +182,119 @@ export interface PagingHooks<C extends PagingConfig = PagingConfig> {
   summarize(path: readonly WalkedEntry[], config: C, va: bigint | undefined): MappingSummary;
 }
 
+/** What DWARF says beyond struct layouts, for the paging configuration without registers. */
+export interface DebugInfoProbe {
+  /** `sizeof(expression)` of a global or a type; undefined when DWARF does not say. */
+  sizeOf(expression: string): Promise<number | undefined>;
+  /** CONFIG_PGTABLE_LEVELS: the levels whose types pgtable-nopXd.h does not fold. */
+  pageTableLevels(): Promise<number>;
+}
+
+/** How the kernel lays out memory, read from its own variables. */
+export interface MemoryHooks {
+  /**
+   * The paging configuration from kernel data and DWARF alone, for connections without system
+   * registers (kgdb, a dump): what `walk()` takes as `config` instead of CR4/TCR_EL1.
+   */
+  pagingFromKernel(target: Target, probe: DebugInfoProbe): Promise<PagingOverride>;
+  /**
+   * `__pa()`/`__pa_symbol()`/`__va()` from the kernel's variables. `paging` says what the layout
+   * macros depend on, where known (x86_64 la57; arm64 granule and vaBits); undefined when that
+   * is not enough to place the direct map (arm64 without vaBits: walk instead).
+   */
+  kernelMap(target: Target, paging: PagingOverride): Promise<KernelMap | undefined>;
+  /** `kernelMap` plus the memmap (`pfn_to_page()`, `page_to_pfn()`). */
+  memoryModel(target: Target, paging: PagingOverride): Promise<MemoryModel | undefined>;
+}
+
+/** How a CPU's registers say what it runs. */
+export interface CpuModeRule {
+  /** Registers read once per CPU and stop, in one MI command. */
+  readonly registers: readonly string[];
+  /** A CPU with its MMU off (reset, firmware, not yet started) is neither kernel nor user. */
+  mode(registers: ReadonlyMap<string, bigint>): 'kernel' | 'user' | 'unknown';
+  irqsDisabled(registers: ReadonlyMap<string, bigint>): boolean | undefined;
+}
+
+/** Register groups as the Variables view shows them. */
+export interface RegisterGroups {
+  /** General registers: the "Registers" scope. */
+  readonly general: RegExp;
+  /** System registers, in the order shown: the "System Registers" scope. */
+  readonly system: readonly string[];
+  /** Bit fields of the registers worth decoding (both groups). */
+  readonly fields: Readonly<Record<string, readonly BitField[]>>;
+  /**
+   * gdb's numbers of the registers an instruction changes as it runs, not the system registers
+   * QEMU adds (on arm64 one of those changes across a step that ran nothing).
+   */
+  readonly core: readonly number[];
+}
+
+/** `struct pt_regs` (arch/<arch>/include/asm/ptrace.h): what an entry saved of the interrupted context. */
+export interface PtRegs {
+  readonly pc: string;
+  readonly sp: string;
+  /** The member that says which mode was interrupted (x86 `cs`, arm64 `pstate`). */
+  readonly mode: string;
+  modeOf(word: bigint): 'user' | 'kernel';
+}
+
+/** Kernel exception breakpoints, by filter: candidate functions, the first one that exists wins. */
+export type ExceptionFilter = 'panic' | 'oops' | 'warn' | 'bug' | 'kasan';
+
+/** kgdb's behaviour on this arch (kernel/debug/, arch/<arch>/kernel/kgdb.c). */
+export interface KgdbFacts {
+  /** BUFMAX in arch/<arch>/include/asm/kgdb.h: kgdb's packet buffer. */
+  readonly bufmax: number;
+  /**
+   * A register whose bits mask interrupts while kdap steps off a breakpoint itself, where kgdb
+   * single-steps with interrupts on and the step lands in the IRQ vector; null where it does not.
+   */
+  readonly maskedStep: { readonly register: string; readonly mask: bigint } | null;
+  /** Breakpoints set while the kernel boots stay in its text once mark_rodata_ro() has run. */
+  readonly bootBreakpointsStick: boolean;
+}
+
 export interface ArchOps {
   readonly arch: Arch;
+  /** e_machine of a vmlinux of this arch (EM_X86_64, EM_AARCH64). */
+  readonly elfMachine: number;
+  /** The kernel image QEMU boots, told from its first bytes (bzImage "HdrS", arm64 Image magic). */
+  isBootImage(header: Uint8Array): boolean;
+  /** gdb's names: `set architecture`, and cross gdbs to try before gdb-multiarch. */
+  readonly gdb: { readonly name: Arch; readonly architecture: string; readonly crossGdbs: readonly string[] };
+  /** QEMU for a launch: the program and the default machine and CPU model. */
+  readonly qemu: { readonly program: string; readonly machine: string; readonly cpu: string };
   readonly paging: PagingHooks;
+  readonly memory: MemoryHooks;
+  readonly registers: RegisterGroups;
+  readonly cpuMode: CpuModeRule;
+  readonly ptRegs: PtRegs;
+  /** Functions where a kernel stack begins (syscall, exception and interrupt entry, task start). */
+  readonly entryStubs: RegExp;
+  /** Lowest kernel virtual address: below it a "kernel frame" is garbage from a failed unwind. */
+  readonly kernelFloor: bigint;
+  readonly exceptions: Readonly<Record<ExceptionFilter, readonly string[]>>;
+  /** The first argument of a call, as gdb names the register at a function's entry. */
+  readonly firstArgument: string;
+  /** The longest instruction, in bytes: how far before an address disassembly must start. */
+  readonly maxInstructionBytes: number;
+  /**
+   * Functions begin with ftrace NOPs (-fpatchable-function-entry) before the DWARF entry, so
+   * gdb binds two locations per function breakpoint.
+   */
+  readonly patchableFunctionEntry: boolean;
+  /**
+   * Module .ko files are linked at their load addresses before gdb reads them (gdb 13 relocates
+   * an arm64 ET_REL's DWARF wrongly; module-symbols.ts).
+   */
+  readonly prelinkModules: boolean;
+  /** Where preempt_count() lives: a per-CPU variable, or `current->thread_info` (preempt.ts). */
+  readonly preemptCount: 'percpu' | 'thread_info';
+  readonly kgdb: KgdbFacts;
+  /** Builds and boots: kernel images, Kconfig, the QEMU serial console, host names, KASLR (boot.ts). */
+  readonly boot: BootFacts;
 }
 
 /** Bit `n` of `value`. */
@@ -188,7 +312,10 @@ export function maskBits(value: bigint, hi: number, lo: number): bigint {
   return field(value, hi, lo) << BigInt(lo);
 }
 
-export function hex(value: bigint): `0x${string}` {
+/** An address or other u64 in JSON: JSON has no 64-bit integers. */
+export type HexString = `0x${string}`;
+
+export function hex(value: bigint): HexString {
   return `0x${value.toString(16)}`;
 }
 

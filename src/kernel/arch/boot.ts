@@ -1,14 +1,14 @@
 /**
  * What an architecture's kernel build and boot look like from outside: the image files a build
- * makes, the serial console QEMU's machine gives it, how its ELF and .config say which arch it
- * is, and where KASLR may put the image. Each arch fills one `BootFacts` in
- * arch/<name>/boot.ts; this file is the only place that lists them.
+ * makes, the serial console QEMU's machine gives it, how its .config says which arch it is, and
+ * where KASLR may put the image. Each arch fills one `BootFacts` in arch/<name>/boot.ts, which
+ * its `ArchOps` carries as `boot`.
  */
-import type { DirectMap } from '../pagetable';
+import type { DirectMap } from '../memory-model';
 import type { Arch } from '../target';
 import type { PagingOverride } from './arch';
-import { arm64Boot } from './arm64/boot';
-import { x86_64Boot } from './x86_64/boot';
+import { archOps } from './index';
+import { ARCH_NAMES } from './names';
 
 /** The values KASLR may choose for the image slide (runtime `_text` − link-time `_text`). */
 export interface SlideRange {
@@ -80,7 +80,7 @@ export interface KaslrFacts {
    * A register that holds the runtime address of a kernel symbol early in boot (arm64
    * VBAR_EL1 → `vectors`), when the arch has one the gdbstub shows.
    */
-  readonly vectorBase?: { readonly register: string; readonly symbol: string };
+  readonly vectorBase: { readonly register: string; readonly symbol: string } | null;
   /**
    * Kernel variables (u64) that describe the rest of the randomized layout once the image
    * slide is known, read at their link address + slide. Valid once setup_arch() has run.
@@ -104,8 +104,6 @@ export interface BootFacts {
   readonly images: readonly string[];
   /** The Kconfig symbol a .config of this arch sets (`CONFIG_X86_64=y`). */
   readonly kconfig: string;
-  /** ELF e_machine of a vmlinux. */
-  readonly elfMachine: number;
   /** Kernel command line for the serial console of the QEMU machine kdap starts. */
   readonly serialConsole: string;
   /** Node's `process.arch` of a host of this arch, whose own binaries fit the target. */
@@ -117,15 +115,8 @@ export interface BootFacts {
   readonly kaslr: KaslrFacts;
 }
 
-const BOOT: Readonly<Record<Arch, BootFacts>> = { x86_64: x86_64Boot, arm64: arm64Boot };
-
 export function bootFacts(arch: Arch): BootFacts {
-  return BOOT[arch];
+  return archOps(arch).boot;
 }
 
-export const allBootFacts: readonly BootFacts[] = Object.values(BOOT);
-
-/** The arch of an ELF e_machine, or undefined for one kdap does not debug. */
-export function archOfElfMachine(machine: number): Arch | undefined {
-  return allBootFacts.find((b) => b.elfMachine === machine)?.arch;
-}
+export const allBootFacts: readonly BootFacts[] = ARCH_NAMES.map(bootFacts);

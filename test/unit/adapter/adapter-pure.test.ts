@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { trimKernelStack, isEntryStub } from '../../../src/adapter/stack';
+import { trimKernelStack, isEntryStub } from '../../../src/engine/stack';
 import { parseHitCondition } from '../../../src/adapter/breakpoints';
-import { SourceMapper } from '../../../src/adapter/sources';
+import { SourceMapper } from '../../../src/engine/sources';
 import { checkAttach, checkLaunch } from '../../../src/adapter/config';
-import { elfArch } from '../../../src/adapter/elf-arch';
-import { UserError } from '../../../src/adapter/errors';
+import { elfArch } from '../../../src/engine/elf-arch';
+import { UserError } from '../../../src/engine/errors';
 import { parseRegister, pointerValue } from '../../../src/adapter/variables';
-import { cpuOfThread } from '../../../src/adapter/threads';
+import { cpuOfThread } from '../../../src/engine/threads';
 import { frameId, decodeFrameId } from '../../../src/adapter/handles';
 import type { Frame } from '../../../src/gdb/mi/stack';
 
@@ -18,7 +18,7 @@ const f = (level: number, func: string | undefined, address: bigint): Frame => (
 
 describe('kernel stack trimming', () => {
   test('x86: the trace ends at entry_SYSCALL_64, garbage after it is dropped', () => {
-    // The shape gdb 13 printed for a syscall on the Debian 6.1 kernel (notes §7).
+    // The shape gdb 13 printed for a syscall on the Debian 6.1 kernel.
     const frames = [
       f(0, 'do_sys_openat2', 0xffffffff81347050n),
       f(1, '__x64_sys_openat', 0xffffffff813477f0n),

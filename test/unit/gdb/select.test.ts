@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { selectGdb, which } from '../../../src/gdb/select';
 import { GdbNotFound } from '../../../src/gdb/errors';
+import { archOps } from '../../../src/kernel/arch';
 
 describe('gdb selection', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-gdb-'));
@@ -16,8 +17,8 @@ describe('gdb selection', () => {
 
   test('a configured gdbPath wins; a wrong one is a clear error', () => {
     const g = fake('my-gdb');
-    assert.equal(selectGdb('arm64', g), g);
-    assert.throws(() => selectGdb('arm64', path.join(dir, 'missing-gdb')), (e: Error) => e instanceof GdbNotFound && /missing-gdb/.test(e.message));
+    assert.equal(selectGdb(archOps('arm64').gdb, g), g);
+    assert.throws(() => selectGdb(archOps('arm64').gdb, path.join(dir, 'missing-gdb')), (e: Error) => e instanceof GdbNotFound && /missing-gdb/.test(e.message));
   });
 
   test('which() searches PATH without a shell and skips non-executables', () => {
@@ -28,7 +29,7 @@ describe('gdb selection', () => {
   });
 
   test('the real machine has gdb-multiarch, chosen for both arches', () => {
-    const chosen = selectGdb('x86_64');
+    const chosen = selectGdb(archOps('x86_64').gdb);
     assert.match(path.basename(chosen), /gdb/);
     assert.equal(which('gdb-multiarch') !== undefined, true);
   });

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryImage } from '../../../src/kernel/memory-image';
-import { directMap, initMmPgd, kernelPhys, mmPgd } from '../../../src/kernel/mm';
+import { archOps } from '../../../src/kernel/arch';
+import { initMmPgd, kernelPhys, mmPgd } from '../../../src/kernel/mm';
 import { writeChain } from './page-table-builder';
 import { layout, window } from './planted';
 
@@ -16,15 +17,17 @@ describe('address spaces', () => {
     assert.equal(await mmPgd(image, 0xffffffff82a19d00n), 0xffffffff82a10000n);
   });
 
-  test('directMap from page_offset_base; none without it (arm64)', async () => {
+  test('the direct map from page_offset_base; none without the VA size (arm64)', async () => {
     const image = new MemoryImage('x86_64').setSymbol('page_offset_base', 0xffffffff82614858n);
     window(image, 0xffffffff82614000n, 0x2614000n, 0x1000n).int(0xffffffff82614858n, 0xff11000000000000n);
-    assert.deepEqual(await directMap(image), { pageOffset: 0xff11000000000000n, physOffset: 0n });
-    assert.equal(await directMap(new MemoryImage('arm64')), undefined);
+    const map = await archOps('x86_64').memory.kernelMap(image, {});
+    assert.deepEqual({ pageOffset: map?.pageOffset, physOffset: map?.physOffset }, { pageOffset: 0xff11000000000000n, physOffset: 0n });
+    assert.equal(await archOps('arm64').memory.kernelMap(new MemoryImage('arm64'), {}), undefined);
   });
 
   test('kernelPhys: arithmetic inside the direct map, a page walk outside it', async () => {
-    const map = { pageOffset: 0xffff888000000000n, physOffset: 0n };
+    // 64 TiB: the 4-level direct map; no image mapping, so image addresses are walked.
+    const map = { pageOffset: 0xffff888000000000n, physOffset: 0n, pageShift: 12, directMapSize: 1n << 46n };
     const image = new MemoryImage('x86_64').setRegisters(0, { cr3: 0x2a10000n, cr4: 0x6b0n });
     assert.equal(await kernelPhys(image, 0xffff888005443000n, 0, map), 0x5443000n);
     assert.equal(image.reads.length, 0);

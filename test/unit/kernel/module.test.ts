@@ -2,7 +2,7 @@
  * Module enumeration over planted `struct module`s in each layout the kernel has had: the
  * 6.1 one (core_layout, attrs[nsections]) with the offsets gdb prints for Debian's 6.1
  * kernel, the 6.4 `mem[]` one, the 6.14 `bin_attrs` one and the pre-4.5/pre-5.8 ones.
- * Addresses are those measured on the fixture kernels (notes: target-*.md, Modules).
+ * Addresses are those measured on the fixture kernels.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

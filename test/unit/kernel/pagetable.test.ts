@@ -5,21 +5,10 @@ import * as path from 'node:path';
 import type { WalkResult } from '../../../src/adapter/protocol';
 import { archOps } from '../../../src/kernel/arch';
 import { MemoryImage } from '../../../src/kernel/memory-image';
-import {
-  arm64MemoryModel,
-  decodeEntry,
-  entryToJson,
-  pageToPfn,
-  pageToVirt,
-  pfnToPage,
-  physToPfn,
-  physToVirt,
-  toJson,
-  virtToPage,
-  virtToPhys,
-  walk,
-  x86MemoryModel,
-} from '../../../src/kernel/pagetable';
+import { arm64MemoryModel } from '../../../src/kernel/arch/arm64/memory';
+import { x86MemoryModel } from '../../../src/kernel/arch/x86_64/memory';
+import { pageToPfn, pageToVirt, pfnToPage, physToPfn, physToVirt, virtToPage, virtToPhys } from '../../../src/kernel/memory-model';
+import { decodeEntry, entryToJson, toJson, walk } from '../../../src/kernel/pagetable';
 import { UnsupportedError, type Arch } from '../../../src/kernel/target';
 import { writeChain } from './page-table-builder';
 

@@ -25,8 +25,8 @@ describe('the kdap npm package', () => {
     if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
   });
 
-  it('the tarball holds dist/cli.js, the manifest and its documents, nothing else', () => {
-    assert.deepEqual(tarEntries(tarball), ['package/CHANGELOG.md', 'package/LICENSE', 'package/README.md', 'package/dist/cli.js', 'package/package.json']);
+  it('the tarball holds dist/cli.js, the adapter `kdap dap` loads, the manifest and its documents, nothing else', () => {
+    assert.deepEqual(tarEntries(tarball), ['package/CHANGELOG.md', 'package/LICENSE', 'package/README.md', 'package/dist/adapter.js', 'package/dist/cli.js', 'package/package.json']);
   });
 
   it('npm install -g puts kdap on PATH; it prints the version and every command its help', { timeout: 240_000 }, () => {
@@ -46,6 +46,10 @@ describe('the kdap npm package', () => {
       assert.equal(help.status, 0, `kdap ${command} --help: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`^usage: kdap ${command}\\b`));
     }
+    // `kdap dap` answers DAP's initialize from the installed package (the adapter is its own bundle).
+    const request = JSON.stringify({ seq: 1, type: 'request', command: 'initialize', arguments: { adapterID: 'kdap', pathFormat: 'path' } });
+    const dap = spawnSync('kdap', ['dap'], { cwd: os.tmpdir(), env, encoding: 'utf8', timeout: 30_000, input: `Content-Length: ${Buffer.byteLength(request)}\r\n\r\n${request}` });
+    assert.match(dap.stdout, /"command":"initialize","success":true/, dap.stderr);
     // The serial binding came along as the optional dependency, where dist/cli.js finds it.
     const installed = path.join(prefix, 'lib', 'node_modules', 'kdap');
     const resolved = spawnSync(process.execPath, ['-e', `console.log(require('module').createRequire(${JSON.stringify(path.join(installed, 'dist', 'cli.js'))}).resolve('@serialport/bindings-cpp'))`], { encoding: 'utf8' });

@@ -89,13 +89,16 @@ export function sampleWalk(va: string): CustomRequests['kdap/walk']['result'] {
     phys: '0x61020000',
     pageSize: 65536,
     levels: [
-      { level: 'PGD', index: 60, entryAddress: '0xffff800081ad01e0', raw: '0x000000007fff0003', flags: ['TABLE'], next: '0x7fff0000' },
-      { level: 'PMD', index: 1, entryAddress: '0xffff00007fff0008', raw: '0x000000007ffe0003', flags: ['TABLE'], next: '0x7ffe0000' },
+      { level: 'PGD', linuxLevel: 'PGD', index: 60, entryAddress: '0xffff800081ad01e0', entryPhysical: '0x41ad01e0', raw: '0x000000007fff0003', descriptor: 'table', flags: ['TABLE'], next: '0x7fff0000', leaf: false },
+      { level: 'PMD', linuxLevel: 'PMD', index: 1, entryAddress: '0xffff00007fff0008', entryPhysical: '0x7fff0008', raw: '0x000000007ffe0003', descriptor: 'table', flags: ['TABLE'], next: '0x7ffe0000', leaf: false },
       {
         level: 'PTE',
+        linuxLevel: 'PTE',
         index: 258,
         entryAddress: '0xffff00007ffe0810',
+        entryPhysical: '0x7ffe0810',
         raw: '0x0068000061020713',
+        descriptor: 'page',
         flags: ['VALID', 'PAGE', 'AF', 'SH=inner', 'AP=RW_EL1', 'PXN', 'UXN', 'AttrIndx=4 (Normal)'],
         leaf: true,
       },

@@ -17,7 +17,6 @@ export const arm64Boot: BootFacts = {
   kbuildArch: 'arm64',
   images: ['arch/arm64/boot/Image', 'arch/arm64/boot/Image.gz'],
   kconfig: 'CONFIG_ARM64',
-  elfMachine: 183,
   serialConsole: 'console=ttyAMA0',
   nodeArch: 'arm64',
   debianArch: 'arm64',

@@ -141,7 +141,7 @@ const SCTLR_WXN = 19;
 const SH_NAMES = ['non-shareable', 'reserved shareability', 'outer shareable', 'inner shareable'];
 
 /** Table base held in a TTBR: BADDR[47:1], with a 52-bit PA also BADDR[51:48] in TTBR[5:2]. */
-export function ttbrBase(ttbr: bigint, pa52: boolean): bigint {
+function ttbrBase(ttbr: bigint, pa52: boolean): bigint {
   if (!pa52) return maskBits(ttbr, 47, 1);
   return maskBits(ttbr, 47, 6) | (field(ttbr, 5, 2) << 48n);
 }
@@ -156,7 +156,7 @@ function pa52(c: { paBits: number; ds: boolean }, granule: Granule): boolean {
 }
 
 /** Levels for one granule and VA size: each level resolves PAGE_SHIFT − 3 bits; the top may be short. */
-export function arm64Levels(granule: Granule, vaBits: number, ds: boolean): TableLevel[] {
+function arm64Levels(granule: Granule, vaBits: number, ds: boolean): TableLevel[] {
   const pageShift = pageShiftOf(granule);
   const stride = pageShift - 3;
   if (vaBits > 48 && granule !== 65536 && !ds) {

@@ -13,12 +13,12 @@ export const x86_64Boot: BootFacts = {
   kbuildArch: 'x86',
   images: ['arch/x86/boot/bzImage'],
   kconfig: 'CONFIG_X86_64',
-  elfMachine: 62,
   serialConsole: 'console=ttyS0',
   nodeArch: 'x64',
   debianArch: 'amd64',
   pcRegister: 'rip',
   kaslr: {
+    vectorBase: null,
     // arch/x86/boot/compressed/kaslr.c find_random_virt_addr(): a CONFIG_PHYSICAL_ALIGN slot
     // (2 MiB on x86_64, which requires a multiple of it) from LOAD_PHYSICAL_ADDR up to where
     // the image still fits below KERNEL_IMAGE_SIZE.

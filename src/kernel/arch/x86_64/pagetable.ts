@@ -37,7 +37,7 @@ export interface X86PagingConfig extends PagingConfig {
  * WB WC UC- UC WB WP UC- WT. The gdbstub exposes no MSRs, so this stands in unless the override
  * gives the real value (Xen guests and `nopat` differ).
  */
-export const LINUX_PAT = 0x0407050600070106n;
+const LINUX_PAT = 0x0407050600070106n;
 
 const CR4_LA57 = 12;
 const CR4_SMEP = 20;

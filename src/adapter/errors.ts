@@ -1,7 +1,0 @@
-/** An error meant for the user: shown as-is, without a stack. Handlers throw it; one wrapper replies. */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
-  }
-}

@@ -1,0 +1,111 @@
+/**
+ * Stack traces and scopes: gdb's frames trimmed at the entry stub, the faulting instruction
+ * above an exception's reporting functions, the context an entry stub interrupted below, and a
+ * thread group's rows (kgdb's Tasks) as label frames.
+ */
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as path from 'node:path';
+import * as stack from '../gdb/mi/stack';
+import type { FaultSite } from '../engine/exceptions';
+import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
+import { trimKernelStack } from '../engine/stack';
+import type { Attached } from './attached';
+import { decodeFrameId, frameId } from './handles';
+import { bestEffort } from '../engine/errors';
+
+/** Frame level of the synthetic faulting-instruction frame (never a real gdb level). */
+const faultFrameLevel = 9999;
+/** Frame levels of the interrupted context shown under an entry stub (not gdb frames). */
+const interruptedFrameLevel = 9990;
+
+export class StackTraces {
+  /** Per thread and bottom frame, the context its entry stub interrupted, until the next resume. */
+  private readonly interrupted = new Map<string, Promise<InterruptedContext | undefined>>();
+
+  /** The kernel ran: what was read of its stacks is stale. */
+  resumed(): void {
+    this.interrupted.clear();
+  }
+
+  async stackTrace(a: Attached, args: DebugProtocol.StackTraceArguments, fault: FaultSite | undefined): Promise<DebugProtocol.StackTraceResponse['body']> {
+    const start = args.startFrame ?? 0;
+    const group = a.kernel.threads.group(args.threadId);
+    if (group) {
+      const { labels, total } = await group.rows(start, args.levels || 20);
+      return {
+        stackFrames: labels.map((name, i) => ({ id: frameId(group.id, start + i), name, line: 0, column: 0, instructionPointerReference: undefined, presentationHint: 'label' })),
+        totalFrames: total,
+      };
+    }
+    const gdb = a.kernel.engine.gdb;
+    const levels = args.levels || 64;
+    const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
+    const { frames, truncated } = trimKernelStack(a.kernel.arch, raw);
+    const faulting: DebugProtocol.StackFrame[] = start === 0 && fault ? [faultFrame(a, args.threadId, fault)] : [];
+    // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
+    const bottom = frames[frames.length - 1]?.level ?? -1;
+    const key = `${args.threadId}:${bottom}`;
+    if (!this.interrupted.has(key)) this.interrupted.set(key, bestEffort(interruptedContext(gdb, a.kernel.arch, args.threadId, frames), 'reading the interrupted context'));
+    const interrupted = await this.interrupted.get(key);
+    const below = interrupted ? interruptedFrames(a, args.threadId, interrupted) : [];
+    return {
+      stackFrames: faulting.concat(
+        frames.map((f) => {
+          const file = a.sources.resolve(f.fullname ?? f.file);
+          const sourceName = f.file ? path.basename(f.file) : undefined;
+          return {
+            id: frameId(args.threadId, f.level),
+            name: f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`,
+            source: file ? { path: file, name: sourceName } : f.file ? { name: sourceName, presentationHint: 'deemphasize' } : undefined,
+            line: file && f.line ? f.line : 0,
+            column: file && f.line ? 1 : 0,
+            instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
+            presentationHint: f.func ? 'normal' : 'subtle',
+          } satisfies DebugProtocol.StackFrame;
+        }),
+        below,
+      ),
+      totalFrames: truncated || below.length ? start + frames.length + faulting.length + below.length : undefined,
+    };
+  }
+
+  /** Locals and registers of a gdb frame; nothing for a group's rows or the frames kdap adds. */
+  scopes(a: Attached, args: DebugProtocol.ScopesArguments): DebugProtocol.Scope[] {
+    const { thread, frame } = decodeFrameId(args.frameId);
+    return a.kernel.threads.group(thread) || frame >= interruptedFrameLevel ? [] : a.variables.scopes(thread, frame);
+  }
+}
+
+/** The faulting instruction as a frame of its own above the reporting helper's frames. */
+function faultFrame(a: Attached, thread: number, site: FaultSite): DebugProtocol.StackFrame {
+  const file = a.sources.resolve(site.file);
+  return {
+    id: frameId(thread, faultFrameLevel),
+    name: `${site.func ?? `0x${site.pc.toString(16)}`} (faulting instruction)`,
+    source: file ? { path: file, name: path.basename(file) } : undefined,
+    line: file && site.line ? site.line : 0,
+    column: file && site.line ? 1 : 0,
+    instructionPointerReference: `0x${site.pc.toString(16)}`,
+    presentationHint: 'label',
+  };
+}
+
+/** A label for the pt_regs below an entry stub, then the interrupted kernel pc with its source. */
+function interruptedFrames(a: Attached, thread: number, ctx: InterruptedContext): DebugProtocol.StackFrame[] {
+  const label: DebugProtocol.StackFrame = { id: frameId(thread, interruptedFrameLevel), name: `── ${describeInterrupted(ctx)} ──`, line: 0, column: 0, presentationHint: 'label' };
+  if (ctx.mode === 'user' || !ctx.site) return [label];
+  const site = ctx.site;
+  const file = a.sources.resolve(site.file);
+  return [
+    label,
+    {
+      id: frameId(thread, interruptedFrameLevel + 1),
+      name: site.func ? `${site.func}+0x${(site.offset ?? 0).toString(16)}` : `0x${site.pc.toString(16)}`,
+      source: file ? { path: file, name: path.basename(file) } : undefined,
+      line: file && site.line ? site.line : 0,
+      column: file && site.line ? 1 : 0,
+      instructionPointerReference: `0x${site.pc.toString(16)}`,
+      presentationHint: 'normal',
+    },
+  ];
+}

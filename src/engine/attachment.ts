@@ -1,0 +1,106 @@
+/**
+ * One attached kernel: the connection, the gdb that talks to it, and everything built over the
+ * pair (the kernel Target, the views, the threads, module symbols). Made in one place for every
+ * front end and every kind of connection; the DAP session and the CLI hold one record each.
+ */
+import type { Arch } from '../kernel/arch/names';
+import { kernelDataRoots, kernelLayout, registerRoots, type KernelLayout } from '../kernel/page-table-roots';
+import type { Connection } from './connection';
+import { debugInfoProbe } from './debug-info';
+import { Engine, type EngineOptions } from './engine';
+import { KernelViews } from './kernel-views';
+import { LiveTarget } from './live-target';
+import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
+import { ThreadList } from './threads';
+import { bestEffort } from './errors';
+
+export interface AttachmentOptions extends EngineOptions {
+  /** Folders with module .ko files (configuration `modulePaths`). */
+  modulePaths?: readonly string[];
+  /** Where module symbols report; nothing is reported without. */
+  moduleHooks?: ModuleSymbolsHooks;
+}
+
+const quiet: ModuleSymbolsHooks = { say: () => undefined, breakpointChanged: () => undefined, modulesChanged: () => undefined };
+
+export class Attachment {
+  private constructor(
+    readonly arch: Arch,
+    readonly connection: Connection,
+    readonly engine: Engine,
+    readonly target: LiveTarget,
+    readonly views: KernelViews<LiveTarget>,
+    readonly threads: ThreadList,
+    readonly modules: ModuleSymbols,
+  ) {}
+
+  /**
+   * Starts gdb with the vmlinux (the slow part on a cold index) and the connection's settings,
+   * and builds what reads the kernel; `connect()` then reaches it. Closes the connection if
+   * gdb does not start.
+   */
+  static async start(connection: Connection, options: AttachmentOptions): Promise<Attachment> {
+    let engine: Engine;
+    try {
+      engine = await Engine.start({ ...options, setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])] });
+    } catch (e) {
+      await bestEffort(connection.close(), 'closing the connection after gdb failed to start');
+      throw e;
+    }
+    const gdb = engine.gdb;
+    // Without paging registers (kgdb, dumps) the layout comes from kernel data, read once: it
+    // does not move while the kernel runs.
+    let layout: Promise<KernelLayout> | undefined;
+    const kernelData = (): Promise<KernelLayout> => {
+      layout ??= kernelLayout(target, debugInfoProbe(gdb));
+      layout.catch(() => (layout = undefined));
+      return layout;
+    };
+    const target = new LiveTarget(gdb, options.arch, {
+      physical: () => (connection.kernelMemory === 'direct-map' ? 'direct-map' : connection.capabilities.physicalReads ? 'stub' : 'none'),
+      directMap: async () => (await kernelData()).map,
+      cpuThreads: (g) => connection.cpuThreads(g),
+      preferredThread: () => engine.stopInfo?.threadId,
+    });
+    const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
+    const views = new KernelViews(target, { stopped: () => engine.state === 'stopped', stoppedThread: () => engine.stopInfo?.threadId }, roots);
+    const threads = new ThreadList(() => target.threads(), () => engine.stopInfo, connection.threadGroups(target, gdb), connection.capabilities.threads === 'cpus+tasks');
+    const modules = new ModuleSymbols(engine, target, {
+      arch: options.arch,
+      vmlinux: options.vmlinux,
+      modulePaths: options.modulePaths,
+      breakpointsInMemory: () => connection.capabilities.breakpointsInMemory,
+      hooks: options.moduleHooks ?? quiet,
+    });
+    // Both: a step is a resume and a stop, and what was read before either is stale.
+    const invalidate = () => {
+      target.invalidate();
+      threads.invalidate();
+    };
+    engine.on('running', invalidate);
+    engine.on('stopped', invalidate);
+    return new Attachment(options.arch, connection, engine, target, views, threads, modules);
+  }
+
+  /** Reaches the kernel: waits until the connection is ready, connects gdb, lets the connection look. */
+  async connect(): Promise<void> {
+    await this.engine.connect(this.connection);
+    await this.connection.connected(this.engine, this.target);
+  }
+
+  /**
+   * Ends the attachment: a kernel the connection owns ends with it; any other is left running
+   * as it was found (stopped first where the connection needs that, then detached).
+   */
+  async close(): Promise<void> {
+    const { engine, connection } = this;
+    if (!connection.ownsKernel && engine.gdb.running) {
+      await this.modules.close();
+      await connection.beforeDetach(engine);
+      // Bounded wait for the stop: detaching a target that still runs fails and leaves it halted.
+      await bestEffort(engine.detach(5000), 'detaching');
+    }
+    await bestEffort(engine.stop(), 'ending gdb');
+    await connection.close();
+  }
+}
