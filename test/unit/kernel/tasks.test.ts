@@ -3,40 +3,7 @@ import assert from 'node:assert/strict';
 import { DebugInfoSnapshot } from '../../../src/kernel/debug-info-snapshot';
 import { listTasks, probeTasks, TaskListError, type TaskEntry } from '../../../src/kernel/tasks';
 import { taskStateLetter } from '../../../src/kernel/task-state';
-import { INIT, PF_KTHREAD, plantedKernel, signalOf, slot } from './planted-tasks';
-
-/**
- * swapper/0 (init_task) and swapper/1 idle on CPU 1; processes init (1), kthreadd (2), a kworker
- * in TASK_IDLE (20), a kthread in D (30), sh (95) running on CPU 0, app (100) with threads 101
- * and 102 where 101 comes before the leader on thread_head, a zombie (110), a stopped task (120).
- */
-function populated() {
-  const k = plantedKernel();
-  const [idle1, init, kthreadd, kworker, dsleep, sh, app, app101, app102, zombie, stopped] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(slot);
-  const order = [INIT, init, kthreadd, kworker, dsleep, sh, app, zombie, stopped];
-  const nextOf = (t: bigint) => order[(order.indexOf(t) + 1) % order.length];
-  const single = (task: bigint, n: number, f: { pid: number; comm: string; state?: number; exitState?: number; flags?: number; cpu?: number; parent: bigint }) => {
-    k.plant(task, { ...f, next: nextOf(task), signal: signalOf(n), threadNext: 'head', threadPrev: 'head' });
-    k.group(signalOf(n), task, task);
-  };
-  single(INIT, 0, { pid: 0, comm: 'swapper/0', flags: PF_KTHREAD, parent: INIT });
-  k.plant(idle1, { pid: 0, comm: 'swapper/1', flags: PF_KTHREAD, cpu: 1, parent: INIT, next: INIT, signal: signalOf(99), threadNext: 'head', threadPrev: 'head' });
-  single(init, 1, { pid: 1, comm: 'init', state: 0x1, parent: INIT, cpu: 1 });
-  single(kthreadd, 2, { pid: 2, comm: 'kthreadd', state: 0x1, flags: PF_KTHREAD, parent: INIT });
-  single(kworker, 3, { pid: 20, comm: 'kworker/0:1', state: 0x402, flags: PF_KTHREAD, parent: kthreadd });
-  single(dsleep, 4, { pid: 30, comm: 'kdap_dsleep', state: 0x2, flags: PF_KTHREAD, parent: kthreadd, cpu: 1 });
-  single(sh, 5, { pid: 95, comm: 'sh', state: 0, parent: init, cpu: 1 });
-  // thread_head → 101 → 100 → 102 → thread_head: the leader is not first (after de_thread()).
-  k.plant(app, { pid: 100, comm: 'app', state: 0x1, parent: sh, next: zombie, signal: signalOf(6), threadNext: app102, threadPrev: app101 });
-  k.plant(app101, { pid: 101, tgid: 100, comm: 'app-io', state: 0x2, parent: sh, next: 0n, signal: signalOf(6), threadNext: app, threadPrev: 'head' });
-  k.plant(app102, { pid: 102, tgid: 100, comm: 'app-timer', state: 0x1, parent: sh, next: 0n, signal: signalOf(6), threadNext: 'head', threadPrev: app });
-  k.group(signalOf(6), app101, app102);
-  single(zombie, 9, { pid: 110, comm: 'defunct', state: 0x80, exitState: 0x20, parent: sh });
-  single(stopped, 10, { pid: 120, comm: 'stopped', state: 0x104, parent: sh });
-  k.cpu(0, sh, INIT);
-  k.cpu(1, idle1, idle1);
-  return { ...k, idle1, init, kthreadd, kworker, dsleep, sh, app, app101, app102, zombie, stopped };
-}
+import { INIT, populated, signalOf } from './planted-tasks';
 
 const row = (t: TaskEntry) => `${t.pid}/${t.tgid} ppid=${t.ppid} ${t.comm} ${t.state} cpu=${t.cpu}${t.onCpu ? ' on-cpu' : ''}${t.kernelThread ? ' kthread' : ''}`;
 
