@@ -3,6 +3,7 @@
  * kdap's kgdb proxy): one request at a time, each answered by the next packet. Console output
  * packets (`O…`) that come ahead of an answer are handed to `onOutput`.
  */
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RspLink } from './link';
 
@@ -19,12 +20,23 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** `O` packets before the reply are output, not the reply (qRcmd). */
   allowOutput: boolean;
+  /** The answer may be a stop reply (`?`); otherwise a stop reply is the stub's own news. */
+  stopAnswers: boolean;
 }
+
+/** Packets whose answer is, or may be, a stop reply. */
+const STOP_ANSWERED = /^(\?|vCont;|[cCsSiI]|vAttach;|vRun;|vStopped)/;
+const STOP_REPLY = /^[STWX][0-9a-fA-F]{2}/;
 
 export interface RspClientOptions {
   /** Milliseconds a request may wait for its answer; the link is closed after that. Default 10 s. */
   timeoutMs?: number;
   onOutput?: (text: string) => void;
+  /**
+   * A stop reply nobody asked for: QEMU sends one when a debugger connects to a running VM
+   * (it stops the VM), kgdb when the kernel enters the debugger by itself.
+   */
+  onStop?: (reply: string) => void;
   trace?: (direction: 'in' | 'out', text: string) => void;
 }
 
@@ -35,6 +47,9 @@ export class RspClient {
   private stopWaiter: Pending | undefined;
 
   constructor(stream: Duplex, private readonly options: RspClientOptions = {}) {
+    // Small packets and acks, each waited for: Nagle's algorithm would hold every other one
+    // back until the peer's delayed ACK, ~40 ms a round trip.
+    if (stream instanceof net.Socket) stream.setNoDelay(true);
     this.link = new RspLink(stream, options.trace);
     this.link.on('packet', (p) => this.packet(p));
     this.link.on('close', (why) => {
@@ -70,7 +85,7 @@ export class RspClient {
       () =>
         new Promise<Buffer>((resolve, reject) => {
           if (!this.link.open) return reject(new RspError(`the stub's connection is closed: ${this.link.why}`));
-          this.stopWaiter = { resolve, reject, timer: undefined, allowOutput: true };
+          this.stopWaiter = { resolve, reject, timer: undefined, allowOutput: true, stopAnswers: true };
           this.link.send(payload);
         }),
     );
@@ -101,7 +116,7 @@ export class RspClient {
         // A late answer would be taken for the next request's: the link cannot be trusted now.
         this.link.close();
       }, timeoutMs);
-      this.pending = { resolve, reject, timer, allowOutput };
+      this.pending = { resolve, reject, timer, allowOutput, stopAnswers: STOP_ANSWERED.test(text) };
       this.link.send(payload);
     });
   }
@@ -111,6 +126,10 @@ export class RspClient {
     // `O` + hex is console output unless it is the answer itself (a bare `OK`).
     if (payload[0] === 0x4f && payload.length > 1 && payload.toString('latin1') !== 'OK' && (!waiter || waiter.allowOutput)) {
       this.options.onOutput?.(Buffer.from(payload.subarray(1).toString('latin1'), 'hex').toString('utf8'));
+      return;
+    }
+    if ((!waiter || !waiter.stopAnswers) && STOP_REPLY.test(payload.toString('latin1'))) {
+      this.options.onStop?.(payload.toString('latin1'));
       return;
     }
     if (!waiter) return; // an answer nobody waits for (after a timeout): dropped

@@ -79,6 +79,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     this.client = new RspClient(options.stub, {
       timeoutMs: options.flavour === 'kgdb' ? 60_000 : 10_000,
       onOutput: (text) => this.gdb?.send(`O${hexText(text)}`),
+      onStop: (reply) => this.stopReply(reply),
       trace: options.trace && ((way, text) => options.trace!('stub', way, text)),
     });
     this.client.link.on('close', (why) => this.close(`the stub's connection closed: ${why}`));
