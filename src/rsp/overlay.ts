@@ -23,7 +23,7 @@ import { probeTasks, type TaskEntry } from '../kernel/tasks';
 import { SwitchFrameError } from '../kernel/switch-frame';
 import type { Arch, Target } from '../kernel/target';
 import { RspClient } from './client';
-import { RspLink } from './link';
+import { RspLink, type LinkStats } from './link';
 import { fromHex, hexText, registerHex } from './packet';
 import { encodeG } from './registers';
 import { ThreadListPager } from './serve-common';
@@ -98,6 +98,11 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     });
     const address = server.address();
     return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** Bytes and packets on the stub's connection so far (gdb's forwarded and kdap's own). */
+  get stubStats(): LinkStats {
+    return this.client.link.stats;
   }
 
   /** The task list at this stop, read between gdb's packets. Refused while the kernel runs. */

@@ -137,6 +137,9 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       guest = new GuestConsole(qemu, fixtures.guest.prompt);
       await guest.waitForPrompt(180_000);
       await guest.sh(`insmod ${fx.kmod.guestPath}`);
+      if ((await guest.run('test -e /sys/module/kdap_test/parameters/tasks')).status !== 0) {
+        throw new Error(`${fx.kmod.ko} predates kdap_test's tasks parameter: rebuild the fixtures from this checkout (bash scripts/fixtures.sh)`);
+      }
       await guest.sh('echo d > /sys/module/kdap_test/parameters/tasks');
       dsleep = Number(/\d+/.exec(await guest.sh('cat /sys/module/kdap_test/parameters/tasks'))![0]);
       // A subshell that exits at once: the loop's parent becomes init, not the truth's shell.
