@@ -19,6 +19,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DebugInfoSnapshot } from '../kernel/debug-info-snapshot';
 import { probeSwitchFrame } from '../kernel/arch/task-ops';
+import { probePid } from '../kernel/pid';
 import { probeTasks, type TaskEntry } from '../kernel/tasks';
 import { SwitchFrameError } from '../kernel/switch-frame';
 import type { Arch, Target } from '../kernel/target';
@@ -32,7 +33,7 @@ import { TaskThreads, taskMonitorCommand, type TaskExposure } from './task-threa
 import { decodeTaskThreadId, formatThreadId, parseThreadId } from './thread-id';
 
 /** What the overlay looks up in the debug info: record a DebugInfoSnapshot with these. */
-export const overlayProbes = [probeTasks, probeSwitchFrame] as const;
+export const overlayProbes = [probeTasks, probeSwitchFrame, probePid] as const;
 
 export interface TaskOverlayOptions {
   arch: Arch;
@@ -276,26 +277,25 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
    * What stands behind gdb's selected thread: a CPU (forward), or a sleeping task whose
    * registers kdap makes. A task on a CPU is the CPU.
    */
-  private async behind(id: string): Promise<{ kind: 'stub'; thread: string | undefined } | { kind: 'task'; task: TaskEntry }> {
+  private async behind(id: string): Promise<{ kind: 'stub'; thread: string | undefined } | { kind: 'task'; task: bigint }> {
     const forward = { kind: 'stub' as const, thread: this.stubThread(id) };
-    let task: TaskEntry | undefined;
     if (this.qemu) {
       const tid = this.taskId(id);
       if (tid === undefined) return forward;
-      task = await this.tasks.find(tid);
+      const task = await this.tasks.find(tid);
       if (!task) throw new Error(`thread ${id}: that task is gone`);
       if (task.onCpu && task.cpu !== undefined) return { kind: 'stub', thread: (await this.session.cpuThreads())[task.cpu] };
-      return { kind: 'task', task };
+      return { kind: 'task', task: task.task };
     }
-    // kgdb: a thread id is a pid, or a shadow CPU.
+    // kgdb: a thread id is a pid, or a shadow CPU; kgdb's registers of a running task are right.
     const { tid } = parseThreadId(id);
     if (tid <= 0 || shadowCpu(id) !== undefined) return forward;
-    task = (await this.tasks.tasks()).find((t) => t.pid === tid);
+    const task = await this.tasks.byPid(tid);
     if (!task || task.onCpu) return forward;
-    return { kind: 'task', task };
+    return { kind: 'task', task: task.task };
   }
 
-  private async taskRegisters(task: TaskEntry): Promise<ReadonlyMap<string, bigint>> {
+  private async taskRegisters(task: bigint): Promise<ReadonlyMap<string, bigint>> {
     try {
       return (await this.tasks.switchFrame(task)).registers;
     } catch (e) {

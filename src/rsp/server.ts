@@ -177,7 +177,7 @@ export class RspServer extends EventEmitter<RspServerEvents> {
         if (cpu) return cpu.registers;
       }
       try {
-        return (await this.tasks.switchFrame(task)).registers;
+        return (await this.tasks.switchFrame(task.task)).registers;
       } catch (e) {
         // A zombie's stack is gone, a dying task's may be: its registers are unavailable, which
         // gdb shows, instead of an error that would end `info threads` there.

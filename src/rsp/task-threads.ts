@@ -10,6 +10,8 @@
  * itself is read once per stop and only when something asks for it.
  */
 import { taskArchOps } from '../kernel/arch/task-ops';
+import { findTaskByPid } from '../kernel/pid';
+import { currentTasks } from '../kernel/sched';
 import type { SwitchFrame } from '../kernel/switch-frame';
 import { listTasks, TaskListError, type TaskEntry, type TaskWalkOptions } from '../kernel/tasks';
 import type { Target } from '../kernel/target';
@@ -30,6 +32,8 @@ export class TaskThreads {
   lastError: string | undefined;
   private list: Promise<TaskEntry[]> | undefined;
   private readonly frames = new Map<bigint, Promise<SwitchFrame>>();
+  private readonly pids = new Map<number, Promise<{ task: bigint; onCpu: boolean } | undefined>>();
+  private running: Promise<bigint[]> | undefined;
 
   constructor(
     private readonly target: Target,
@@ -42,6 +46,8 @@ export class TaskThreads {
   invalidate(): void {
     this.list = undefined;
     this.frames.clear();
+    this.pids.clear();
+    this.running = undefined;
   }
 
   /** Every task at this stop, read once per stop. A broken list yields the tasks before the break. */
@@ -84,14 +90,38 @@ export class TaskThreads {
   }
 
   /** A sleeping task's registers, by gdb's names (read once per stop). */
-  switchFrame(task: TaskEntry): Promise<SwitchFrame> {
-    let frame = this.frames.get(task.task);
+  switchFrame(task: bigint): Promise<SwitchFrame> {
+    let frame = this.frames.get(task);
     if (!frame) {
-      frame = taskArchOps(this.target.arch).switchFrame(this.target, task.task);
-      frame.catch(() => this.frames.delete(task.task));
-      this.frames.set(task.task, frame);
+      frame = taskArchOps(this.target.arch).switchFrame(this.target, task);
+      frame.catch(() => this.frames.delete(task));
+      this.frames.set(task, frame);
     }
     return frame;
+  }
+
+  /**
+   * The task with this pid and whether a CPU runs it, without listing every task: the pid's
+   * xarray and the CPUs' `current`, a few reads where the list costs one per task (what a
+   * serial line can afford). From the list when it was read anyway.
+   */
+  async byPid(pid: number): Promise<{ task: bigint; onCpu: boolean } | undefined> {
+    if (this.list) {
+      const t = (await this.list).find((x) => x.pid === pid);
+      return t && { task: t.task, onCpu: t.onCpu };
+    }
+    let found = this.pids.get(pid);
+    if (!found) {
+      found = (async () => {
+        const task = await findTaskByPid(this.target, pid);
+        if (task === undefined) return undefined;
+        this.running ??= currentTasks(this.target, await this.target.cpus());
+        return { task, onCpu: (await this.running).includes(task) };
+      })();
+      found.catch(() => this.pids.delete(pid));
+      this.pids.set(pid, found);
+    }
+    return found;
   }
 
   /** How gdb names the thread: `sh [95] S`, `kworker/0:1 [20] I`, `sh [96] R · on CPU 1`. */
