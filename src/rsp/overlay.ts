@@ -51,6 +51,8 @@ export interface TaskOverlayOptions {
 
 export interface TaskOverlayEvents {
   warning: [string];
+  /** Text the stub sent for gdb to print (`O` packets: kdb's answers to `monitor`, say). */
+  output: [string];
   /** The stub or gdb went away; the overlay is closed. */
   closed: [string];
 }
@@ -79,7 +81,10 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     super();
     this.client = new RspClient(options.stub, {
       timeoutMs: options.flavour === 'kgdb' ? 60_000 : 10_000,
-      onOutput: (text) => this.gdb?.send(`O${hexText(text)}`),
+      onOutput: (text) => {
+        this.emit('output', text);
+        this.gdb?.send(`O${hexText(text)}`);
+      },
       onStop: (reply) => this.stopReply(reply),
       trace: options.trace && ((way, text) => options.trace!('stub', way, text)),
     });

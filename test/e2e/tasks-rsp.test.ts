@@ -24,7 +24,6 @@ import * as path from 'node:path';
 import { Engine } from '../../src/adapter/engine';
 import { LiveTarget } from '../../src/adapter/live-target';
 import { QemuProcess } from '../../src/adapter/qemu';
-import { trimKernelStack } from '../../src/adapter/stack';
 import { DebugInfoSnapshot } from '../../src/kernel/debug-info-snapshot';
 import { readStruct, structLayout } from '../../src/kernel/struct';
 import type { TaskEntry } from '../../src/kernel/tasks';
@@ -32,87 +31,9 @@ import { overlayProbes, TaskOverlay } from '../../src/rsp/overlay';
 import { taskThreadId } from '../../src/rsp/thread-id';
 import { loadFixtures, type ArchFixture } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
+import { FRAMES_PY, kernelStyleFrames, parseTruth, TRUTH_AWK, type GdbFrame, type Truth } from './tasks-support';
 
 const fixtures = loadFixtures();
-
-/** gdb's own view of each thread's frames, written as JSON (pcs as hex strings). */
-const FRAMES_PY = `
-import gdb, json, time
-KINDS = {gdb.NORMAL_FRAME: 'normal', gdb.INLINE_FRAME: 'inline', gdb.TAILCALL_FRAME: 'tailcall', gdb.SIGTRAMP_FRAME: 'sigtramp', gdb.ARCH_FRAME: 'arch', gdb.SENTINEL_FRAME: 'sentinel', gdb.DUMMY_FRAME: 'dummy'}
-def kdap_dump_frames(path, tids):
-    out = []
-    for t in sorted(gdb.selected_inferior().threads(), key=lambda t: t.num):
-        tid = t.ptid[1]
-        if tids and tid not in tids:
-            continue
-        t0 = time.perf_counter()
-        t.switch()
-        frames = []
-        try:
-            f = gdb.newest_frame()
-        except gdb.error as e:
-            out.append({'tid': tid, 'error': str(e), 'frames': [], 'ms': 0})
-            continue
-        while f is not None and len(frames) < 64:
-            sal = f.find_sal()
-            frames.append({'name': f.name(), 'kind': KINDS.get(f.type(), str(f.type())), 'pc': hex(f.pc()), 'file': sal.symtab.filename if sal.symtab else None, 'line': sal.line})
-            try:
-                f = f.older()
-            except gdb.error:
-                break
-        out.append({'tid': tid, 'frames': frames, 'ms': (time.perf_counter() - t0) * 1000})
-    with open(path, 'w') as fh:
-        json.dump(out, fh)
-`;
-
-interface GdbFrame {
-  name: string | null;
-  kind: string;
-  pc: string;
-  file: string | null;
-  line: number;
-}
-
-interface Truth {
-  tid: number;
-  tgid: number;
-  state: string;
-  cpu: number;
-  switches: number;
-  stack: string[];
-}
-
-/** The truth file: `T tid tgid state cpu nvcsw nivcsw`, then the stack lines. */
-function parseTruth(text: string): Map<number, Truth> {
-  const out = new Map<number, Truth>();
-  let current: Truth | undefined;
-  for (const line of text.split('\n')) {
-    const t = /^T (\d+) (\d+) (\S) (\d+) (\d+) (\d+)$/.exec(line.trim());
-    if (t) {
-      current = { tid: Number(t[1]), tgid: Number(t[2]), state: t[3], cpu: Number(t[4]), switches: Number(t[5]) + Number(t[6]), stack: [] };
-      out.set(current.tid, current);
-      continue;
-    }
-    const s = /^\[<[0-9a-f]+>\] (\S+)/.exec(line.trim());
-    if (s && current) current.stack.push(functionName(s[1]));
-  }
-  return out;
-}
-
-/** `msleep+0x2d/0x40` → msleep; gcc's clone suffixes go too (`.isra.0`, `.constprop.0`, `.part.0`, `.cold`). */
-function functionName(symbolic: string): string {
-  return symbolic.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, '').replace(/\.(isra|constprop|part|cold|lto_priv)(\.\d+)?/g, '');
-}
-
-/**
- * One awk over every thread's stat file: the shell running it ($$, which is also init here)
- * and the awk itself are left out (they are the ones writing the truth). Fields after the
- * comm: state is 1st, ppid 2nd, processor 37th.
- */
-const TRUTH_AWK =
-  "awk -v self=$$ 'FNR==1 { split(FILENAME, a, \"/\"); s=$0; sub(/^.*\\) /, \"\", s); split(s, f, \" \"); if (a[5]==self || (f[2]==self && $2==\"(awk)\")) next; " +
-  'v=0; n=0; st="/proc/" a[3] "/task/" a[5] "/status"; while ((getline l < st) > 0) { if (l ~ /^voluntary_ctxt_switches/) { split(l, w, " "); v=w[2] } if (l ~ /^nonvoluntary_ctxt_switches/) { split(l, w, " "); n=w[2] } } close(st); ' +
-  'print "T", a[5], a[3], f[1], f[37], v, n; sk="/proc/" a[3] "/task/" a[5] "/stack"; while ((getline l < sk) > 0) print l; close(sk) }\' /proc/[0-9]*/task/[0-9]*/stat';
 
 const only = process.env.KDAP_E2E_ARCH;
 for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === only)) {
@@ -212,13 +133,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    /** gdb's frames of a task as the kernel's own filter would give them. */
-    function filtered(frames: GdbFrame[]): string[] {
-      const kept = frames.filter((f) => f.kind !== 'inline' && f.kind !== 'tailcall' && !schedRanges.some(([s, e]) => BigInt(f.pc) >= s && BigInt(f.pc) < e));
-      const trimmed = trimKernelStack(arch, kept.map((f, level) => ({ level, address: BigInt(f.pc), func: f.name ?? undefined }))).frames;
-      // The top frame is kept by trimKernelStack even in user space; a sleeping task has none.
-      return trimmed.map((f) => f.func ?? `0x${f.address!.toString(16)}`);
-    }
+    const filtered = (frames: GdbFrame[]) => kernelStyleFrames(arch, frames, schedRanges);
 
     test('every thread the guest has is listed, with its tgid', () => {
       const byPid = new Map(tasks.map((t) => [t.pid, t]));

@@ -1,0 +1,97 @@
+/**
+ * What the task e2e tests share: the guest's own truth about its tasks, gdb's frames of each
+ * thread, and the filter that makes gdb's frames comparable with the kernel's own stack dump.
+ */
+import type { FixtureArch } from '../support/fixtures';
+import { trimKernelStack } from '../../src/adapter/stack';
+
+/** gdb's own view of each thread's frames, written as JSON (pcs as hex strings). */
+export const FRAMES_PY = `
+import gdb, json, time
+KINDS = {gdb.NORMAL_FRAME: 'normal', gdb.INLINE_FRAME: 'inline', gdb.TAILCALL_FRAME: 'tailcall', gdb.SIGTRAMP_FRAME: 'sigtramp', gdb.ARCH_FRAME: 'arch', gdb.SENTINEL_FRAME: 'sentinel', gdb.DUMMY_FRAME: 'dummy'}
+def kdap_dump_frames(path, tids):
+    out = []
+    for t in sorted(gdb.selected_inferior().threads(), key=lambda t: t.num):
+        tid = t.ptid[1]
+        if tids and tid not in tids:
+            continue
+        t0 = time.perf_counter()
+        t.switch()
+        frames = []
+        try:
+            f = gdb.newest_frame()
+        except gdb.error as e:
+            out.append({'tid': tid, 'error': str(e), 'frames': [], 'ms': 0})
+            continue
+        while f is not None and len(frames) < 64:
+            sal = f.find_sal()
+            frames.append({'name': f.name(), 'kind': KINDS.get(f.type(), str(f.type())), 'pc': hex(f.pc()), 'file': sal.symtab.filename if sal.symtab else None, 'line': sal.line})
+            try:
+                f = f.older()
+            except gdb.error:
+                break
+        out.append({'tid': tid, 'frames': frames, 'ms': (time.perf_counter() - t0) * 1000})
+    with open(path, 'w') as fh:
+        json.dump(out, fh)
+`;
+
+export interface GdbFrame {
+  name: string | null;
+  kind: string;
+  pc: string;
+  file: string | null;
+  line: number;
+}
+
+export interface Truth {
+  tid: number;
+  tgid: number;
+  state: string;
+  cpu: number;
+  switches: number;
+  stack: string[];
+}
+
+/** The truth file: `T tid tgid state cpu nvcsw nivcsw`, then the stack lines. */
+export function parseTruth(text: string): Map<number, Truth> {
+  const out = new Map<number, Truth>();
+  let current: Truth | undefined;
+  for (const line of text.split('\n')) {
+    const t = /^T (\d+) (\d+) (\S) (\d+) (\d+) (\d+)$/.exec(line.trim());
+    if (t) {
+      current = { tid: Number(t[1]), tgid: Number(t[2]), state: t[3], cpu: Number(t[4]), switches: Number(t[5]) + Number(t[6]), stack: [] };
+      out.set(current.tid, current);
+      continue;
+    }
+    const s = /^\[<[0-9a-f]+>\] (\S+)/.exec(line.trim());
+    if (s && current) current.stack.push(functionName(s[1]));
+  }
+  return out;
+}
+
+/** `msleep+0x2d/0x40` → msleep; gcc's clone suffixes go too (`.isra.0`, `.constprop.0`, `.part.0`, `.cold`). */
+export function functionName(symbolic: string): string {
+  return symbolic.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, '').replace(/\.(isra|constprop|part|cold|lto_priv)(\.\d+)?/g, '');
+}
+
+/**
+ * One awk over every thread's stat file: the shell running it ($$, which is also init here)
+ * and the awk itself are left out (they are the ones writing the truth). Fields after the
+ * comm: state is 1st, ppid 2nd, processor 37th.
+ */
+export const TRUTH_AWK =
+  "awk -v self=$$ 'FNR==1 { split(FILENAME, a, \"/\"); s=$0; sub(/^.*\\) /, \"\", s); split(s, f, \" \"); if (a[5]==self || (f[2]==self && $2==\"(awk)\")) next; " +
+  'v=0; n=0; st="/proc/" a[3] "/task/" a[5] "/status"; while ((getline l < st) > 0) { if (l ~ /^voluntary_ctxt_switches/) { split(l, w, " "); v=w[2] } if (l ~ /^nonvoluntary_ctxt_switches/) { split(l, w, " "); n=w[2] } } close(st); ' +
+  'print "T", a[5], a[3], f[1], f[37], v, n; sk="/proc/" a[3] "/task/" a[5] "/stack"; while ((getline l < sk) > 0) print l; close(sk) }\' /proc/[0-9]*/task/[0-9]*/stat';
+
+
+/**
+ * gdb's frames of a sleeping task as the kernel's own filter gives them: no inlined frames, no
+ * tail-call frames, none in the scheduler's or the lock text (in_sched_functions()), cut at
+ * the entry stub as kdap's stacks are.
+ */
+export function kernelStyleFrames(arch: FixtureArch, frames: readonly GdbFrame[], schedRanges: ReadonlyArray<readonly [bigint, bigint]>): string[] {
+  const kept = frames.filter((f) => f.kind !== 'inline' && f.kind !== 'tailcall' && !schedRanges.some(([s, e]) => BigInt(f.pc) >= s && BigInt(f.pc) < e));
+  const trimmed = trimKernelStack(arch, kept.map((f, level) => ({ level, address: BigInt(f.pc), func: f.name ?? undefined }))).frames;
+  return trimmed.map((f) => f.func ?? `0x${f.address!.toString(16)}`);
+}
