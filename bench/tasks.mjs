@@ -15,7 +15,12 @@
 //
 // Every contender's output is checked: lists by row count, stacks by their function names
 // against the overlay's (which test/e2e/tasks-rsp.test.ts checks against /proc/<pid>/stack).
+//
+// kgdb (the small kgdb kernels, ~130 tasks, 115200 baud on QEMU's emulated UART): plain gdb's
+// `info threads` + `thread N` + `bt` against the overlay's list and one sleeping task's stack
+// over the same line, in time and bytes on the line.
 //   node bench/tasks.mjs [x86_64|arm64] [rounds]     (needs `npm run compile-tests`)
+//   node bench/tasks.mjs kgdb [x86_64|arm64]
 // Prints medians and ratios; never a pass/fail.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -26,8 +31,10 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = (...p) => require(path.join(root, 'out', 'src', ...p));
-const arch = process.argv[2] === 'arm64' ? 'arm64' : 'x86_64';
-const rounds = Number(process.argv[3] ?? 5);
+const kgdbMode = process.argv[2] === 'kgdb';
+const args = process.argv.slice(kgdbMode ? 3 : 2);
+const arch = args[0] === 'arm64' ? 'arm64' : 'x86_64';
+const rounds = Number(args[1] ?? 5);
 const wantTasks = 150;
 const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap');
 const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8'));
@@ -251,7 +258,103 @@ async function main() {
   }
 }
 
-main().catch((e) => {
+async function kgdbMain() {
+  const k = manifest.kgdb?.[arch];
+  if (!k) throw new Error('no kgdb kernels in fixtures.json: run scripts/fixtures-kgdb.sh');
+  const support = require(path.join(root, 'out', 'test', 'e2e', 'tasks-support.js'));
+  const { openLink, parseLinkSpec } = out('kgdb', 'link.js');
+  const { KgdbProxy } = out('kgdb', 'proxy.js');
+  const { kgdbGdbSettings } = out('adapter', 'kgdb-target.js');
+  console.log(`tasks bench over kgdb, ${arch}, kernel ${k.release}`);
+  const b = await support.bootKgdb(arch, k, dir);
+  const links = [];
+  let proxy;
+  let engine;
+  let overlay;
+  try {
+    const guest = await support.consoleOn(b.consolePort, manifest.guest.prompt);
+    await guest.sh(`insmod ${k.kmod.guestPath}`);
+    await guest.sh('echo d > /sys/module/kdap_test/parameters/tasks');
+    const dsleep = Number(/\d+/.exec(await guest.sh('cat /sys/module/kdap_test/parameters/tasks'))[0]);
+    const moduleText = /0x[0-9a-f]+/.exec(await guest.sh('cat /sys/module/kdap_test/sections/.text'))[0];
+    const have = Number(/\d+/.exec(await guest.sh('ls -d /proc/[0-9]* | wc -l'))[0]);
+    await guest.sh(`i=0; while [ $i -lt ${Math.max(0, 130 - have)} ]; do (sleep 100000 &); i=$((i+1)); done`, 120_000);
+    const tasksInGuest = Number(/\d+/.exec(await guest.sh('ls -d /proc/[0-9]* | wc -l'))[0]);
+    guest.close();
+    const link = await openLink(parseLinkSpec(`tcp:127.0.0.1:${b.kgdbPort}`));
+    links.push(link);
+    const consoleLink = b.shared ? undefined : await openLink(parseLinkSpec(`tcp:127.0.0.1:${b.consolePort}`));
+    if (consoleLink) links.push(consoleLink);
+    proxy = new KgdbProxy({ link, consoleLink, shareConsole: b.shared, breakIn: 'sysrq-trigger' });
+    const proxyPort = await proxy.listen();
+    const line = () => proxy.stats.rspIn + proxy.stats.consoleIn + proxy.stats.out;
+    const measure = async (fn) => {
+      const before = line();
+      const { ms: t, result } = await timed(fn);
+      return { ms: t, bytes: line() - before, result };
+    };
+    const startGdb = async () => {
+      const e = await Engine.start({ vmlinux: k.vmlinux, arch, setupCommands: kgdbGdbSettings(arch, 120) });
+      await e.gdb.console(`add-symbol-file ${k.kmod.ko} ${moduleText}`, 60_000);
+      fs.writeFileSync(path.join(dir, 'tasks.py'), PY);
+      return e;
+    };
+    const switchTo = (tid) => `python [t for t in gdb.selected_inferior().threads() if t.ptid[1] == ${tid}][0].switch()`;
+
+    // plain gdb on the proxy's port
+    await proxy.acquire(60_000);
+    engine = await startGdb();
+    const connectPlain = await measure(() => engine.connect(`127.0.0.1:${proxyPort}`));
+    const plainThreads = await measure(() => engine.gdb.console('info threads', 600_000));
+    const plainBt = await measure(async () => {
+      await engine.gdb.console(switchTo(dsleep), 600_000);
+      return engine.gdb.console('bt', 600_000);
+    });
+    const threadRows = plainThreads.result.split('\n').filter((l) => /Thread \d+/.test(l)).length;
+    await engine.gdb.send('-target-detach', [], 60_000);
+    await engine.gdb.stop();
+
+    // kdap: the overlay on the same port, after a new break-in
+    await proxy.acquire(60_000);
+    engine = await startGdb();
+    const live = new LiveTarget(engine.gdb, arch, { qemu: () => false });
+    const debugInfo = await DebugInfoSnapshot.record(live, ...overlayProbes);
+    const socket = net.connect({ host: '127.0.0.1', port: proxyPort });
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    overlay = new TaskOverlay({ arch, flavour: 'kgdb', stub: socket, debugInfo, mergeGap: 64 });
+    const connectKdap = await measure(async () => engine.connect(`127.0.0.1:${await overlay.listen()}`));
+    const list = await measure(() => overlay.taskList());
+    const stack = await measure(async () => {
+      await engine.gdb.console(switchTo(dsleep), 600_000);
+      return engine.gdb.console('bt', 600_000);
+    });
+    const stackWarm = await measure(async () => {
+      await engine.gdb.console(switchTo(dsleep), 600_000);
+      return engine.gdb.console('bt', 600_000);
+    });
+    await engine.gdb.send('-target-detach', [], 60_000);
+
+    const frames = (text) => text.split('\n').filter((l) => /^#\d+/.test(l)).length;
+    const row = (name, m, what) => console.log(`  ${name.padEnd(34)} ${ms(m.ms).padStart(11)} ${String(m.bytes).padStart(8)} bytes  ${what}`);
+    console.log(`\n${tasksInGuest} processes in the guest; bytes are everything on the kgdb line (packets, acks, console)`);
+    row('plain gdb: target remote', connectPlain, '');
+    row('plain gdb: info threads', plainThreads, `${threadRows} threads`);
+    row('plain gdb: thread <kdap_dsleep> + bt', plainBt, `${frames(plainBt.result)} frames: ${/#0\s+(\S+ in )?(\S+)/.exec(plainBt.result)?.[2] ?? '?'} …`);
+    row('kdap: target remote via the overlay', connectKdap, '');
+    row('kdap: task list (overlay)', list, `${list.result.length} tasks`);
+    row('kdap: thread <kdap_dsleep> + bt', stack, `${frames(stack.result)} frames`);
+    row('kdap: the same again (warm)', stackWarm, `${frames(stackWarm.result)} frames`);
+  } finally {
+    await overlay?.close().catch(() => undefined);
+    await engine?.gdb.stop().catch(() => undefined);
+    await proxy?.close().catch(() => undefined);
+    for (const l of links) await l.close().catch(() => undefined);
+    await b.qemu.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+(kgdbMode ? kgdbMain() : main()).catch((e) => {
   console.error(e);
   process.exitCode = 1;
 });

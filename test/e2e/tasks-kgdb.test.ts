@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { Engine } from '../../src/adapter/engine';
 import { kgdbGdbSettings } from '../../src/adapter/kgdb-target';
 import { LiveTarget } from '../../src/adapter/live-target';
-import { findFreePort, QemuProcess } from '../../src/adapter/qemu';
+import type { QemuProcess } from '../../src/adapter/qemu';
 import { openLink, parseLinkSpec, type KgdbLink } from '../../src/kgdb/link';
 import { KgdbProxy } from '../../src/kgdb/proxy';
 import { DebugInfoSnapshot } from '../../src/kernel/debug-info-snapshot';
@@ -29,60 +29,10 @@ import { readStruct, structLayout } from '../../src/kernel/struct';
 import { RspClient } from '../../src/rsp/client';
 import { overlayProbes, TaskOverlay } from '../../src/rsp/overlay';
 import { decodeG, defaultLayout } from '../../src/rsp/registers';
-import { loadFixtures, type FixtureArch, type KgdbKernelFixture } from '../support/fixtures';
-import { GuestConsole } from '../support/guest';
-import { FRAMES_PY, functionName, kernelStyleFrames, parseTruth, TRUTH_AWK, type GdbFrame } from './tasks-support';
+import { loadFixtures } from '../support/fixtures';
+import { bootKgdb, consoleOn, FRAMES_PY, functionName, kernelStyleFrames, parseTruth, TRUTH_AWK, type GdbFrame } from './tasks-support';
 
 const fixtures = loadFixtures();
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** QEMU with the UARTs on TCP ports of 127.0.0.1: the console logs to a file, kgdb on its own UART on x86_64. */
-async function boot(arch: FixtureArch, k: KgdbKernelFixture, dir: string) {
-  const consoleLog = path.join(dir, 'console.log');
-  const consolePort = await findFreePort();
-  const serial = (id: string, port: number, log?: string): string[] => [
-    '-chardev', `socket,id=${id},host=127.0.0.1,port=${port},server=on,wait=off${log ? `,logfile=${log}` : ''}`,
-    '-serial', `chardev:${id}`,
-  ];
-  const args = ['-M', k.machine, '-cpu', k.cpu, '-accel', 'tcg', '-smp', '2', '-m', '512M', '-display', 'none', '-monitor', 'none', '-no-reboot'];
-  args.push('-kernel', k.kernel, '-initrd', k.initrd, '-append', `${k.append} kgdboc=${k.kgdbTty},115200`);
-  args.push(...serial('con', consolePort, consoleLog));
-  const kgdbPort = k.kgdbTty === k.console ? consolePort : await findFreePort();
-  if (kgdbPort !== consolePort) args.push(...serial('kgdb', kgdbPort));
-  const qemu = await QemuProcess.spawn({ program: k.qemu, args, arch, gdbPort: undefined });
-  return { qemu, consoleLog, consolePort, kgdbPort, shared: kgdbPort === consolePort };
-}
-
-/** The guest's shell over a plain TCP connection to its console UART; retried while QEMU still holds an earlier client. */
-async function consoleOn(port: number): Promise<GuestConsole & { close(): void }> {
-  const deadline = Date.now() + 30_000;
-  let socket: net.Socket;
-  for (;;) {
-    try {
-      socket = await new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect({ host: '127.0.0.1', port });
-        s.once('connect', () => resolve(s));
-        s.once('error', reject);
-      });
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  const decoder = new TextDecoder();
-  const guest = new GuestConsole({ on: (event, fn) => event === 'console' && socket.on('data', (d: Buffer) => fn(decoder.decode(d, { stream: true }))), write: (text) => socket.write(text) }, fixtures.guest.prompt);
-  guest.sendLine('');
-  await guest.waitForPrompt(60_000, guest.mark());
-  return Object.assign(guest, { close: () => socket.destroy() });
-}
 
 const only = process.env.KDAP_E2E_ARCH;
 for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === only)) {
@@ -105,12 +55,11 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
     let lineBytes = 0;
 
     before(async () => {
-      const b = await boot(arch, k!, dir);
+      const b = await bootKgdb(arch, k!, dir);
       qemu = b.qemu;
-      await until('KDAP-READY on the console', () => fs.existsSync(b.consoleLog) && /KDAP-READY/.test(fs.readFileSync(b.consoleLog, 'utf8')), 180_000);
       // The guest is driven over a plain connection to its console first; kdap's kgdb proxy
       // takes the line(s) only for the break-in (QEMU's chardev takes one client at a time).
-      const guest = await consoleOn(b.consolePort);
+      const guest = await consoleOn(b.consolePort, fixtures.guest.prompt);
       await guest.sh(`insmod ${k!.kmod.guestPath}`);
       if ((await guest.run('test -e /sys/module/kdap_test/parameters/tasks')).status !== 0) throw new Error(`${k!.kmod.ko} predates kdap_test's tasks parameter: rebuild the fixtures from this checkout`);
       await guest.sh('echo d > /sys/module/kdap_test/parameters/tasks');

@@ -1,9 +1,15 @@
 /**
  * What the task e2e tests share: the guest's own truth about its tasks, gdb's frames of each
- * thread, and the filter that makes gdb's frames comparable with the kernel's own stack dump.
+ * thread, the filter that makes gdb's frames comparable with the kernel's own stack dump, and
+ * a kgdb kernel's boot with its console (bench/tasks.mjs uses these too).
  */
-import type { FixtureArch } from '../support/fixtures';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { findFreePort, QemuProcess } from '../../src/adapter/qemu';
 import { trimKernelStack } from '../../src/adapter/stack';
+import type { FixtureArch, KgdbKernelFixture } from '../support/fixtures';
+import { GuestConsole } from '../support/guest';
 
 /** gdb's own view of each thread's frames, written as JSON (pcs as hex strings). */
 export const FRAMES_PY = `
@@ -95,3 +101,62 @@ export function kernelStyleFrames(arch: FixtureArch, frames: readonly GdbFrame[]
   const trimmed = trimKernelStack(arch, kept.map((f, level) => ({ level, address: BigInt(f.pc), func: f.name ?? undefined }))).frames;
   return trimmed.map((f) => f.func ?? `0x${f.address!.toString(16)}`);
 }
+
+export async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A kgdb kernel booted to its shell (without kgdbwait), the UARTs on TCP ports of 127.0.0.1:
+ * the console logs to a file; kgdb has its own UART on x86_64 and shares the console on arm64.
+ */
+export async function bootKgdb(arch: FixtureArch, k: KgdbKernelFixture, dir: string) {
+  const consoleLog = path.join(dir, 'console.log');
+  const consolePort = await findFreePort();
+  const serial = (id: string, port: number, log?: string): string[] => [
+    '-chardev', `socket,id=${id},host=127.0.0.1,port=${port},server=on,wait=off${log ? `,logfile=${log}` : ''}`,
+    '-serial', `chardev:${id}`,
+  ];
+  const args = ['-M', k.machine, '-cpu', k.cpu, '-accel', 'tcg', '-smp', '2', '-m', '512M', '-display', 'none', '-monitor', 'none', '-no-reboot'];
+  args.push('-kernel', k.kernel, '-initrd', k.initrd, '-append', `${k.append} kgdboc=${k.kgdbTty},115200`);
+  args.push(...serial('con', consolePort, consoleLog));
+  const kgdbPort = k.kgdbTty === k.console ? consolePort : await findFreePort();
+  if (kgdbPort !== consolePort) args.push(...serial('kgdb', kgdbPort));
+  const qemu = await QemuProcess.spawn({ program: k.qemu, args, arch, gdbPort: undefined });
+  try {
+    await until('KDAP-READY on the console', () => fs.existsSync(consoleLog) && /KDAP-READY/.test(fs.readFileSync(consoleLog, 'utf8')), 180_000);
+  } catch (e) {
+    await qemu.kill();
+    throw e;
+  }
+  return { qemu, consoleLog, consolePort, kgdbPort, shared: kgdbPort === consolePort };
+}
+
+/** The guest's shell over a plain TCP connection to its console UART; retried while QEMU still holds an earlier client. */
+export async function consoleOn(port: number, prompt: string): Promise<GuestConsole & { close(): void }> {
+  const deadline = Date.now() + 30_000;
+  let socket: net.Socket;
+  for (;;) {
+    try {
+      socket = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const decoder = new TextDecoder();
+  const guest = new GuestConsole({ on: (event, fn) => event === 'console' && socket.on('data', (d: Buffer) => fn(decoder.decode(d, { stream: true }))), write: (text) => socket.write(text) }, prompt);
+  guest.sendLine('');
+  await guest.waitForPrompt(60_000, guest.mark());
+  return Object.assign(guest, { close: () => socket.destroy() });
+}
+
