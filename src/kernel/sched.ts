@@ -2,8 +2,8 @@
  * Runqueues and the task each CPU runs (kernel/sched/sched.h, arch/x86/include/asm/current.h,
  * arch/arm64/kernel/process.c).
  */
-import { perCpu } from './percpu';
-import { member, readStruct, readU64, structLayout } from './struct';
+import { perCpu, perCpuOffsets } from './percpu';
+import { member, readStruct, readU64, structLayout, symbolAddress } from './struct';
 import type { Target } from './target';
 
 /** `cpu_rq(cpu)`: CPU `cpu`'s `struct rq`. */
@@ -98,4 +98,37 @@ export async function currentTaskSource(target: Target): Promise<string> {
 /** Offset of `rq->curr`, for callers that locate it in their own reads. */
 export async function rqCurrOffset(target: Target): Promise<number> {
   return member(await structLayout(target, 'rq'), 'curr').offset;
+}
+
+/**
+ * `current` of CPUs 0 … count-1 in count + 1 reads (the per-CPU offsets in one, then one
+ * pointer per CPU), where currentTask() per CPU costs two each.
+ */
+export async function currentTasks(target: Target, count: number): Promise<bigint[]> {
+  const source = await currentSource(target);
+  if (source.kind === 'rq') return Promise.all(Array.from({ length: count }, (_, cpu) => cpuCurr(target, cpu)));
+  const key = await symbolAddress(target, source.variable);
+  const extra = source.kind === 'member' ? BigInt(source.offset) : 0n;
+  const offsets = await perCpuOffsets(target, count);
+  const out: bigint[] = [];
+  for (const offset of offsets) out.push(await readU64(target, BigInt.asUintN(64, key + offset) + extra));
+  return out;
+}
+
+/** `cpu_rq(cpu)->idle` for CPUs 0 … count-1: the idle tasks, which no process list holds. */
+export async function idleTasks(target: Target, count: number): Promise<bigint[]> {
+  const key = await symbolAddress(target, 'runqueues');
+  const layout = await structLayout(target, 'rq');
+  const offsets = await perCpuOffsets(target, count);
+  const out: bigint[] = [];
+  for (const offset of offsets) out.push((await readStruct(target, BigInt.asUintN(64, key + offset), layout, ['idle'])).unsigned('idle'));
+  return out;
+}
+
+/** Looks up what currentTasks() and idleTasks() will need, so a snapshot of the debug info holds it. */
+export async function probeSched(target: Target): Promise<void> {
+  await currentSource(target);
+  await target.symbol('__per_cpu_offset');
+  await target.symbol('runqueues');
+  await target.layout('rq');
 }

@@ -287,10 +287,13 @@ export class KgdbProxy extends EventEmitter<ProxyEvents> {
     this.lineTail = '';
     const stop = isStopReply(payload);
     const gdb = this.gdbSocket;
+    // `O…` is output ahead of the answer (kdb's through `monitor`), not the answer.
+    const output = /^O[0-9a-fA-F]/.test(payload);
     // A stop reply is also the answer to gdb's `?`: whatever gdb asked for comes first.
     if (gdb && (this.gdbOutstanding > 0 || (stop && this.gdbWaitsForStop))) {
       this.trace('target→gdb', text);
       gdb.write(raw);
+      if (output) return;
       if (this.gdbOutstanding > 0) this.gdbOutstanding--;
       else this.gdbWaitsForStop = false;
     } else {

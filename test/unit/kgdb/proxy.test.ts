@@ -107,6 +107,11 @@ class FakeKernel extends EventEmitter<LinkEvents> implements KgdbLink {
       this.send('\r\nguest# ');
       return;
     }
+    if (payload.startsWith('qRcmd,')) {
+      // kdb's output comes as O packets, then the OK.
+      this.send(['O4c696e6520310a', 'O4c696e6520320a', 'OK'].map((p) => frame(p).toString('latin1')).join(''));
+      return;
+    }
     const reply = payload === '?' ? 'S05' : payload === 'qSupported' || payload.startsWith('qSupported:') ? '' : payload === 'g' ? '00'.repeat(16) : 'OK';
     this.send(frame(reply).toString('latin1'));
   }
@@ -223,6 +228,22 @@ describe('kgdb proxy', () => {
     assert.ok(!/\$#00/.test(gdb.received), gdb.received);
     gdb.close();
     await proxy.close();
+  });
+
+  test('monitor output (O packets) reaches gdb, and so does the OK after it', async () => {
+    const { proxy } = setup('gdb', false);
+    await proxy.acquire(5000);
+    const gdb = new FakeGdb(await proxy.listen());
+    try {
+      await gdb.ready;
+      gdb.send(frame('qRcmd,627470203430').toString());
+      await gdb.waitFor(/\$O4c696e6520310a#[0-9a-f]{2}\$O4c696e6520320a#[0-9a-f]{2}\$OK#9a/);
+      gdb.send(frame('g').toString());
+      await gdb.waitFor(/\$0{32}#/);
+    } finally {
+      gdb.close();
+      await proxy.close();
+    }
   });
 
   test('a reply nobody in gdb asked for is acknowledged and dropped', async () => {
