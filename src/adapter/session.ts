@@ -225,7 +225,10 @@ export class KdapSession extends DebugSession {
     this.reporting = true;
     if (stopAt === 'reset' || stopAt === 'here') {
       if (this.bannerPending) await this.verifyBanner(true);
-      this.sendEvent(new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1));
+      // Every CPU is halted here too; without the flag VS Code shows the others as running.
+      const entry = new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1) as DebugProtocol.StoppedEvent;
+      entry.body.allThreadsStopped = true;
+      this.sendEvent(entry);
       return;
     }
     if (stopAt !== 'none') {

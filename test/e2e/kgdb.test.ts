@@ -130,6 +130,8 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !process.env.KDA
         dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
       ]);
       const e = await stopped;
+      // kgdb holds every CPU; VS Code shows the others as running unless the event says so.
+      assert.equal(e.body.allThreadsStopped, true);
       const threads = (await dc.threadsRequest()).body.threads;
       assert.deepEqual(threads.map((t) => t.name), ['CPU 0', 'CPU 1', 'Tasks']);
       cpuThread = e.body.threadId ?? threads[0].id;
