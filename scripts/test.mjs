@@ -142,7 +142,7 @@ const arch = process.env.KDAP_E2E_ARCH;
 if (selected.includes('e2e') && arch) notRun.push(`the e2e tests of ${['x86_64', 'arm64'].filter((a) => a !== arch).join(', ') || 'every arch'} (KDAP_E2E_ARCH=${arch})`);
 const parts = process.env.KDAP_VSCODE_PARTS;
 if (selected.includes('vscode') && parts) {
-  const dropped = { suite: 'the extension-host mocha suite', ui: 'the UI scenarios', untrusted: 'the untrusted-folder scenario' };
+  const dropped = { suite: 'the extension-host mocha suite', ui: 'the UI scenarios', untrusted: 'the untrusted-folder scenario', kgdb: 'the kgdb-over-a-pty scenario' };
   const off = Object.keys(dropped).filter((p) => !parts.split(',').includes(p));
   if (off.length) notRun.push(`${off.map((p) => dropped[p]).join(' and ')} (KDAP_VSCODE_PARTS=${parts})`);
 }

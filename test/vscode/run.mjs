@@ -11,7 +11,9 @@
 //   ui         UI scenarios: crash logs and views without a kernel (scenarios/static.mjs), then a
 //              live session on the x86_64 fixture kernel checked against gdb, QEMU's monitor and
 //              the guest's /proc and /sys (scenarios/live.mjs);
-//   untrusted  F5 in a folder VS Code does not trust (scenarios/untrusted.mjs).
+//   untrusted  F5 in a folder VS Code does not trust (scenarios/untrusted.mjs);
+//   kgdb       the platform vsix attaches to the kgdb fixture kernel through a socat pty
+//              (scenarios/kgdb-pty.mjs).
 // Screenshots go to test-artifacts/vscode/. Writes test-artifacts/vscode-summary.json
 // {passed, failed, skipped, tests: [{name, status, error?, reason?}]} and exits 0 only if no
 // test failed. Environment: KDAP_CACHE (where setup-vscode.sh installed and the fixtures are),
@@ -23,6 +25,7 @@ import * as path from 'node:path';
 import { artifacts, cache, chromiumPath, copyWorkspace, log, record, results, root, runCleanups, serverMain, shots, started, tmp, vsix } from './harness/context.mjs';
 import { launchBrowser, openFolder } from './harness/browser.mjs';
 import { installVsix, printDiagnostics, startServer } from './harness/server.mjs';
+import { kgdbPtyScenario } from './scenarios/kgdb-pty.mjs';
 import { hoverFile, hoverSource, launchConfiguration, liveScenarios } from './scenarios/live.mjs';
 import { staticScenarios } from './scenarios/static.mjs';
 import { runExtensionTests } from './scenarios/suite.mjs';
@@ -30,7 +33,7 @@ import { untrustedScenario } from './scenarios/untrusted.mjs';
 
 const summaryFile = path.join(artifacts, 'vscode-summary.json');
 const overallTimeoutMs = Number(process.env.KDAP_VSCODE_TIMEOUT_S || 900) * 1000;
-const allParts = ['suite', 'ui', 'untrusted'];
+const allParts = ['suite', 'ui', 'untrusted', 'kgdb'];
 const parts = (process.env.KDAP_VSCODE_PARTS || allParts.join(',')).split(',').filter((p) => allParts.includes(p));
 
 function readManifest() {
@@ -96,6 +99,7 @@ async function main() {
     suite: ['extension host: harness', runExtensionTests],
     ui: ['ui: harness', runUi],
     untrusted: ['ui: untrusted harness', () => untrustedScenario(launchConfiguration(readManifest(), path.join(tmp, 'unused.sock')))],
+    kgdb: ['ui: kgdb-pty harness', kgdbPtyScenario],
   };
   for (const part of parts) {
     const [name, fn] = steps[part];

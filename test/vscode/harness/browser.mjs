@@ -100,8 +100,37 @@ export async function paletteCommand(page, title, { filter = title, keepOpen = f
   return row;
 }
 
+/**
+ * The rows the command palette lists for `filter`, once they stop changing (it lists fuzzy
+ * matches too, so the rows are read, not waited for); the palette is closed again.
+ */
+export async function paletteRows(page, filter) {
+  await closeQuickInput(page);
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${filter}`);
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  let seen;
+  for (let stable = 0, start = Date.now(); stable < 4; ) {
+    if (Date.now() - start > 15_000) throw new Error(`the palette's rows for "${filter}" kept changing: ${JSON.stringify(seen)}`);
+    await sleep(300);
+    const now = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+    stable = JSON.stringify(now) === JSON.stringify(seen) ? stable + 1 : 0;
+    seen = now;
+  }
+  await page.keyboard.press('Escape');
+  return seen;
+}
+
+/** kdap's "Kernel" view container in the activity bar (VS Code hides it while no view of it may show). */
+export function kernelActivityItem(page) {
+  return page.locator('.activitybar .action-item .action-label[aria-label^="Kernel"]');
+}
+
 export async function openKernelContainer(page) {
-  const item = page.locator('.activitybar .action-item .action-label[aria-label^="Kernel"]');
+  const item = kernelActivityItem(page);
   await item.waitFor({ state: 'visible', timeout: 20_000 });
   const sidebarTitle = page.locator('.sidebar .composite.title', { hasText: /kernel/i });
   const header = page.locator('.sidebar .pane-header', { hasText: 'CPUs' });

@@ -116,18 +116,18 @@ export async function killGroup(child, what) {
   if (!clean) log(`${what} needed SIGKILL`);
 }
 
-/** Installs dist/kdap.vsix with the server's own CLI into that server's extensions dir. */
-export function installVsix(server) {
-  const r = spawnSync(process.execPath, [serverMain, '--install-extension', vsix, '--accept-server-license-terms', ...server.common], {
+/** Installs dist/kdap.vsix (or `file`, a platform vsix) with the server's own CLI into that server's extensions dir. */
+export function installVsix(server, file = vsix) {
+  const r = spawnSync(process.execPath, [serverMain, '--install-extension', file, '--accept-server-license-terms', ...server.common], {
     encoding: 'utf8',
     timeout: 60_000,
     env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'xdg-config') },
   });
   if (r.status !== 0 || !/successfully installed/i.test(r.stdout)) {
-    throw new Error(`installing ${vsix} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+    throw new Error(`installing ${file} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   }
   const installed = fs.readdirSync(server.dirs.ext).filter((d) => d.startsWith('kdap.kdap-'));
-  if (installed.length !== 1) throw new Error(`after installing ${vsix}, ${server.dirs.ext} holds ${JSON.stringify(installed)}`);
+  if (installed.length !== 1) throw new Error(`after installing ${file}, ${server.dirs.ext} holds ${JSON.stringify(installed)}`);
   return path.join(server.dirs.ext, installed[0]);
 }
 

@@ -5,11 +5,12 @@
 //   - the Modules view: the guest's /proc/modules and /sys/module/kdap_test/sections;
 //   - a pointer hover and the Page Walk view of a typed System.map address: QEMU's own `gva2gpa`,
 //     asked on a monitor socket of QEMU's that neither kdap nor its gdb knows about;
+//   - the Kernel views and session commands: shown while the session is stopped, gone after it;
 //   - Shift+F5: the process table (QEMU and gdb gone).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log, record } from '../harness/context.mjs';
-import { focusWorkbench, openKernelContainer, paletteCommand, quickOpen, scenario, shot, until, viewPane, viewRows } from '../harness/browser.mjs';
+import { focusWorkbench, kernelActivityItem, openKernelContainer, paletteCommand, paletteRows, quickOpen, scenario, shot, until, viewPane, viewRows } from '../harness/browser.mjs';
 import { alive, descendants, gdbInfoLine, QemuMonitor, systemMapAddress } from '../harness/oracles.mjs';
 import { focusTerminal, guestRun, screenText } from '../harness/terminal.mjs';
 
@@ -64,12 +65,14 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
   const monitor = new QemuMonitor(monitorSocket);
   const names = [
     'F5 on "QEMU x86_64" stops at start_kernel, on the line gdb gives it, with its source',
+    'while the session is stopped the Kernel container shows CPUs, Modules and Page Walk, and the palette offers "Decode Virtual Address…" and "Show dmesg"',
     'the guest console terminal shows the boot and runs what is typed into it',
     'the CPUs view: as many rows as the guest\'s /proc/cpuinfo, the busy task on the CPU /proc/PID/stat names',
     'the Modules view after insmod: the base of /proc/modules and every section at its /sys/module address',
     'a pointer hover in a C file: its physical address is QEMU\'s gva2gpa of the pointer',
     'Decode Virtual Address… of a typed address: the Page Walk view ends where QEMU\'s gva2gpa does',
     'Shift+F5 ends the session: the QEMU and gdb it started are gone',
+    'after the session the Kernel container and "Decode Virtual Address…" are gone again',
   ];
   let session; // the QEMU and gdb processes F5 started
   let cpus;
@@ -106,6 +109,19 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
   }
 
   await scenario(names[1], page, async () => {
+    await kernelActivityItem(page).waitFor({ state: 'visible', timeout: 20_000 });
+    await openKernelContainer(page);
+    for (const view of ['CPUs', 'Modules', 'Page Walk']) {
+      await page.locator('.sidebar .pane-header', { hasText: view }).waitFor({ state: 'visible', timeout: 10_000 });
+    }
+    await shot(page, 'kernel-views');
+    const decode = await paletteRows(page, 'Kernel: Decode Virtual');
+    if (!decode.some((r) => r.includes('Kernel: Decode Virtual Address…'))) throw new Error(`no "Decode Virtual Address…" in ${JSON.stringify(decode)}`);
+    const dmesg = await paletteRows(page, 'Kernel: Show dmesg');
+    if (!dmesg.some((r) => r.includes('Kernel: Show dmesg'))) throw new Error(`no "Show dmesg" in ${JSON.stringify(dmesg)}`);
+  });
+
+  await scenario(names[2], page, async () => {
     await toolbar(page, 'Continue').click();
     const rows = page.locator('.terminal-wrapper .xterm-rows');
     await rows.filter({ hasText: manifest.guest.prompt.trim() }).first().waitFor({ timeout: 180_000 });
@@ -117,7 +133,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await shot(page, 'serial-terminal');
   }, 240_000);
 
-  await scenario(names[2], page, async () => {
+  await scenario(names[3], page, async () => {
     await resume(page);
     cpus = Number(await guestRun(page, 'grep -c ^processor /proc/cpuinfo'));
     if (!(cpus >= 1)) throw new Error(`the guest counts ${cpus} CPUs`);
@@ -148,7 +164,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     }
   }, 180_000);
 
-  await scenario(names[3], page, async () => {
+  await scenario(names[4], page, async () => {
     await resume(page);
     const proc = await guestRun(page, `insmod ${fx.kmod.guestPath}; grep '^kdap_test ' /proc/modules`);
     const base = /Live (0x[0-9a-f]+)/.exec(proc)?.[1];
@@ -183,7 +199,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await shot(page, 'modules-view');
   }, 180_000);
 
-  await scenario(names[4], page, async () => {
+  await scenario(names[5], page, async () => {
     await pause(page);
     await quickOpen(page, hoverFile);
     // Where the member `pgd` of init_mm.pgd is drawn (the C grammar puts `init_mm.pgd;` in one
@@ -222,7 +238,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await page.keyboard.press('Escape');
   }, 120_000);
 
-  await scenario(names[5], page, async () => {
+  await scenario(names[6], page, async () => {
     await pause(page);
     const va = systemMapAddress(fx.systemMap, 'jiffies_64');
     const input = page.locator('.quick-input-widget input');
@@ -245,7 +261,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await shot(page, 'page-walk');
   }, 90_000);
 
-  await scenario(names[6], page, async () => {
+  await scenario(names[7], page, async () => {
     await focusWorkbench(page);
     await page.keyboard.press('Shift+F5');
     await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 30_000 });
@@ -257,6 +273,13 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     const stray = descendants(server.child.pid, /qemu-system|\bgdb(-multiarch)?\b/);
     if (stray.length) throw new Error(`still under the server: ${JSON.stringify(stray)}`);
   }, 60_000);
+
+  await scenario(names[8], page, async () => {
+    await kernelActivityItem(page).waitFor({ state: 'hidden', timeout: 20_000 });
+    const rows = await paletteRows(page, 'Kernel: Decode');
+    if (!rows.some((r) => r.includes('Kernel: Decode Oops'))) throw new Error(`no "Kernel: Decode Oops" in ${JSON.stringify(rows)}`);
+    if (rows.some((r) => r.includes('Decode Virtual Address'))) throw new Error(`"Decode Virtual Address…" still offered: ${JSON.stringify(rows)}`);
+  });
 
   // What the console showed, for a failing run's reader.
   log(`ui: terminal at the end:\n${(await screenText(page).catch(() => '')).trimEnd().split('\n').slice(-6).join('\n')}`);

@@ -3,9 +3,17 @@ import * as vscode from 'vscode';
 import { kdapExtension, waitFor, workspaceFile } from './util';
 
 // Runs first (index.ts orders it): the window has not touched anything kernel-related yet.
+// VS Code fires onLanguage:plaintext in every window at startup, with no plain-text editor
+// open (microsoft/vscode#80268), so kdap must not list it: it would activate everywhere.
 describe('activation', () => {
   it('is lazy: kdap is installed but not active before a trigger', () => {
-    assert.equal(kdapExtension().isActive, false);
+    const open = vscode.workspace.textDocuments.map((d) => `${d.languageId} ${d.uri.toString()}`);
+    assert.equal(kdapExtension().isActive, false, `kdap is active; open documents: ${JSON.stringify(open)}`);
+    const events = kdapExtension().packageJSON.activationEvents as string[];
+    assert.deepEqual(
+      events.filter((e) => e === 'onLanguage:plaintext' || e === '*' || e === 'onStartupFinished'),
+      [],
+    );
   });
 
   it('activates when a kernel log opens', async () => {
