@@ -42,6 +42,8 @@ dmesg | tail -n 40 | sed 's/^/DMESG /'
 echo "KDAP-TRUTH-END"
 if [ "$mode" = kdump ]; then
   echo "KDAP-PANIC-NOW"
+  # The panic stops the UART mid-buffer: let the markers above reach the host first.
+  sleep 2
   echo c > /proc/sysrq-trigger
 fi
 echo "KDAP-DUMP-READY"
