@@ -72,6 +72,11 @@ export interface Connection {
 
   /** gdb settings this connection needs, run before the user's setupCommands. */
   gdbSettings(arch: Arch): string[];
+  /**
+   * Before gdb connects, with gdb's debug info at hand (`debugInfo` answers symbols and layouts
+   * from the vmlinux; nothing may be read from it yet): what a server of kdap's own records.
+   */
+  beforeConnect?(engine: Engine, debugInfo: Target): Promise<void>;
   /** Resolves when gdb may connect (kgdb: once the kernel waits in kgdb). */
   ready(): Promise<void>;
   /** After gdb connected: learns what the stub is, and tells the user what they should know. */
