@@ -67,6 +67,11 @@ export interface Connection {
   readonly kernelMemory: 'stub' | 'direct-map';
   /** Where page walks start: the CPUs' paging registers, or kernel tables (`init_mm.pgd`, `mm->pgd`). */
   readonly pageTableRoots: 'registers' | 'kernel-data';
+  /**
+   * Why a kernel that cannot run stopped, when it says so (a dump of a panic or an Oops, read
+   * from its log): the first stop is shown as that exception, on the CPU that crashed.
+   */
+  readonly crash?: { readonly kind: string; readonly title: string; readonly cause?: string; readonly cpu?: number };
   /** Ending the session ends the kernel (a QEMU kdap started); else gdb detaches and it runs on. */
   readonly ownsKernel: boolean;
 
