@@ -84,8 +84,11 @@ export class DumpConnection implements Connection {
    * With gdb's debug info at hand (nothing connected yet): record what the server will look up,
    * read the log for the crash, and start serving.
    */
-  async beforeConnect(_engine: Engine, debugInfo: Target): Promise<void> {
+  async beforeConnect(engine: Engine, debugInfo: Target): Promise<void> {
     const memory = this.kernel.target;
+    // gdb read the file's banner before the vmlinux moved: the kernel has it KASLR's offset higher.
+    const offset = this.kernel.kernelOffset;
+    if (engine.banner && offset !== 0n) engine.banner = { ...engine.banner, address: BigInt.asUintN(64, engine.banner.address + offset) };
     const snapshot = await DebugInfoSnapshot.record(debugInfo, ...overlayProbes);
     const withGdbSymbols: Target = {
       arch: memory.arch,

@@ -98,6 +98,9 @@ for (const c of cases) {
     });
 
     test('threads are the CPUs; the stop is on the crashing CPU with the crash as its reason', async () => {
+      const said = dc.trace.join('');
+      assert.match(said, /Opened .* It is read-only\./);
+      assert.doesNotMatch(said, /linux_banner is not readable|does not match/, 'the banner was checked and matched');
       const threads = (await dc.threadsRequest()).body.threads;
       assert.deepEqual(threads.map((t) => t.name.split(' ·')[0]), ['CPU 0', 'CPU 1']);
       if (c.scenario === 'qemu') {
