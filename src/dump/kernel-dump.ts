@@ -18,19 +18,27 @@ export interface KernelDump {
   /** The KASLR slide: runtime address − link address of the kernel image. */
   readonly kernelOffset: bigint;
   readonly vmlinux: VmlinuxIdentity;
+  /**
+   * Allocated sections linked at small addresses that KASLR does not move: x86_64's zero-based
+   * `.data..percpu`, whose symbols are offsets into each CPU's area.
+   */
+  readonly unmovedSections: ReadonlyArray<{ name: string; address: bigint }>;
   close(): void;
 }
 
-/** Symbols of an ELF file's symbol table; the first definition of a name wins. */
-export async function elfSymbols(path: string): Promise<DebugInfo> {
+const SHF_ALLOC = 2n;
+
+/** Symbols of an ELF file's symbol table (the first definition of a name wins), and its unmoved sections. */
+export async function elfSymbols(path: string): Promise<{ debugInfo: DebugInfo; unmoved: Array<{ name: string; address: bigint }> }> {
   const elf = await ElfFile.open(path);
   const symbols = new Map<string, bigint>();
   try {
     for (const s of await elf.symbols()) if (s.name && s.shndx !== 0 && !symbols.has(s.name)) symbols.set(s.name, s.value);
+    const unmoved = elf.sections.filter((s) => (s.flags & SHF_ALLOC) !== 0n && s.size > 0n && s.addr < 1n << 63n).map((s) => ({ name: s.name, address: s.addr }));
+    return { debugInfo: { symbol: async (name) => symbols.get(name), layout: async () => undefined }, unmoved };
   } finally {
     await elf.close();
   }
-  return { symbol: async (name) => symbols.get(name), layout: async () => undefined };
 }
 
 /**
@@ -41,11 +49,11 @@ export async function openKernelDump(core: string, vmlinux: string, vmlinuxArch:
   const dump = openDump(core);
   try {
     if (dump.arch !== vmlinuxArch) throw new WrongDumpError(core, `a dump of an ${dump.arch} kernel, but ${vmlinux} is an ${vmlinuxArch} kernel`);
-    const [debugInfo, identity] = await Promise.all([elfSymbols(vmlinux), vmlinuxIdentity(vmlinux)]);
+    const [{ debugInfo, unmoved }, identity] = await Promise.all([elfSymbols(vmlinux), vmlinuxIdentity(vmlinux)]);
     const target = new DumpTarget(dump, { debugInfo });
     await checkSameKernel(target, identity);
     const kernelOffset = await target.kernelOffset();
-    return { dump, target, kernelOffset, vmlinux: identity, close: () => dump.close() };
+    return { dump, target, kernelOffset, vmlinux: identity, unmovedSections: unmoved, close: () => dump.close() };
   } catch (e) {
     dump.close();
     throw e;

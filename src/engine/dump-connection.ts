@@ -3,15 +3,20 @@
  * registers and memory on a port of 127.0.0.1; the kernel is stopped for good and read-only.
  *
  * Opening checks the dump against the vmlinux (format, arch, build) before gdb starts; gdb then
- * loads the vmlinux moved by the dump's KASLR offset. Just before gdb connects, the debug info
- * the server needs is recorded from gdb (it cannot ask the gdb it serves), and the kernel's log
+ * loads the vmlinux moved by the dump's KASLR offset. Just before gdb connects, the kernel's log
  * is read for why it stopped: the stop is the panicking CPU's, and `crash` says what happened.
+ *
+ * The server's task threads need struct layouts, which it cannot ask of the gdb it serves (gdb
+ * waits for its answer). They are recorded from gdb the first time a task command needs them,
+ * while that command is answered "ask again": recording them up front would cost every open a
+ * couple of seconds (task_struct alone takes gdb about one) for a `monitor kdap` command few use.
  */
 import { openKernelDump, type KernelDump } from '../dump/kernel-dump';
 import { crashReport, type CrashReport } from '../dump/crash-report';
 import type { GdbBackend } from '../gdb/backend';
 import { quoteArg } from '../gdb/mi/parser';
 import { DebugInfoSnapshot } from '../kernel/debug-info-snapshot';
+import { DebugInfoError } from '../kernel/struct';
 import type { Arch, Target } from '../kernel/target';
 import type { FrozenCpu, FrozenKernel } from '../rsp/backend';
 import { overlayProbes } from '../rsp/overlay';
@@ -54,6 +59,8 @@ export class DumpConnection implements Connection {
   crash: CrashReport | undefined;
   private server: RspServer | undefined;
   private port = 0;
+  private snapshot: DebugInfoSnapshot | undefined;
+  private recording: Promise<void> | undefined;
 
   private constructor(
     readonly kernel: KernelDump,
@@ -74,10 +81,15 @@ export class DumpConnection implements Connection {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** gdb loads the vmlinux where the dumped kernel ran it (moved by the KASLR offset). */
+  /**
+   * gdb loads the vmlinux where the dumped kernel ran it: moved by the KASLR offset, but for
+   * the sections KASLR leaves (x86_64's zero-based per-CPU area), which keep their addresses.
+   */
   gdbSettings(): string[] {
     const offset = this.kernel.kernelOffset;
-    return offset === 0n ? [] : [`symbol-file -o 0x${offset.toString(16)} ${quoteArg(this.options.vmlinux)}`];
+    if (offset === 0n) return [];
+    const kept = this.kernel.unmovedSections.map((s) => ` -s ${quoteArg(s.name)} 0x${s.address.toString(16)}`).join('');
+    return ['symbol-file', `add-symbol-file ${quoteArg(this.options.vmlinux)} -o 0x${offset.toString(16)}${kept}`];
   }
 
   /**
@@ -89,8 +101,7 @@ export class DumpConnection implements Connection {
     // gdb read the file's banner before the vmlinux moved: the kernel has it KASLR's offset higher.
     const offset = this.kernel.kernelOffset;
     if (engine.banner && offset !== 0n) engine.banner = { ...engine.banner, address: BigInt.asUintN(64, engine.banner.address + offset) };
-    const snapshot = await DebugInfoSnapshot.record(debugInfo, ...overlayProbes);
-    const withGdbSymbols: Target = {
+    const withGdbDebugInfo: Target = {
       arch: memory.arch,
       readVirtual: (a, n) => memory.readVirtual(a, n),
       readPhysical: (a, n) => memory.readPhysical(a, n),
@@ -100,11 +111,15 @@ export class DumpConnection implements Connection {
       layout: (name) => debugInfo.layout(name),
     };
     const dump = this.kernel.dump;
-    this.crash = await bestEffort(crashReport(withGdbSymbols, dump.cpus.length), 'reading the log for the crash', undefined);
+    this.crash = await bestEffort(crashReport(withGdbDebugInfo, dump.cpus.length), 'reading the log for the crash', undefined);
     const stopCpu = this.crash?.cpu ?? 0;
     const cpus: FrozenCpu[] = dump.cpus.map((c) => ({ cpu: c.cpu, registers: c.registers, ...(this.crash && c.cpu === this.crash.cpu ? { note: this.crash.kind } : {}) }));
     const frozen: FrozenKernel = {
-      target: snapshot.withMemory(memory),
+      target: {
+        ...withGdbDebugInfo,
+        symbol: async (name) => this.recorded(debugInfo).symbol(name),
+        layout: async (name) => this.recorded(debugInfo).layout(name),
+      },
       cpus: async () => cpus,
       stop: async () => ({ cpu: stopCpu, signal: SIGTRAP }),
       frozenReason: READ_ONLY,
@@ -113,6 +128,23 @@ export class DumpConnection implements Connection {
     server.on('warning', (w) => this.hooks.trace?.(`dump server: ${w}`));
     this.port = await server.listen();
     this.server = server;
+  }
+
+  /**
+   * The debug info the server's task threads use, once recorded. The first call starts the
+   * recording and fails: gdb is waiting for the server's answer, so gdb can only be asked after
+   * that answer; the recording then runs while gdb is idle.
+   */
+  private recorded(debugInfo: Target): DebugInfoSnapshot {
+    if (this.snapshot) return this.snapshot;
+    this.recording ??= DebugInfoSnapshot.record(debugInfo, ...overlayProbes).then(
+      (s) => void (this.snapshot = s),
+      (e: unknown) => {
+        this.recording = undefined;
+        this.hooks.trace?.(`dump server: reading the task layouts: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+    throw new DebugInfoError('kdap is reading the task layouts from the vmlinux: ask again in a moment');
   }
 
   async ready(): Promise<void> {

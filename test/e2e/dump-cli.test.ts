@@ -69,7 +69,8 @@ for (const { arch, scenario } of scenarios) {
         assert.equal(i.cpus, 2);
         assert.equal(i.format, file.endsWith('.elf') ? 'elf' : file.endsWith('.flat') ? 'kdump-flattened' : 'kdump');
         assert.equal(i.producer, scenario);
-        if (/-d31/.test(name)) assert.equal(i.dumpLevel, 31);
+        // ELF has no field for makedumpfile's dump level; kdump-compressed files record it.
+        if (/-d31/.test(name) && i.format !== 'elf') assert.equal(i.dumpLevel, 31);
         if (scenario === 'qemu') assert.equal(i.crash, null, 'a running guest dumped by QEMU did not crash');
         else {
           assert.ok(i.crash && panicLine && panicCpu, `a crash is reported: ${info.stdout}`);

@@ -153,8 +153,14 @@ for (const c of cases) {
         const w = (await dc.customRequest('kdap/walk', { va: t.va, mm: 'kernel' })).body as WalkResult;
         assert.equal(w.phys, t.pa, `walk of ${t.va}`);
       }
-      const cpus = (await dc.customRequest('kdap/cpus', {})).body.cpus as Array<{ cpu: number }>;
+      const cpus = (await dc.customRequest('kdap/cpus', {})).body.cpus as Array<{ cpu: number; task?: { pid: number; comm: string } }>;
       assert.deepEqual(cpus.map((x) => x.cpu), [0, 1]);
+      if (c.scenario === 'kdump') {
+        // Per-CPU data under KASLR: the panicking CPU runs the task the console named.
+        const m = /CPU: (\d+) PID: (\d+) Comm: (\S+)/.exec(f.truths.panicConsole!.join('\n'))!;
+        const task = cpus[Number(m[1])].task;
+        assert.deepEqual(task && { pid: task.pid, comm: task.comm }, { pid: Number(m[2]), comm: m[3] });
+      }
     });
 
     test('continue, step and writes are refused: a dump is read-only', async () => {
