@@ -93,8 +93,8 @@ export class DumpConnection implements Connection {
   }
 
   /**
-   * With gdb's debug info at hand (nothing connected yet): record what the server will look up,
-   * read the log for the crash, and start serving.
+   * With gdb's debug info at hand (nothing connected yet): read the log for the crash, and
+   * start serving the dump with the crashed CPU as the stop.
    */
   async beforeConnect(engine: Engine, debugInfo: Target): Promise<void> {
     const memory = this.kernel.target;
