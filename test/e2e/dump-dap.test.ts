@@ -174,3 +174,25 @@ for (const c of cases) {
     });
   });
 }
+
+describe('a launch of what is not a dump of this vmlinux fails with the reason, leaving nothing running', { concurrency: false }, () => {
+  const fx = dumpFixture('x86_64', 'qemu');
+  test('fixture present', () => assert.ok(!('missing' in fx), 'missing' in fx ? fx.missing : ''));
+  if ('missing' in fx) return;
+  const bad: Array<[string, () => { core: string; vmlinux: string }, RegExp]> = [
+    ['garbage', () => ({ core: archFixture('x86_64').systemMap, vmlinux: archFixture('x86_64').vmlinux }), /not a kernel dump/],
+    ['another arch', () => ({ core: fx.files['elf'], vmlinux: archFixture('arm64').vmlinux }), /a dump of an x86_64 kernel, but .* is an arm64 kernel/],
+  ];
+  for (const [what, files, reason] of bad) {
+    test(what, async () => {
+      const dc = new KdapClient();
+      await dc.start();
+      try {
+        await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+        await assert.rejects(dc.launch({ type: 'kdap', request: 'launch', name: 'dump', ...files() } as DebugProtocol.LaunchRequestArguments), reason);
+      } finally {
+        await dc.endLaunch();
+      }
+    });
+  }
+});
