@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Crash dumps: open → first register and first virtual read, per format, against crash 8.0.2 loading the same dump.
+// Crash dumps: open → first register and first virtual read, per format, against crash 8.0.2 loading the same dump;
+// then the session: open → stopped with threads and the stopped CPU's top frame with its source
+// line (DumpConnection + gdb, index cached: warm), and `kdap core dmesg` against crash's `log`.
 //   node bench/core.mjs [x86_64|arm64|all] [runs]
 // Uses the dumps of scripts/fixtures-dumps.sh (a 512 MiB guest; the real kdump on x86_64). For
 // each dump, in a fresh node process (cold, like crash): open the file, read the panicking or
@@ -57,6 +59,31 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
+if (process.argv[2] === '--session') {
+  // Open → stopped with threads and a top frame with source, in a fresh process (gdb's index warm).
+  const [, , , file, vmlinux] = process.argv;
+  const { DumpConnection } = await import(path.join(root, 'out/src/engine/dump-connection.js'));
+  const { Attachment } = await import(path.join(root, 'out/src/engine/attachment.js'));
+  const { elfArch } = await import(path.join(root, 'out/src/engine/elf-arch.js'));
+  const { listFrames } = await import(path.join(root, 'out/src/gdb/mi/stack.js'));
+  const quiet = { console: () => undefined, lost: () => undefined, say: () => undefined };
+  const t0 = performance.now();
+  const arch = elfArch(vmlinux);
+  const connection = await DumpConnection.open({ core: file, vmlinux, arch }, quiet);
+  const kernel = await Attachment.start(connection, { vmlinux, arch });
+  try {
+    await kernel.connect();
+    const threads = await kernel.threads.list();
+    const stopped = threads.find((t) => t.cpu === (connection.crash?.cpu ?? 0)) ?? threads[0];
+    const [top] = await listFrames(kernel.engine.gdb, stopped.id, 0, 0);
+    const ms = performance.now() - t0;
+    console.log(JSON.stringify({ ms, threads: threads.length, func: top?.func, line: top?.line, crash: connection.crash?.title ?? null }));
+  } finally {
+    await kernel.close();
+  }
+  process.exit(0);
+}
+
 async function bannerOf(vmlinux) {
   const { vmlinuxIdentity } = await import(path.join(root, 'out/src/dump/identity.js'));
   return (await vmlinuxIdentity(vmlinux)).banner;
@@ -75,6 +102,7 @@ if (!scenarios.length) {
   process.exit(2);
 }
 const banners = {};
+const rows = [];
 console.log(`runs: ${runs}; median wall times; kdap = open + first register + first virtual read (cold process)`);
 console.log(`${'dump'.padEnd(34)} ${'size'.padStart(8)} ${'kdap open'.padStart(10)} ${'kdap first'.padStart(11)} ${'64MiB read'.padStart(11)} ${'RSS'.padStart(7)} ${'crash load'.padStart(11)} ${'ratio'.padStart(7)}`);
 for (const s of scenarios) {
@@ -100,5 +128,53 @@ for (const s of scenarios) {
   const first = median(kdap.map((m) => m.firstMs));
   const crashMs = median(crash);
   const size = fs.statSync(s.file).size / (1 << 20);
+  rows.push({ s, crashMs, crashError: crash.error, fx });
   console.log(`${`${s.arch}/${s.scenario}/${path.basename(s.file)}`.padEnd(34)} ${`${size.toFixed(0)} MiB`.padStart(8)} ${`${median(kdap.map((m) => m.openMs)).toFixed(1)} ms`.padStart(10)} ${`${first.toFixed(1)} ms`.padStart(11)} ${`${median(kdap.map((m) => m.read64Ms)).toFixed(0)} ms`.padStart(11)} ${`${median(kdap.map((m) => m.maxRssMiB)).toFixed(0)}M`.padStart(7)} ${Number.isNaN(crashMs) ? `fails`.padStart(11) : `${(crashMs / 1000).toFixed(2)} s`.padStart(11)} ${Number.isNaN(crashMs) ? ''.padStart(7) : `${(crashMs / first).toFixed(0)}x`.padStart(7)}${crash.error ? `  (crash: ${crash.error})` : ''}`);
 }
+
+// The session and the log, like with like: kdap open → stopped with threads, top frame and its
+// source line vs crash's load (both cold processes; gdb's index cache is warm, as after a
+// first session); `kdap core dmesg` vs crash's `log` (both print the whole log; each must show
+// the guest's last dmesg line).
+console.log('');
+console.log(`${'dump'.padEnd(34)} ${'kdap session'.padStart(13)} ${'ratio'.padStart(7)} ${'kdap dmesg'.padStart(11)} ${'crash log'.padStart(10)} ${'ratio'.padStart(7)}  top frame`);
+const cli = path.join(root, 'dist', 'cli.js');
+for (const { s, crashMs, fx } of rows) {
+  const truths = JSON.parse(fs.readFileSync(path.join(path.dirname(s.file), 'truths.json'), 'utf8'));
+  const lastLine = truths.dmesg[truths.dmesg.length - 1];
+  const session = [];
+  let top = '';
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--session', s.file, fx.vmlinux], { encoding: 'utf8', timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`kdap session failed on ${s.file}: ${r.stderr}`);
+    const m = JSON.parse(r.stdout.trim().split('\n').pop());
+    if (!m.func || !m.line || m.threads !== 2) throw new Error(`kdap's session did not stop with a top frame and source: ${r.stdout}`);
+    top = `${m.func}:${m.line}${m.crash ? ` (${m.crash})` : ''}`;
+    session.push(m.ms);
+  }
+  const dmesg = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [cli, 'core', 'dmesg', '--core', s.file, '--vmlinux', fx.vmlinux], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
+    const t = performance.now() - t0;
+    if (r.status !== 0 || !r.stdout.includes(lastLine)) throw new Error(`kdap core dmesg did not print the guest's last line on ${s.file}: ${r.stderr}`);
+    dmesg.push(t);
+  }
+  const crashLog = [];
+  for (let i = 0; i < runs && !Number.isNaN(crashMs); i++) {
+    const t0 = performance.now();
+    const r = spawnSync('crash', ['-s', fx.vmlinux, s.file], { input: 'log\nquit\n', encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
+    const t = performance.now() - t0;
+    if (r.status !== 0 || !r.stdout.includes(lastLine.replace(/^\[\s*[\d.]+\] /, ''))) {
+      crashLog.length = 0;
+      break;
+    }
+    crashLog.push(t);
+  }
+  const ses = median(session);
+  const dm = median(dmesg);
+  const cl = crashLog.length ? median(crashLog) : NaN;
+  const fmt = (ms) => (Number.isNaN(ms) ? 'fails' : `${(ms / 1000).toFixed(2)} s`);
+  console.log(`${`${s.arch}/${s.scenario}/${path.basename(s.file)}`.padEnd(34)} ${fmt(ses).padStart(13)} ${(Number.isNaN(crashMs) ? '' : `${(ses / crashMs).toFixed(2)}x`).padStart(7)} ${fmt(dm).padStart(11)} ${fmt(cl).padStart(10)} ${(Number.isNaN(cl) ? '' : `${(dm / cl).toFixed(2)}x`).padStart(7)}  ${top}`);
+}
+console.log('ratios: kdap / crash (below 1: kdap is faster). crash "fails" where it cannot read the dump.');

@@ -19,5 +19,5 @@ export function requireStopped(a: Attached, what: string): void {
 
 /** Requests that would run the kernel, on a connection that cannot (a dump). */
 export function requireResumable(a: Attached): void {
-  if (!a.kernel.connection.capabilities.resume) throw new UserError(`The kernel cannot run: ${a.kernel.connection.name} is a snapshot.`);
+  if (!a.kernel.connection.capabilities.resume) throw new UserError(`The kernel cannot run, step or pause: ${a.kernel.connection.name} is read-only.`);
 }

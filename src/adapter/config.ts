@@ -26,6 +26,8 @@ interface CommonArguments {
 type QemuArguments = Pick<QemuLaunchConfig, 'kernel' | 'initrd' | 'append' | 'machine' | 'cpu' | 'smp' | 'memory' | 'qemuPath' | 'qemuArgs'>;
 
 export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, CommonArguments, QemuArguments {
+  /** A crash dump to open (instead of booting `kernel`): a stopped, read-only session. */
+  core?: string;
   stopAt?: string;
   serialConsole?: boolean;
 }
@@ -62,6 +64,12 @@ export function checkLaunch(args: LaunchArguments): LaunchArguments {
   if (args.memory !== undefined && !/^\d+[KMGT]?$/i.test(args.memory)) {
     throw new UserError(`"memory" must look like "512M" or "2G", not ${JSON.stringify(args.memory)}.`);
   }
+  return args;
+}
+
+export function checkDumpLaunch(args: LaunchArguments): LaunchArguments {
+  requireFile('crash dump', args.core, 'Set "core" to a kdump vmcore or a QEMU dump-guest-memory file.');
+  requireFile('vmlinux', args.vmlinux, 'Set "vmlinux" to the ELF kernel with debug info (CONFIG_DEBUG_INFO) of the dumped kernel.');
   return args;
 }
 

@@ -17,7 +17,7 @@ export async function readMemory(a: Attached, args: DebugProtocol.ReadMemoryArgu
 }
 
 export async function writeMemory(a: Attached, args: DebugProtocol.WriteMemoryArguments): Promise<DebugProtocol.WriteMemoryResponse['body']> {
-  if (!a.kernel.connection.capabilities.writeMemory) throw new UserError(`Memory cannot be written through ${a.kernel.connection.name}.`);
+  if (!a.kernel.connection.capabilities.writeMemory) throw new UserError(`Memory cannot be written${a.kernel.connection.capabilities.resume ? ` through ${a.kernel.connection.name}` : `: ${a.kernel.connection.name} is read-only`}.`);
   const address = BigInt(args.memoryReference) + BigInt(args.offset ?? 0);
   const bytes = Buffer.from(args.data, 'base64');
   await data.writeMemory(a.kernel.engine.gdb, address, bytes);

@@ -26,19 +26,20 @@ import { bestEffort, errorText, swallowedErrors, type Swallowed, UserError } fro
 import { dedupeFtraceLocations } from '../engine/ftrace';
 import { attachGdbstub, launchQemu } from '../engine/gdbstub-connection';
 import { checkKgdbOptions, KgdbConnection } from '../engine/kgdb-connection';
+import { DumpConnection } from '../engine/dump-connection';
 import type { ModuleSymbolsHooks } from '../engine/module-symbols';
 import { SourceMapper } from '../engine/sources';
 import { stepOut } from '../engine/step-out';
 import type { Arch } from '../kernel/target';
 import { requireResumable, type Attached } from './attached';
 import { Breakpoints, kernelExceptions, toDapBreakpoint } from './breakpoints';
-import { AttachArguments, checkAttach, checkLaunch, LaunchArguments } from './config';
+import { AttachArguments, checkAttach, checkDumpLaunch, checkLaunch, LaunchArguments } from './config';
 import { evaluate } from './evaluate';
 import { disassemble, readMemory, writeMemory } from './memory';
 import type { CustomEvents } from './protocol';
 import { customRequests, isCustomRequest, type RequestContext } from './requests';
 import { StackTraces } from './stack-trace';
-import { Stops } from './stops';
+import { Stops, crashThread } from './stops';
 import { decodeFrameId } from './handles';
 import { Variables } from './variables';
 
@@ -107,7 +108,9 @@ export class KdapSession extends DebugSession {
 
   protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
     void this.guard(response, () =>
-      this.begin(args, checkLaunch, (arch) => launchQemu({ ...args, arch }, this.connectionHooks(args)), { booted: false, stopAt: args.stopAt ?? 'start_kernel' }),
+      args.core
+        ? this.begin(args, checkDumpLaunch, (arch) => DumpConnection.open({ core: args.core!, vmlinux: args.vmlinux!, arch }, this.connectionHooks(args)), { booted: true, stopAt: 'here' })
+        : this.begin(args, checkLaunch, (arch) => launchQemu({ ...args, arch }, this.connectionHooks(args)), { booted: false, stopAt: args.stopAt ?? 'start_kernel' }),
     );
   }
 
@@ -225,10 +228,15 @@ export class KdapSession extends DebugSession {
     this.reporting = true;
     if (stopAt === 'reset' || stopAt === 'here') {
       if (this.bannerPending) await this.verifyBanner(true);
-      // Every CPU is halted here too; without the flag VS Code shows the others as running.
-      const entry = new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1) as DebugProtocol.StoppedEvent;
-      entry.body.allThreadsStopped = true;
-      this.sendEvent(entry);
+      const crash = kernel.connection.crash;
+      if (crash) {
+        this.sendEvent(this.stops.crashed(crash, await crashThread(kernel, crash.cpu)));
+      } else {
+        // Every CPU is halted here too; without the flag VS Code shows the others as running.
+        const entry = new StoppedEvent('entry', engine.stopInfo?.threadId ?? 1) as DebugProtocol.StoppedEvent;
+        entry.body.allThreadsStopped = true;
+        this.sendEvent(entry);
+      }
       return;
     }
     if (stopAt !== 'none') {
@@ -510,7 +518,7 @@ export class KdapSession extends DebugSession {
 
   private writable(): Attached {
     const a = this.requireAttached();
-    if (!a.kernel.connection.capabilities.writeMemory) throw new UserError(`Variables cannot be written through ${a.kernel.connection.name}.`);
+    if (!a.kernel.connection.capabilities.writeMemory) throw new UserError(`Variables cannot be written${a.kernel.connection.capabilities.resume ? ` through ${a.kernel.connection.name}` : `: ${a.kernel.connection.name} is read-only`}.`);
     return a;
   }
 

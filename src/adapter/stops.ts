@@ -10,6 +10,8 @@ import * as data from '../gdb/mi/data';
 import type { StopInfo } from '../engine/engine';
 import { bestEffort, errorText } from '../engine/errors';
 import { describeSite, faultSite, type FaultSite } from '../engine/exceptions';
+import type { Attachment } from '../engine/attachment';
+import type { Connection } from '../engine/connection';
 import type { Attached } from './attached';
 
 export class Stops {
@@ -74,6 +76,17 @@ export class Stops {
     return event;
   }
 
+  /** The first stop of a kernel that crashed (a dump): the crash is the exception, on its CPU's thread. */
+  crashed(crash: Crash, thread: number): DebugProtocol.StoppedEvent {
+    const what = crash.kind === 'panic' ? 'Kernel panic' : `Kernel ${crash.kind === 'oops' || crash.kind === 'null-deref' ? 'Oops' : crash.kind}`;
+    this.lastException = { filter: crash.kind, description: crash.cause ? `${crash.title} (after ${crash.cause})` : crash.title };
+    const event = new StoppedEvent('exception', thread) as DebugProtocol.StoppedEvent;
+    event.body.allThreadsStopped = true;
+    event.body.description = `Paused on ${what}`;
+    event.body.text = this.lastException.description;
+    return event;
+  }
+
   exceptionInfo(): DebugProtocol.ExceptionInfoResponse['body'] {
     const ex = this.lastException;
     return {
@@ -85,6 +98,14 @@ export class Stops {
         : undefined,
     };
   }
+}
+
+type Crash = NonNullable<Connection['crash']>;
+
+/** The gdb thread of the CPU that crashed, else the thread of the stop. */
+export async function crashThread(kernel: Attachment, cpu: number | undefined): Promise<number> {
+  const threads = cpu === undefined ? [] : await bestEffort(kernel.target.threads(), 'listing the CPUs', []);
+  return threads.find((t) => t.cpu === cpu)?.threadId ?? kernel.engine.stopInfo?.threadId ?? 1;
 }
 
 /** A logpoint's message with each `{expression}` evaluated in the stopped frame. */

@@ -6,3 +6,4 @@ import './cpus';
 import './walk';
 import './modules';
 import './dmesg';
+import './core';

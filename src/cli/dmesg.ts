@@ -6,6 +6,7 @@
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
+import type { DmesgResult } from '../engine/json';
 
 const usage = 'usage: kdap dmesg [--remote HOST:PORT] --vmlinux VMLINUX [--gdb GDB] [--caller] [--json]';
 
@@ -18,6 +19,18 @@ ${attachHelp}
   --caller             add each record's caller id ([T123] or [C1]), like CONFIG_PRINTK_CALLER
   --json               the records as JSON (sequence, timestamp, level, caller, text)`;
 
+export function printDmesg(log: DmesgResult, json: boolean, who: string): void {
+  if (json) {
+    const { text: _text, ...rest } = log;
+    process.stdout.write(JSON.stringify(rest, null, 2) + '\n');
+  } else {
+    process.stdout.write(log.text);
+  }
+  if (log.lost > 0 || log.truncated > 0) {
+    process.stderr.write(`${who}: ${log.lost} record(s) without text, ${log.truncated} older record(s) left out\n`);
+  }
+}
+
 register('dmesg', {
   summary: 'the kernel log (printk ring buffer) of a live kernel',
   help,
@@ -26,15 +39,7 @@ register('dmesg', {
     for (const flag of args.flags) if (flag !== 'json' && flag !== 'caller') throw new UsageError(`unknown option --${flag}\n${usage}`);
     if (args.positional.length > 0) throw new UsageError(usage);
     const log = await withKernel(attachOptions(args, usage), (views) => views.dmesg({ callerId: args.flags.has('caller') }));
-    if (args.flags.has('json')) {
-      const { text: _text, ...rest } = log;
-      process.stdout.write(JSON.stringify(rest, null, 2) + '\n');
-    } else {
-      process.stdout.write(log.text);
-    }
-    if (log.lost > 0 || log.truncated > 0) {
-      process.stderr.write(`kdap dmesg: ${log.lost} record(s) without text, ${log.truncated} older record(s) left out\n`);
-    }
+    printDmesg(log, args.flags.has('json'), 'kdap dmesg');
     return 0;
   },
 });

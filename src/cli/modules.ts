@@ -7,6 +7,7 @@ import { moduleInfo, defaultModuleCacheDir } from '../engine/module-symbols';
 import { ModuleFiles } from '../engine/module-files';
 import type { ModuleInfo } from '../engine/json';
 import { kernelRelease, listModules } from '../kernel/module';
+import type { Target } from '../kernel/target';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
@@ -24,11 +25,32 @@ ${attachHelp}
                        searched: /lib/modules/RELEASE, /usr/lib/debug, build ids
   --json               JSON output (addresses are "0x…" strings)`;
 
-function table(modules: readonly ModuleInfo[]): string {
+export function moduleTable(modules: readonly ModuleInfo[]): string {
   const rows = modules.map((m) => [m.name, m.state, m.base, String(m.size), String(Object.keys(m.sections).length), m.symbolFile ?? '(none)']);
   const head = ['NAME', 'STATE', 'BASE', 'SIZE', 'SECTIONS', 'SYMBOL FILE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** The loaded modules with the symbol file kdap would load for each, and notes for stderr. */
+export async function modulesWithFiles(target: Target, vmlinux: string, modulePaths: readonly string[]): Promise<{ modules: ModuleInfo[]; notes: string[] }> {
+  const notes: string[] = [];
+  const found = await listModules(target);
+  const release = await bestEffort(kernelRelease(target), 'reading the kernel release');
+  const files = new ModuleFiles({ modulePaths, release, vmlinux, cacheDir: defaultModuleCacheDir() });
+  const modules: ModuleInfo[] = [];
+  for (const m of found) {
+    const file = await files.find({ name: m.name, buildId: m.buildId, srcversion: m.srcversion, sections: m.sections });
+    if (!file) notes.push(`${m.name}: no symbol file found`);
+    for (const w of file?.warnings ?? []) notes.push(`${m.name}: ${w}`);
+    modules.push(moduleInfo(m, file?.path ?? null));
+  }
+  return { modules, notes };
+}
+
+export function printModules(modules: readonly ModuleInfo[], notes: readonly string[], json: boolean, who: string): void {
+  process.stdout.write((json ? JSON.stringify(modules, null, 2) : moduleTable(modules)) + '\n');
+  for (const n of notes) process.stderr.write(`${who}: ${n}\n`);
 }
 
 register('modules', {
@@ -39,22 +61,8 @@ register('modules', {
     for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);
     if (args.positional.length > 0) throw new UsageError(usage);
     const options = attachOptions(args, usage);
-    const notes: string[] = [];
-    const modules = await withKernel(options, async (views) => {
-      const found = await listModules(views.target);
-      const release = await bestEffort(kernelRelease(views.target), 'reading the kernel release');
-      const files = new ModuleFiles({ modulePaths: args.options.get('module-path') ?? [], release, vmlinux: options.vmlinux, cacheDir: defaultModuleCacheDir() });
-      const out: ModuleInfo[] = [];
-      for (const m of found) {
-        const file = await files.find({ name: m.name, buildId: m.buildId, srcversion: m.srcversion, sections: m.sections });
-        if (!file) notes.push(`${m.name}: no symbol file found`);
-        for (const w of file?.warnings ?? []) notes.push(`${m.name}: ${w}`);
-        out.push(moduleInfo(m, file?.path ?? null));
-      }
-      return out;
-    });
-    process.stdout.write((args.flags.has('json') ? JSON.stringify(modules, null, 2) : table(modules)) + '\n');
-    for (const n of notes) process.stderr.write(`kdap modules: ${n}\n`);
+    const { modules, notes } = await withKernel(options, (views) => modulesWithFiles(views.target, options.vmlinux, args.options.get('module-path') ?? []));
+    printModules(modules, notes, args.flags.has('json'), 'kdap modules');
     return 0;
   },
 });

@@ -21,7 +21,7 @@ ${attachHelp}
                        ones, the default) or pid:N (that task's mm)
   --json               JSON output (addresses are "0x…" strings)`;
 
-function text(w: WalkResult): string {
+export function walkText(w: WalkResult): string {
   const lines = [`${w.va}:`];
   for (const l of w.levels) {
     const next = l.next ? ` -> ${l.next}` : '';
@@ -48,7 +48,7 @@ register('walk', {
       for (const va of args.positional) out.push(await views.walk({ va, cpu: cpu ?? 0, mm }));
       return out;
     });
-    process.stdout.write((args.flags.has('json') ? JSON.stringify(walks, null, 2) : walks.map(text).join('\n')) + '\n');
+    process.stdout.write((args.flags.has('json') ? JSON.stringify(walks, null, 2) : walks.map(walkText).join('\n')) + '\n');
     // Like a failed lookup: the exit status says whether every address was mapped.
     return walks.every((w) => w.phys !== null) ? 0 : 1;
   },

@@ -84,6 +84,7 @@ export class Attachment {
 
   /** Reaches the kernel: waits until the connection is ready, connects gdb, lets the connection look. */
   async connect(): Promise<void> {
+    await this.connection.beforeConnect?.(this.engine, this.target);
     await this.engine.connect(this.connection);
     await this.connection.connected(this.engine, this.target);
   }

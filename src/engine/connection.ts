@@ -67,11 +67,21 @@ export interface Connection {
   readonly kernelMemory: 'stub' | 'direct-map';
   /** Where page walks start: the CPUs' paging registers, or kernel tables (`init_mm.pgd`, `mm->pgd`). */
   readonly pageTableRoots: 'registers' | 'kernel-data';
+  /**
+   * Why a kernel that cannot run stopped, when it says so (a dump of a panic or an Oops, read
+   * from its log): the first stop is shown as that exception, on the CPU that crashed.
+   */
+  readonly crash?: { readonly kind: string; readonly title: string; readonly cause?: string; readonly cpu?: number };
   /** Ending the session ends the kernel (a QEMU kdap started); else gdb detaches and it runs on. */
   readonly ownsKernel: boolean;
 
   /** gdb settings this connection needs, run before the user's setupCommands. */
   gdbSettings(arch: Arch): string[];
+  /**
+   * Before gdb connects, with gdb's debug info at hand (`debugInfo` answers symbols and layouts
+   * from the vmlinux; nothing may be read from it yet): what a server of kdap's own records.
+   */
+  beforeConnect?(engine: Engine, debugInfo: Target): Promise<void>;
   /** Resolves when gdb may connect (kgdb: once the kernel waits in kgdb). */
   ready(): Promise<void>;
   /** After gdb connected: learns what the stub is, and tells the user what they should know. */

@@ -74,7 +74,10 @@ export function resolveKdapConfiguration(
   // The guest console gets a terminal of its own (console.ts) rather than the Debug Console.
   config.serialTerminal ??= true;
 
-  if (launch) {
+  if (launch && config.core !== undefined) {
+    // A crash dump: nothing boots, so no QEMU settings; the dump must be named.
+    if (typeof config.core !== 'string' || config.core === '') return { error: '"core" must name the crash dump to open (a vmcore or a QEMU dump-guest-memory file).' };
+  } else if (launch) {
     if (!config.qemuPath && settings.qemuPath) config.qemuPath = settings.qemuPath;
     config.smp ??= launchDefaults.smp;
     config.memory ??= launchDefaults.memory;
@@ -113,6 +116,8 @@ export async function vmlinuxCandidates(config: KdapConfiguration, folder: strin
   const out: string[] = [];
   const m = typeof config.kernel === 'string' ? /^(.*)\/arch\/[^/]+\/boot\/[^/]+$/.exec(config.kernel) : null;
   if (m?.[1]) out.push((await buildOfImage(config.kernel!)).vmlinux ?? path.join(m[1], 'vmlinux'));
+  // A dump is often kept next to its kernel's vmlinux.
+  if (typeof config.core === 'string' && config.core) out.push(path.join(path.dirname(config.core), 'vmlinux'));
   if (folder) out.push(path.join(folder, 'vmlinux'));
   return out;
 }
@@ -130,7 +135,8 @@ export async function checkFiles(config: KdapConfiguration, folder?: string): Pr
   }
   const files: [string, string | undefined][] = [
     ['vmlinux', config.vmlinux],
-    ...(config.request === 'launch'
+    ...(config.request === 'launch' && config.core !== undefined ? ([['core', config.core]] as [string, string | undefined][]) : []),
+    ...(config.request === 'launch' && config.core === undefined
       ? ([
           ['kernel', config.kernel],
           ['initrd', config.initrd],
@@ -217,7 +223,7 @@ export class KdapConfigurationProvider implements vscode.DebugConfigurationProvi
       const tree = await this.builds.sourceTreeFor(config.vmlinux);
       if (tree) config.sourceRoot = tree;
     }
-    if (config.request === 'launch' && !config.initrd) await withMinimalInitrd(config);
+    if (config.request === 'launch' && config.core === undefined && !config.initrd) await withMinimalInitrd(config);
     return config;
   }
 }

@@ -9,6 +9,7 @@ import { Ctx } from './ctx';
 import { registerPointerHover } from './hover';
 import { registerPickers } from './pickers';
 import { registerOops } from './oops';
+import { registerCrashDump } from './crash-dump';
 
 let ctx: Ctx | undefined;
 
@@ -25,6 +26,7 @@ export function activate(extCtx: vscode.ExtensionContext): KdapApi {
     registerCommands(ctx);
     registerPickers(ctx, ctx.builds);
     registerOops(ctx);
+    registerCrashDump(ctx);
     registerPointerHover(ctx);
     ctx.startLanguageClientOnDemand();
     ctx.watchSettings();

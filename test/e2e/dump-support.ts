@@ -3,6 +3,7 @@
  * the guests printed), and debug info for a DumpTarget from gdb over the vmlinux with no target
  * connected, the way the live session gets symbols and layouts.
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GdbBackend } from '../../src/gdb/backend';
@@ -103,4 +104,22 @@ export class GdbDebugInfo implements DebugInfo {
   close(): Promise<void> {
     return this.gdb.stop();
   }
+}
+
+/**
+ * The guest's dmesg lines end at its last one in kdap's log, in order. A line the console
+ * garbled (a kernel message printed into the middle of it: two timestamps) is left out of the
+ * comparison, and so is the line it replaced.
+ */
+export function assertTail(ours: string[], theirs: string[], what: string): number {
+  const clean = theirs.filter((l) => (l.match(/\[\s*\d+\.\d{6}\]/g) ?? []).length === 1 && /^\[\s*\d+\.\d{6}\] /.test(l));
+  const last = clean[clean.length - 1];
+  const at = ours.lastIndexOf(last);
+  assert.ok(at >= 0, `${what}: the guest's last dmesg line is not in kdap's log: ${last}`);
+  const window = ours.slice(Math.max(0, at - theirs.length - 1), at + 1);
+  let i = 0;
+  for (const line of window) if (line === clean[i]) i++;
+  assert.equal(i, clean.length, `${what}: the guest's lines, in order, end kdap's log; missing from ${clean[i]}`);
+  assert.ok(clean.length >= theirs.length - 2, `${what}: at most one garbled line in the guest's dmesg`);
+  return at;
 }

@@ -25,7 +25,7 @@ interface SchemaProperty {
 }
 
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-  contributes: { debuggers: Array<{ type: string; configurationAttributes: Record<'launch' | 'attach', { properties: Record<string, SchemaProperty>; required?: string[] }> }> };
+  contributes: { debuggers: Array<{ type: string; configurationAttributes: Record<'launch' | 'attach', { properties: Record<string, SchemaProperty>; required?: string[]; anyOf?: Array<{ required: string[] }> }> }> };
 };
 const schema = manifest.contributes.debuggers.find((d) => d.type === 'kdap')!.configurationAttributes;
 
@@ -75,7 +75,8 @@ function compare(what: string, type: ts.Type, properties: Record<string, SchemaP
 describe('the launch/attach schema in package.json', () => {
   test('launch: every LaunchArguments key is in the schema, and no other, with its type', () => {
     compare('launch', interfaceType(configFile, 'LaunchArguments'), schema.launch.properties);
-    assert.deepEqual(schema.launch.required, ['kernel']);
+    // A launch boots a kernel image or opens a crash dump.
+    assert.deepEqual(schema.launch.anyOf, [{ required: ['kernel'] }, { required: ['core'] }]);
   });
 
   test('attach: every AttachArguments key is in the schema, and no other, with its type', () => {

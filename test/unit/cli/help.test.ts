@@ -32,10 +32,21 @@ describe('kdap help and version', () => {
     }
   });
 
+  it('kdap core: a missing or unknown subcommand is a usage error; a missing dump file is named', () => {
+    const bare = kdap('core');
+    assert.equal(bare.status, 2);
+    assert.match(bare.stderr, /usage: kdap core info/);
+    assert.equal(kdap('core', 'frobnicate', '--core', 'x').status, 2);
+    assert.equal(kdap('core', 'info', '--vmlinux', cli).status, 2, '--core is required');
+    const missing = kdap('core', 'info', '--core', '/nonexistent/vmcore', '--vmlinux', cli);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /dump '\/nonexistent\/vmcore' does not exist/);
+  });
+
   it('--help lists the commands and exits 0; no arguments prints it to stderr and exits 2', () => {
     const help = kdap('--help');
     assert.equal(help.status, 0, help.stderr);
-    assert.deepEqual(listedCommands(help.stdout).sort(), ['cpus', 'dap', 'dmesg', 'modules', 'oops', 'walk']);
+    assert.deepEqual(listedCommands(help.stdout).sort(), ['core', 'cpus', 'dap', 'dmesg', 'modules', 'oops', 'walk']);
     const bare = kdap();
     assert.equal(bare.status, 2);
     assert.equal(bare.stdout, '');
