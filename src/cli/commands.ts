@@ -6,3 +6,5 @@ import './cpus';
 import './walk';
 import './modules';
 import './dmesg';
+import './ps';
+import './bt';

@@ -157,6 +157,15 @@ export async function taskStacks(source: TaskThreadSource, pids: readonly number
   };
 }
 
+/**
+ * What gdb's frames of the thread with this RSP id are, newest first: inlined, a tail call gdb
+ * made up, or an ordinary frame. MI's frame lists do not say.
+ */
+export async function frameKinds(gdb: GdbBackend, tid: number, limit: number): Promise<Array<'inline' | 'tailcall' | 'normal'>> {
+  const raw = (await gdbFrames(gdb, [tid], limit))[tid];
+  return (raw?.frames ?? []).map(([, kind]) => kind || 'normal');
+}
+
 /** [name, kind, pc, filename, fullname, line] as the Python below writes them. */
 type RawFrame = [string | null, '' | 'inline' | 'tailcall', string, string | null, string | null, number];
 
