@@ -23,6 +23,8 @@ export interface AttachOptions {
   gdbPath?: string;
   /** Put the task overlay between gdb and the stub (`kdap ps`, `kdap bt`). */
   tasks?: boolean;
+  /** Folders with module .ko files, for commands that load the loaded modules' symbols. */
+  modulePaths?: readonly string[];
 }
 
 /** QEMU's `-s` (= `-gdb tcp::1234`). */
@@ -47,7 +49,7 @@ export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
 /** Runs `body` with the kernel halted and its views ready; always detaches and ends gdb. */
 export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews<LiveTarget>, engine: Engine, kernel: Attachment) => Promise<T>): Promise<T> {
   const connection = attachGdbstub(options.remote);
-  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch: elfArch(options.vmlinux), gdbPath: options.gdbPath, tasks: options.tasks });
+  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch: elfArch(options.vmlinux), gdbPath: options.gdbPath, tasks: options.tasks, modulePaths: options.modulePaths });
   const engine = kernel.engine;
   let connected = false;
   let resume = true;

@@ -4,7 +4,7 @@ import { option, parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
-const usage = 'usage: kdap bt [--remote HOST:PORT] --vmlinux VMLINUX [--gdb GDB] [--source DIR] [--json] (--pid PID... | --all)';
+const usage = 'usage: kdap bt [--remote HOST:PORT] --vmlinux VMLINUX [--gdb GDB] [--source DIR] [--module-path DIR]... [--json] (--pid PID... | --all)';
 
 const help = `${usage}
 
@@ -17,6 +17,8 @@ ${attachHelp}
   --pid PID            a task (repeatable)
   --all                every task (the idle tasks, pid 0, are left out)
   --source DIR         the kernel source tree: files are given relative to it
+  --module-path DIR    a folder searched (recursively) for the loaded modules' .ko files, so
+                       frames in modules have names and lines; may be repeated
   --json               JSON output: {"stacks":[{"pid","frames":[{"function","file","line","pc",
                        "inlined","tailCall"?}]}]} (pc as a "0x…" string)`;
 
@@ -37,7 +39,7 @@ register('bt', {
   summary: 'kernel stacks of tasks of a live kernel',
   help,
   run: async (argv) => {
-    const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'pid', 'source']);
+    const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'pid', 'source', 'module-path']);
     for (const flag of args.flags) if (flag !== 'json' && flag !== 'all') throw new UsageError(`unknown option --${flag}\n${usage}`);
     if (args.positional.length > 0) throw new UsageError(usage);
     const pids = (args.options.get('pid') ?? []).map((p) => {
@@ -47,7 +49,9 @@ register('bt', {
     const all = args.flags.has('all');
     if (all === (pids.length > 0)) throw new UsageError(`give --pid PID (one or more) or --all\n${usage}`);
     const options = attachOptions(args, usage);
-    const { report, rows } = await withKernel({ ...options, tasks: true }, async (_views, engine, kernel) => {
+    const modulePaths = args.options.get('module-path');
+    const { report, rows } = await withKernel({ ...options, tasks: true, modulePaths }, async (_views, engine, kernel) => {
+      if (modulePaths) await kernel.modules.start(true);
       const connection = kernel.taskOverlay!;
       const overlay = await connection.overlay;
       const source = taskThreadSource(engine.gdb, overlay.tasks, { ids: connection.flavour === 'kgdb' ? 'pids' : 'task-ids', whileStopped: (fn) => overlay.whileStopped(fn) });

@@ -242,7 +242,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   /** The thread as the stub knows it: gdb's 0 / -1 mean the thread of the last stop. */
   private stubThread(id: string): string | undefined {
     const { tid } = parseThreadId(id);
-    if (tid <= 0) return this.session.stopThread;
+    if (tid === 0 || tid === -1) return this.session.stopThread;
     return id;
   }
 

@@ -78,7 +78,7 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       bt = JSON.parse(b.stdout) as StacksReport;
       const pt = await kdap('ps', '--remote', remote, '--vmlinux', fx.vmlinux);
       psText = pt.stdout;
-      const bb = await kdap('bt', '--pid', String(dsleep), '--pid', '1', '--remote', remote, '--vmlinux', fx.vmlinux);
+      const bb = await kdap('bt', '--pid', String(dsleep), '--pid', '1', '--remote', remote, '--vmlinux', fx.vmlinux, '--module-path', path.dirname(fx.kmod.ko));
       btText = bb.stdout;
       second = parseTruth((await guest.run(`${TRUTH_AWK}`, 180_000)).output);
     });
@@ -146,6 +146,8 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       assert.match(btText, / in context_switch at \S+:\d+ \[inlined\]$/m);
       assert.match(btText, /^PID 1 \([^)]+\) S task 0x[0-9a-f]+$/m);
       assert.match(btText, / in msleep at /);
+      // With --module-path the module's frame has its name and line.
+      assert.match(btText, new RegExp(` in kdap_test_dsleep at \\S*kdap_test\\.c:${fx.kmod.lines.dsleep}$`, 'm'));
     });
 
     test('bad input: no task, no pids, a gdbstub that is not there', async () => {
