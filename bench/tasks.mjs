@@ -11,7 +11,9 @@
 //           frame-view gdb's `frame view SP PC` from the switch frame, then older frames
 //           regwrite   write the switch frame into a CPU's registers, unwind, write them back
 //   per stop          what `-thread-info` (a front end listing threads at each stop) costs with
-//                      no task exposed and with every task exposed, in time and stub packets
+//                      no task exposed and with every task exposed, in time and stub packets;
+//                      and a session's stop (interrupt, thread list, the stopped thread's frames)
+//                      with gdb straight on QEMU's gdbstub against through the overlay
 //
 // Every contender's output is checked: lists by row count, stacks by their function names
 // against the overlay's (which test/e2e/tasks-rsp.test.ts checks against /proc/<pid>/stack).
@@ -39,9 +41,10 @@ const wantTasks = 150;
 const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap');
 const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8'));
 const fx = manifest.arches[arch];
-const { QemuProcess } = out('adapter', 'qemu.js');
-const { Engine } = out('adapter', 'engine.js');
-const { LiveTarget } = out('adapter', 'live-target.js');
+const { QemuProcess } = out('engine', 'qemu.js');
+const { Engine } = out('engine', 'engine.js');
+const { LiveTarget } = out('engine', 'live-target.js');
+const { GdbstubConnection } = out('engine', 'gdbstub-connection.js');
 const { DebugInfoSnapshot } = out('kernel', 'debug-info-snapshot.js');
 const { overlayProbes, TaskOverlay } = out('rsp', 'overlay.js');
 const { taskThreadId } = out('rsp', 'thread-id.js');
@@ -134,13 +137,13 @@ async function main() {
     await engine.gdb.console(`add-symbol-file ${fx.kmod.ko} ${moduleText}`, 60_000);
     const py = path.join(dir, 'tasks.py');
     fs.writeFileSync(py, PY);
-    const live = new LiveTarget(engine.gdb, arch, { qemu: () => true });
+    const live = new LiveTarget(engine.gdb, arch, { physical: () => 'stub' });
     const debugInfo = await DebugInfoSnapshot.record(live, ...overlayProbes);
     const socket = net.connect({ host: '127.0.0.1', port: Number(qemu.gdbAddress.split(':')[1]) });
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     overlay = new TaskOverlay({ arch, flavour: 'qemu', stub: socket, debugInfo });
     const stub = () => overlay.stubStats;
-    await engine.connect(`127.0.0.1:${await overlay.listen()}`);
+    await engine.connect(new GdbstubConnection(`127.0.0.1:${await overlay.listen()}`));
     await engine.gdb.console(`source ${py}`, 60_000);
     const gdbPy = async (call) => engine.gdb.console(`python ${call}`, 300_000);
 
@@ -250,6 +253,52 @@ async function main() {
       }
       console.log(`  tasks ${exposure.padEnd(5)} ${String(count).padStart(4)} threads  ${ms(median(times)).padStart(10)}  ${String(stubPackets).padStart(5)} stub packets`);
     }
+
+    // ---- a session's stop, straight to QEMU and through the overlay ----
+    // Every debug session now goes through the overlay: what does that cost a stop? The same
+    // front-end work (the thread list, the stopped thread's frames) with gdb connected each way.
+    await engine.gdb.console('monitor kdap tasks none', 60_000);
+    await engine.gdb.send('-target-detach', [], 30_000);
+    await overlay.close();
+    const routes = {
+      direct: async () => qemu.gdbAddress,
+      overlay: async () => {
+        const s = net.connect({ host: '127.0.0.1', port: Number(qemu.gdbAddress.split(':')[1]) });
+        await new Promise((resolve, reject) => s.once('connect', resolve).once('error', reject));
+        overlay = new TaskOverlay({ arch, flavour: 'qemu', stub: s, debugInfo });
+        return `127.0.0.1:${await overlay.listen()}`;
+      },
+    };
+    const stops = {};
+    for (const [name, address] of Object.entries(routes)) {
+      await engine.connect(new GdbstubConnection(await address()));
+      stops[name] = [];
+      let frames = 0;
+      for (let r = 0; r <= rounds; r++) {
+        await engine.gdb.send('-exec-continue', [], 30_000);
+        await new Promise((res) => setTimeout(res, 200));
+        const { ms: t, result } = await timed(async () => {
+          const stopped = new Promise((res) => {
+            const on = (e) => {
+              if (e.cls !== 'stopped') return;
+              engine.gdb.off('exec', on);
+              res(e.results);
+            };
+            engine.gdb.on('exec', on);
+          });
+          await engine.gdb.send('-exec-interrupt', [], 30_000);
+          const at = await stopped;
+          await engine.gdb.send('-thread-info', [], 60_000);
+          const f = await engine.gdb.send('-stack-list-frames', ['--thread', String(at['thread-id'] ?? 1), '0', '19'], 60_000);
+          return f.results.stack?.length ?? 0;
+        });
+        if (r > 0) stops[name].push(t);
+        frames = result;
+      }
+      console.log(`${name === 'direct' ? '\nper stop: interrupt + -thread-info + the stopped thread\'s frames, as a session does\n' : ''}  ${name.padEnd(8)} ${ms(median(stops[name])).padStart(10)}  (${frames} frames)${name === 'overlay' ? `  ×${(median(stops.overlay) / median(stops.direct)).toFixed(2)} direct` : ''}`);
+      await engine.gdb.send('-target-detach', [], 30_000);
+    }
+    overlay = undefined;
   } finally {
     await overlay?.close().catch(() => undefined);
     await engine?.gdb.stop().catch(() => undefined);
@@ -264,7 +313,7 @@ async function kgdbMain() {
   const support = require(path.join(root, 'out', 'test', 'e2e', 'tasks-support.js'));
   const { openLink, parseLinkSpec } = out('kgdb', 'link.js');
   const { KgdbProxy } = out('kgdb', 'proxy.js');
-  const { kgdbGdbSettings } = out('adapter', 'kgdb-target.js');
+  const { kgdbGdbSettings } = out('engine', 'kgdb-target.js');
   console.log(`tasks bench over kgdb, ${arch}, kernel ${k.release}`);
   const b = await support.bootKgdb(arch, k, dir);
   const links = [];
@@ -304,7 +353,7 @@ async function kgdbMain() {
     // plain gdb on the proxy's port
     await proxy.acquire(60_000);
     engine = await startGdb();
-    const connectPlain = await measure(() => engine.connect(`127.0.0.1:${proxyPort}`));
+    const connectPlain = await measure(() => engine.connect(new GdbstubConnection(`127.0.0.1:${proxyPort}`)));
     const plainThreads = await measure(() => engine.gdb.console('info threads', 600_000));
     const plainBt = await measure(async () => {
       await engine.gdb.console(switchTo(dsleep), 600_000);
@@ -317,12 +366,12 @@ async function kgdbMain() {
     // kdap: the overlay on the same port, after a new break-in
     await proxy.acquire(60_000);
     engine = await startGdb();
-    const live = new LiveTarget(engine.gdb, arch, { qemu: () => false });
+    const live = new LiveTarget(engine.gdb, arch, { physical: () => 'none' });
     const debugInfo = await DebugInfoSnapshot.record(live, ...overlayProbes);
     const socket = net.connect({ host: '127.0.0.1', port: proxyPort });
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     overlay = new TaskOverlay({ arch, flavour: 'kgdb', stub: socket, debugInfo, mergeGap: 64 });
-    const connectKdap = await measure(async () => engine.connect(`127.0.0.1:${await overlay.listen()}`));
+    const connectKdap = await measure(async () => engine.connect(new GdbstubConnection(`127.0.0.1:${await overlay.listen()}`)));
     const list = await measure(() => overlay.taskList());
     const stack = await measure(async () => {
       await engine.gdb.console(switchTo(dsleep), 600_000);

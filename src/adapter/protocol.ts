@@ -5,7 +5,9 @@
  */
 import type { CpuInfo, DecodedPte, DecodePteArgs, DmesgArgs, DmesgResult, ModuleInfo, WalkArgs, WalkResult } from '../engine/json';
 import type { ModulesChanged } from '../engine/module-symbols';
+import type { PsReport } from '../engine/task-report';
 
+export type { PsReport, PsRow } from '../engine/task-report';
 export type { CpuInfo, DmesgRecord, DmesgResult, HexString, ModuleInfo, WalkLevel, WalkResult } from '../engine/json';
 
 export interface CustomRequests {
@@ -23,6 +25,13 @@ export interface CustomRequests {
   'kdap/loadModuleSymbols': { args: { name: string; file: string }; result: { module: ModuleInfo; warnings: string[] } };
   'kdap/dmesg': { args: DmesgArgs; result: DmesgResult };
   'kdap/decodePte': { args: DecodePteArgs; result: DecodedPte };
+  /** Every task at this stop, as ps shows them (`error`: the list broke off there). Needs the kernel stopped. */
+  'kdap/tasks': { args: Record<string, never>; result: PsReport };
+  /**
+   * Shows the task with this pid as a thread (its stack, locals and registers) and focuses it
+   * with a `stopped` event of reason `task`. Needs the kernel stopped.
+   */
+  'kdap/selectTask': { args: { pid: number }; result: { threadId: number; name: string } };
   /** Keystrokes for the guest: QEMU's serial port, or the console on a kgdb line. */
   'kdap/serialInput': { args: { text: string }; result: undefined };
 }

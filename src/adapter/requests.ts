@@ -3,6 +3,7 @@
  * table's type maps every request name to a handler of its own argument and result types, so a
  * request declared without a handler does not compile.
  */
+import { UserError } from '../engine/errors';
 import type { KernelRequest } from '../engine/kernel-views';
 import type { Attached } from './attached';
 import type { CustomRequestName, CustomRequests } from './protocol';
@@ -12,6 +13,8 @@ export interface RequestContext {
   attached(): Attached;
   /** Keystrokes for the kernel console, whatever the session's phase. */
   type(text: string): void;
+  /** Lets the client show this thread's stack, as if the stop were its. */
+  focus(threadId: number): void;
 }
 
 type Handlers = { readonly [K in CustomRequestName]: (args: CustomRequests[K]['args'], c: RequestContext) => Promise<CustomRequests[K]['result']> };
@@ -33,11 +36,25 @@ export const customRequests: Handlers = {
   'kdap/dmesg': kernel('kdap/dmesg'),
   'kdap/modules': async (_args, c) => ({ modules: await c.attached().kernel.modules.list() }),
   'kdap/loadModuleSymbols': async (args, c) => c.attached().kernel.modules.pick(args?.name, args?.file),
+  'kdap/tasks': async (_args, c) => tasksOf(c).rows(),
+  'kdap/selectTask': async (args, c) => {
+    const thread = await tasksOf(c).select(Number(args?.pid));
+    c.attached().kernel.threads.relist();
+    c.focus(thread.id);
+    return { threadId: thread.id, name: thread.name };
+  },
   'kdap/serialInput': async (args, c) => {
     c.type(args?.text ?? '');
     return undefined;
   },
 };
+
+function tasksOf(c: RequestContext) {
+  const a = c.attached();
+  if (!a.kernel.tasks) throw new UserError('This session shows no tasks: gdb talks to the stub without kdap’s task layer.');
+  if (a.kernel.engine.state !== 'stopped') throw new UserError('The kernel is running: pause it to see its tasks.');
+  return a.kernel.tasks;
+}
 
 export function isCustomRequest(command: string): command is CustomRequestName {
   return Object.hasOwn(customRequests, command);

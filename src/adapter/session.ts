@@ -68,6 +68,12 @@ export class KdapSession extends DebugSession {
   private readonly requests: RequestContext = {
     attached: () => this.requireAttached(),
     type: (text) => this.connection()?.write(text),
+    focus: (threadId) => {
+      const event = new StoppedEvent('task', threadId) as DebugProtocol.StoppedEvent;
+      event.body.preserveFocusHint = false;
+      event.body.allThreadsStopped = true;
+      this.sendEvent(event);
+    },
   };
 
   constructor() {
@@ -160,6 +166,7 @@ export class KdapSession extends DebugSession {
       onTrace: args.trace ? (dir, line) => this.sendEvent(new OutputEvent(`${dir === 'send' ? '→' : '←'} ${line}\n`, 'console')) : undefined,
       modulePaths: args.modulePaths,
       moduleHooks: this.moduleHooks(),
+      tasks: { trace: args.trace ? (line) => this.sendEvent(new OutputEvent(`${line}\n`, 'console')) : undefined },
     });
     if (this.terminated) {
       // The session ended while gdb was loading the symbols.

@@ -9,6 +9,7 @@ import * as stack from '../gdb/mi/stack';
 import type { FaultSite } from '../engine/exceptions';
 import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
 import { trimKernelStack } from '../engine/stack';
+import { frameKinds } from '../engine/task-report';
 import type { Attached } from './attached';
 import { decodeFrameId, frameId } from './handles';
 import { bestEffort } from '../engine/errors';
@@ -41,6 +42,7 @@ export class StackTraces {
     const levels = args.levels || 64;
     const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
     const { frames, truncated } = trimKernelStack(a.kernel.arch, raw);
+    const kinds = await taskFrameKinds(a, args.threadId, start + levels);
     const faulting: DebugProtocol.StackFrame[] = start === 0 && fault ? [faultFrame(a, args.threadId, fault)] : [];
     // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
     const bottom = frames[frames.length - 1]?.level ?? -1;
@@ -53,14 +55,15 @@ export class StackTraces {
         frames.map((f) => {
           const file = a.sources.resolve(f.fullname ?? f.file);
           const sourceName = f.file ? path.basename(f.file) : undefined;
+          const kind = kinds?.[f.level];
           return {
             id: frameId(args.threadId, f.level),
-            name: f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`,
+            name: (f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`) + (kind === 'inline' ? ' [inlined]' : kind === 'tailcall' ? ' [tail call]' : ''),
             source: file ? { path: file, name: sourceName } : f.file ? { name: sourceName, presentationHint: 'deemphasize' } : undefined,
             line: file && f.line ? f.line : 0,
             column: file && f.line ? 1 : 0,
             instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
-            presentationHint: f.func ? 'normal' : 'subtle',
+            presentationHint: f.func && kind !== 'tailcall' ? 'normal' : 'subtle',
           } satisfies DebugProtocol.StackFrame;
         }),
         below,
@@ -74,6 +77,16 @@ export class StackTraces {
     const { thread, frame } = decodeFrameId(args.frameId);
     return a.kernel.threads.group(thread) || frame >= interruptedFrameLevel ? [] : a.variables.scopes(thread, frame);
   }
+}
+
+/**
+ * For a task shown as a thread, which frames are inlined and which are tail calls gdb made up
+ * from call-site data (they have no return address on the stack), by level; undefined for a CPU.
+ */
+async function taskFrameKinds(a: Attached, threadId: number, limit: number): Promise<string[] | undefined> {
+  const rsp = await a.kernel.tasks?.rspOf(threadId);
+  if (rsp === undefined) return undefined;
+  return bestEffort(frameKinds(a.kernel.engine.gdb, rsp, limit), 'telling inlined and tail-call frames', undefined);
 }
 
 /** The faulting instruction as a frame of its own above the reporting helper's frames. */

@@ -21,6 +21,10 @@ export interface AttachOptions {
   remote: string;
   vmlinux: string;
   gdbPath?: string;
+  /** Put the task overlay between gdb and the stub (`kdap ps`, `kdap bt`). */
+  tasks?: boolean;
+  /** Folders with module .ko files, for commands that load the loaded modules' symbols. */
+  modulePaths?: readonly string[];
 }
 
 /** QEMU's `-s` (= `-gdb tcp::1234`). */
@@ -43,9 +47,9 @@ export function attachOptions(args: ParsedArgs, usage: string): AttachOptions {
 }
 
 /** Runs `body` with the kernel halted and its views ready; always detaches and ends gdb. */
-export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews<LiveTarget>, engine: Engine) => Promise<T>): Promise<T> {
+export async function withKernel<T>(options: AttachOptions, body: (views: KernelViews<LiveTarget>, engine: Engine, kernel: Attachment) => Promise<T>): Promise<T> {
   const connection = attachGdbstub(options.remote);
-  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch: elfArch(options.vmlinux), gdbPath: options.gdbPath });
+  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch: elfArch(options.vmlinux), gdbPath: options.gdbPath, tasks: options.tasks, modulePaths: options.modulePaths });
   const engine = kernel.engine;
   let connected = false;
   let resume = true;
@@ -53,13 +57,14 @@ export async function withKernel<T>(options: AttachOptions, body: (views: Kernel
     await kernel.connect();
     connected = true;
     if (connection.qemu) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
-    return await body(kernel.views, engine);
+    return await body(kernel.views, engine, kernel);
   } finally {
     if (connected) {
       const leave = resume ? engine.gdb.send('-target-detach', [], 10_000) : engine.gdb.send('-target-disconnect', [], 10_000);
       await bestEffort(leave, 'leaving the stub');
     }
     await bestEffort(engine.stop(), 'ending gdb');
+    if (kernel.taskOverlay) await bestEffort(kernel.taskOverlay.close(), 'closing the task overlay');
   }
 }
 

@@ -7,3 +7,5 @@ import './walk';
 import './modules';
 import './dmesg';
 import './core';
+import './ps';
+import './bt';

@@ -22,7 +22,7 @@ function usage(): string {
     'commands:',
     ...lines,
     '',
-    'cpus, walk, modules and dmesg attach to a running gdbstub (--remote, default localhost:1234,',
+    'cpus, walk, modules, dmesg, ps and bt attach to a running gdbstub (--remote, default localhost:1234,',
     "QEMU's -s), halt the kernel, answer, and let it run again. Addresses in --json output are",
     '"0x…" strings.',
   ].join('\n');

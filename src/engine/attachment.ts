@@ -11,6 +11,8 @@ import { Engine, type EngineOptions } from './engine';
 import { KernelViews } from './kernel-views';
 import { LiveTarget } from './live-target';
 import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
+import { TaskOverlayConnection } from './task-overlay-connection';
+import { TaskSelection } from './task-selection';
 import { ThreadList } from './threads';
 import { bestEffort } from './errors';
 
@@ -19,6 +21,11 @@ export interface AttachmentOptions extends EngineOptions {
   modulePaths?: readonly string[];
   /** Where module symbols report; nothing is reported without. */
   moduleHooks?: ModuleSymbolsHooks;
+  /**
+   * Put kdap's task overlay between gdb and the stub (task-overlay-connection.ts): every task
+   * can then be a gdb thread with its own stack. `trace` gets its warnings and traffic.
+   */
+  tasks?: boolean | { trace?: (line: string) => void };
 }
 
 const quiet: ModuleSymbolsHooks = { say: () => undefined, breakpointChanged: () => undefined, modulesChanged: () => undefined };
@@ -32,6 +39,8 @@ export class Attachment {
     readonly views: KernelViews<LiveTarget>,
     readonly threads: ThreadList,
     readonly modules: ModuleSymbols,
+    /** The tasks shown as threads, where the task overlay is between gdb and the stub. */
+    readonly tasks: TaskSelection | undefined,
   ) {}
 
   /**
@@ -39,7 +48,9 @@ export class Attachment {
    * and builds what reads the kernel; `connect()` then reaches it. Closes the connection if
    * gdb does not start.
    */
-  static async start(connection: Connection, options: AttachmentOptions): Promise<Attachment> {
+  static async start(stub: Connection, options: AttachmentOptions): Promise<Attachment> {
+    const tasks = options.tasks === true ? {} : options.tasks || undefined;
+    const connection: Connection = tasks ? new TaskOverlayConnection(stub, options.arch, (): LiveTarget => target, { say: () => undefined, trace: tasks.trace }) : stub;
     let engine: Engine;
     try {
       engine = await Engine.start({ ...options, setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])] });
@@ -56,7 +67,7 @@ export class Attachment {
       layout.catch(() => (layout = undefined));
       return layout;
     };
-    const target = new LiveTarget(gdb, options.arch, {
+    const target: LiveTarget = new LiveTarget(gdb, options.arch, {
       physical: () => (connection.kernelMemory === 'direct-map' ? 'direct-map' : connection.capabilities.physicalReads ? 'stub' : 'none'),
       directMap: async () => (await kernelData()).map,
       cpuThreads: (g) => connection.cpuThreads(g),
@@ -64,7 +75,8 @@ export class Attachment {
     });
     const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
     const views = new KernelViews(target, { stopped: () => engine.state === 'stopped', stoppedThread: () => engine.stopInfo?.threadId }, roots);
-    const threads = new ThreadList(() => target.threads(), () => engine.stopInfo, connection.threadGroups(target, gdb), connection.capabilities.threads === 'cpus+tasks');
+    const picked = connection instanceof TaskOverlayConnection ? new TaskSelection(connection, gdb) : undefined;
+    const threads = new ThreadList(() => target.threads(), () => engine.stopInfo, connection.threadGroups(target, gdb), connection.capabilities.threads === 'cpus+tasks', picked && (() => picked.threads()));
     const modules = new ModuleSymbols(engine, target, {
       arch: options.arch,
       vmlinux: options.vmlinux,
@@ -76,10 +88,16 @@ export class Attachment {
     const invalidate = () => {
       target.invalidate();
       threads.invalidate();
+      picked?.invalidate();
     };
     engine.on('running', invalidate);
     engine.on('stopped', invalidate);
-    return new Attachment(options.arch, connection, engine, target, views, threads, modules);
+    return new Attachment(options.arch, connection, engine, target, views, threads, modules, picked);
+  }
+
+  /** The task overlay between gdb and the stub, when the attachment has one. */
+  get taskOverlay(): TaskOverlayConnection | undefined {
+    return this.connection instanceof TaskOverlayConnection ? this.connection : undefined;
   }
 
   /** Reaches the kernel: waits until the connection is ready, connects gdb, lets the connection look. */

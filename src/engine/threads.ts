@@ -44,12 +44,19 @@ export class ThreadList {
     private readonly lastStop: () => StopInfo | undefined,
     private readonly groups: readonly ThreadGroup[],
     private readonly tasksAmongThreads: boolean,
+    /** Threads listed after the CPUs with stacks of their own (tasks the user picked). */
+    private readonly extra?: () => Promise<UiThread[]>,
   ) {}
 
   invalidate(): void {
     this.cached = undefined;
     this.taskNames.clear();
     for (const g of this.groups) g.invalidate();
+  }
+
+  /** The threads changed within the stop (a task was picked): list them again, keeping what was read. */
+  relist(): void {
+    this.cached = undefined;
   }
 
   setTaskName(cpu: number, name: string): void {
@@ -60,6 +67,7 @@ export class ThreadList {
     this.cached ??= (async () => {
       const list: UiThread[] = (await this.cpus()).map((t) => ({ id: t.threadId, cpu: t.cpu, name: `CPU ${t.cpu}`, info: t.info }));
       if (this.tasksAmongThreads) this.showStoppedTask(list);
+      if (this.extra) list.push(...(await this.extra()).filter((t) => !list.some((x) => x.id === t.id)));
       for (const g of this.groups) list.push({ id: g.id, cpu: -1, name: g.name, info: { id: g.id, targetId: g.name, state: 'stopped' } });
       return list;
     })();

@@ -6,6 +6,7 @@ import { kernelLogLanguage } from './language';
 import { decodeOops, goToKernelSource } from './oops';
 import { describeRequestError, kdapRequest } from './sessions';
 import { moduleOf } from './views/modules';
+import { filterTasks, selectTask } from './task-commands';
 import { withTimeout } from './views/tree';
 
 /** Command ids, as package.json contributes them. */
@@ -17,6 +18,9 @@ export const Commands = {
   refreshCpus: 'kdap.refreshCpus',
   refreshModules: 'kdap.refreshModules',
   pickModuleSymbols: 'kdap.pickModuleSymbols',
+  refreshTasks: 'kdap.refreshTasks',
+  filterTasks: 'kdap.filterTasks',
+  selectTask: 'kdap.selectTask',
 } as const;
 
 type Cmd = (...args: unknown[]) => unknown;
@@ -37,6 +41,9 @@ export function createCommands(): Record<string, CommandFactory> {
     [Commands.refreshCpus]: { kind: 'plain', make: (ctx) => () => ctx.cpus.refresh() },
     [Commands.refreshModules]: { kind: 'plain', make: (ctx) => () => ctx.modules.refresh() },
     [Commands.pickModuleSymbols]: { kind: 'stopped', make: pickModuleSymbols },
+    [Commands.refreshTasks]: { kind: 'plain', make: (ctx) => () => ctx.tasks.refresh() },
+    [Commands.filterTasks]: { kind: 'plain', make: filterTasks },
+    [Commands.selectTask]: { kind: 'stopped', make: selectTask },
   };
 }
 

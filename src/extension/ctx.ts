@@ -8,8 +8,9 @@ import { debugType, Sessions } from './sessions';
 import { CpusTree } from './views/cpus';
 import { ModulesTree } from './views/modules';
 import { PageWalkTree } from './views/pageWalk';
+import { TasksTree } from './views/tasks';
 
-export const viewIds = { cpus: 'kdap.cpus', modules: 'kdap.modules', pageWalk: 'kdap.pageWalk' } as const;
+export const viewIds = { cpus: 'kdap.cpus', tasks: 'kdap.tasks', modules: 'kdap.modules', pageWalk: 'kdap.pageWalk' } as const;
 
 /**
  * Everything the extension holds and how long it lives. Extension lifetime: views, providers,
@@ -22,6 +23,7 @@ export class Ctx {
   readonly sessions: Sessions;
   readonly cpus: CpusTree;
   readonly modules: ModulesTree;
+  readonly tasks: TasksTree;
   readonly pageWalk: PageWalkTree;
   readonly language: KernelLogClient;
   readonly consoles: SerialConsoles;
@@ -32,6 +34,7 @@ export class Ctx {
     this.sessions = this.pushExtCleanup(new Sessions());
     this.cpus = this.pushExtCleanup(new CpusTree(this.sessions));
     this.modules = this.pushExtCleanup(new ModulesTree(this.sessions));
+    this.tasks = this.pushExtCleanup(new TasksTree(this.sessions));
     this.pageWalk = this.pushExtCleanup(new PageWalkTree());
     this.consoles = this.pushExtCleanup(new SerialConsoles());
     this.builds = new KernelBuilds(extCtx);
@@ -52,6 +55,7 @@ export class Ctx {
   registerProviders(): void {
     const views: [string, vscode.TreeDataProvider<unknown>][] = [
       [viewIds.cpus, this.cpus],
+      [viewIds.tasks, this.tasks],
       [viewIds.modules, this.modules],
       [viewIds.pageWalk, this.pageWalk],
     ];

@@ -72,6 +72,8 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   /** gdb's continue thread (Hc). */
   private gdbC = '0';
   private running = false;
+  /** gdb switched QEMU's stub to physical reads (Qqemu.PhyMemMode:1) and has not switched back. */
+  private physical = false;
   private lastStop: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pager = new ThreadListPager();
@@ -119,9 +121,23 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   /** Runs `fn` between gdb's packets while the kernel is stopped. */
   whileStopped<T>(fn: () => Promise<T>): Promise<T> {
     if (this.running) return Promise.reject(new Error('the kernel is running: stop it to read its tasks'));
-    const run = this.queue.then(fn);
+    const run = this.queue.then(() => this.virtually(fn));
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Runs `fn` with the stub reading virtual memory: between gdb's packets QEMU may be in the
+   * physical mode gdb turned on for a walk of its own, which is put back afterwards.
+   */
+  private async virtually<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.physical) return fn();
+    await this.client.ask('Qqemu.PhyMemMode:0');
+    try {
+      return await fn();
+    } finally {
+      await this.client.ask('Qqemu.PhyMemMode:1');
+    }
   }
 
   async close(why = 'closed by kdap'): Promise<void> {
@@ -157,7 +173,9 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     const p = payload.toString('latin1');
     let reply: Packet | Buffer | undefined;
     try {
-      reply = await this.reply(link, p, payload);
+      // Only memory packets mean what gdb's physical mode says; the task reads others need are virtual.
+      const direct = /^[mMXxcCsS]/.test(p) || p.startsWith('vCont;') || p.startsWith('Qqemu.PhyMemMode:');
+      reply = await (direct ? this.reply(link, p, payload) : this.virtually(() => this.reply(link, p, payload)));
     } catch (e) {
       this.emit('warning', `answering ${p.slice(0, 40)}: ${(e as Error).message}`);
       reply = 'E01';
@@ -213,13 +231,18 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
       this.client.post('k');
       return undefined;
     }
+    if (p.startsWith('Qqemu.PhyMemMode:')) {
+      const reply = await this.client.request(raw);
+      if (reply.toString('latin1') === 'OK') this.physical = p.endsWith(':1');
+      return reply;
+    }
     return this.client.request(raw, { output: true });
   }
 
   /** The thread as the stub knows it: gdb's 0 / -1 mean the thread of the last stop. */
   private stubThread(id: string): string | undefined {
     const { tid } = parseThreadId(id);
-    if (tid <= 0) return this.session.stopThread;
+    if (tid === 0 || tid === -1) return this.session.stopThread;
     return id;
   }
 

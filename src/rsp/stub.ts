@@ -227,5 +227,6 @@ export class StubSession {
 
 /** The CPU of a kgdb shadow thread id (`fffffffe` is CPU 0), or undefined for a task's. */
 export function shadowCpu(id: string): number | undefined {
-  return /^[0-9a-fA-F]+$/.test(id) ? shadowCpuOfThreadId(BigInt(`0x${id}`)) : undefined;
+  if (/^[0-9a-fA-F]+$/.test(id)) return shadowCpuOfThreadId(BigInt(`0x${id}`));
+  return /^-[0-9a-fA-F]+$/.test(id) ? shadowCpuOfThreadId(-BigInt(`0x${id.slice(1)}`)) : undefined;
 }

@@ -1,5 +1,6 @@
 /**
- * RSP thread ids: hex numbers, `-1` for all threads, `0` for any; with the multiprocess
+ * RSP thread ids: hex numbers, `-1` for all threads, `0` for any, other negative ones for ids
+ * with the top bit set (gdb's own spelling of them); with the multiprocess
  * extension `p<pid>.<tid>` (QEMU: `p1.2` is the second vCPU of the first cluster).
  *
  * Kernel tasks shown as extra threads get ids gdb can print and users can read: 10,000,000 +
@@ -16,9 +17,10 @@ export interface ThreadId {
 }
 
 export function parseThreadId(text: string): ThreadId {
-  const m = /^(?:p(-1|[0-9a-fA-F]+)\.)?(-1|[0-9a-fA-F]+)$/.exec(text);
+  // gdb writes ids with the top bit set as negative hex: kgdb's shadow CPU 0xfffffffe is `-2`.
+  const m = /^(?:p(-1|[0-9a-fA-F]+)\.)?(-?[0-9a-fA-F]+)$/.exec(text);
   if (!m) throw new SyntaxError(`not a thread id: ${text}`);
-  const num = (s: string) => (s === '-1' ? -1 : parseInt(s, 16));
+  const num = (s: string) => (s.startsWith('-') ? -parseInt(s.slice(1), 16) : parseInt(s, 16));
   return m[1] === undefined ? { tid: num(m[2]) } : { pid: num(m[1]), tid: num(m[2]) };
 }
 

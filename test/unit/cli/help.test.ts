@@ -46,7 +46,7 @@ describe('kdap help and version', () => {
   it('--help lists the commands and exits 0; no arguments prints it to stderr and exits 2', () => {
     const help = kdap('--help');
     assert.equal(help.status, 0, help.stderr);
-    assert.deepEqual(listedCommands(help.stdout).sort(), ['core', 'cpus', 'dap', 'dmesg', 'modules', 'oops', 'walk']);
+    assert.deepEqual(listedCommands(help.stdout).sort(), ['bt', 'core', 'cpus', 'dap', 'dmesg', 'modules', 'oops', 'ps', 'walk']);
     const bare = kdap();
     assert.equal(bare.status, 2);
     assert.equal(bare.stdout, '');

@@ -5,6 +5,7 @@ import { RspLink } from '../../../src/rsp/link';
 import { checksum, decodeData, encodePacket, escapeBinary, fromHex, PacketDecoder, parseRegisterHex, registerHex } from '../../../src/rsp/packet';
 import { decodeG, defaultLayout, encodeG, fullGBytes, gPacketOffsets, parseTargetDescription, targetXml } from '../../../src/rsp/registers';
 import { qXferSlice, ThreadListPager } from '../../../src/rsp/serve-common';
+import { shadowCpu } from '../../../src/rsp/stub';
 import { decodeTaskThreadId, formatThreadId, parseThreadId, taskThreadId } from '../../../src/rsp/thread-id';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -100,6 +101,9 @@ describe('thread ids', () => {
     assert.deepEqual(parseThreadId('p1.2'), { pid: 1, tid: 2 });
     assert.deepEqual(parseThreadId('p1.-1'), { pid: 1, tid: -1 });
     assert.deepEqual(parseThreadId('-1'), { tid: -1 });
+    // kgdb's shadow CPU 0 (0xfffffffe), as gdb writes it.
+    assert.deepEqual(parseThreadId('-2'), { tid: -2 });
+    assert.deepEqual([shadowCpu('-2'), shadowCpu('fffffffe'), shadowCpu('-3'), shadowCpu('5f')], [0, 0, 1, undefined]);
     assert.deepEqual(parseThreadId('98968f'), { tid: 10000015 });
     assert.equal(formatThreadId({ pid: 1, tid: 10000095 }), 'p1.9896df');
     assert.equal(formatThreadId({ tid: -1 }), '-1');
