@@ -79,7 +79,23 @@ export class Attachment {
     };
     engine.on('running', invalidate);
     engine.on('stopped', invalidate);
-    return new Attachment(options.arch, connection, engine, target, views, threads, modules);
+    const attachment = new Attachment(options.arch, connection, engine, target, views, threads, modules);
+    attachment.forgetLayout = () => (layout = undefined);
+    return attachment;
+  }
+
+  private forgetLayout = (): void => undefined;
+
+  /**
+   * The vmlinux's symbols moved by `slide` (KASLR, engine/kaslr-locate.ts): every address read
+   * through them (symbols, the kernel layout, the banner's place) is read again.
+   */
+  symbolsMoved(slide: bigint): void {
+    if (this.engine.banner) this.engine.banner = { ...this.engine.banner, address: this.engine.banner.address + slide };
+    this.target.forgetSymbols();
+    this.forgetLayout();
+    this.target.invalidate();
+    this.threads.invalidate();
   }
 
   /** Reaches the kernel: waits until the connection is ready, connects gdb, lets the connection look. */
