@@ -145,11 +145,25 @@ export async function locateRunning(a: Attachment, say: Say, quiet = false): Pro
   }
 }
 
-/** Moves gdb's vmlinux symbols by `slide` and makes the attachment forget the old addresses. */
+/**
+ * Moves gdb's vmlinux symbols by `slide` and makes the attachment forget the old addresses.
+ * `symbol-file -o` moves every section; where some must stay (x86_64's per-CPU offsets),
+ * the file is loaded again with `add-symbol-file -o`, which keeps the sections named by `-s`.
+ */
 async function relocate(a: Attachment, facts: VmlinuxFacts, slide: bigint, say: Say): Promise<void> {
   if (slide === 0n) return;
   const started = Date.now();
-  await a.engine.gdb.console(`symbol-file -o ${hex(slide)} ${quoteArg(facts.file)}`, 300_000);
+  const gdb = a.engine.gdb;
+  const file = quoteArg(facts.file);
+  const kept = facts.unmovedSections;
+  let how = 'symbol-file -o';
+  if (kept.length === 0) {
+    await gdb.console(`symbol-file -o ${hex(slide)} ${file}`, 300_000);
+  } else {
+    await gdb.console('symbol-file', 60_000);
+    await gdb.console(`add-symbol-file ${file} -o ${hex(slide)} ${kept.map((s) => `-s ${quoteArg(s)} 0`).join(' ')}`, 300_000);
+    how = `add-symbol-file -o, ${kept.join(', ')} kept at 0`;
+  }
   a.symbolsMoved(slide);
-  say(`KASLR: the vmlinux's symbols moved by ${hex(slide)} (symbol-file -o, ${Date.now() - started} ms).`);
+  say(`KASLR: the vmlinux's symbols moved by ${hex(slide)} (${how}, ${Date.now() - started} ms).`);
 }
