@@ -148,7 +148,7 @@ async function f5(kaslr) {
     const t0 = performance.now();
     await Promise.all([
       dc.launchRequest({ type: 'kdap', request: 'launch', kernel: fx.kernel, vmlinux: fx.vmlinux, initrd: fx.initrd, append, smp: 2, memory: '512M', stopAt: 'start_kernel' }),
-      dc.configurationSequence(),
+      dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
     ]);
     const thread = (await entry).body.threadId;
     const ms = performance.now() - t0;

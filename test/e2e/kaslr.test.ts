@@ -311,7 +311,7 @@ for (const arch of fixtureArches) {
         clock = Date.now();
         await Promise.all([
           dc.attachRequest({ vmlinux: fx.vmlinux, remote: qemu.gdbAddress!, sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath, trace: true } as DebugProtocol.AttachRequestArguments),
-          dc.configurationSequence(),
+          dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
         ]);
         const thread = (await entry).body.threadId!;
         t.diagnostic(`DAP attach stopped in ${Date.now() - clock} ms; ${dc.trace.filter((l) => l.startsWith('KASLR')).join(' ').trim()}`);
@@ -340,7 +340,7 @@ for (const arch of fixtureArches) {
             append: fx.append.replace(/\s*\bnokaslr\b/, ''), smp: 2, memory: '512M', sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath,
             stopAt: 'start_kernel', trace: true,
           } as DebugProtocol.LaunchRequestArguments),
-          dc.configurationSequence(),
+          dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
         ]);
         let thread = (await entry).body.threadId!;
         t.diagnostic(`F5 → stopped at start_kernel in ${Date.now() - clock} ms; ${dc.trace.filter((l) => l.startsWith('KASLR')).join(' ').trim()}`);
