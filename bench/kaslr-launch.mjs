@@ -2,8 +2,14 @@
 // What stopping a randomized boot at start_kernel costs: QEMU reset → the stop at start_kernel,
 // each contender on the same Debian fixture kernel, same QEMU command line but for nokaslr.
 //
-//   flock /tmp/kdap-qemu.lock node bench/kaslr-launch.mjs [x86_64|arm64] [runs]
+//   flock /tmp/kdap-qemu.lock node bench/kaslr-launch.mjs [x86_64|arm64] [runs] [--dap]
 //
+// The product first: F5 through the debug adapter (dist/adapter.js over DAP, launch request →
+// stopped at start_kernel), nokaslr (the baseline) against KASLR, where the adapter runs the
+// early-stop plan and moves the symbols before stopping. Every stop is checked: start_kernel's
+// frame, its pc inside start_kernel at the slide the adapter said. --dap runs this part only.
+//
+// Then the plans alone over a bare gdb:
 // x86_64:  nokaslr + 1 breakpoint (the baseline) · KASLR + the decompressor-exit plan, then
 //          start_kernel (what a launch does) · KASLR + a breakpoint at each of the 484 possible
 //          addresses (the fallback when the decompressor's landmarks are not found).
@@ -33,8 +39,10 @@ const { readVmlinuxFacts } = require(out('engine/linked-kernel.js'));
 const { earlyStopPlan, runToSlide } = require(out('kernel/kaslr-boot.js'));
 const { verifySlide } = require(out('kernel/kaslr.js'));
 
-const arch = process.argv[2] === 'arm64' ? 'arm64' : 'x86_64';
-const runs = Math.max(1, Number(process.argv[3] ?? 1));
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const dapOnly = process.argv.includes('--dap');
+const arch = args[0] === 'arm64' ? 'arm64' : 'x86_64';
+const runs = Math.max(1, Number(args[1] ?? 1));
 const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap');
 const fx = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8')).arches[arch];
 const hex = (v) => `0x${v.toString(16)}`;
@@ -127,6 +135,51 @@ const contenders =
 
 const facts = await readVmlinuxFacts(fx.vmlinux);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One F5 through the adapter: ms from the launch request to the stop at start_kernel, and the slide. */
+async function f5(kaslr) {
+  const { KdapClient } = require(path.join(root, 'out', 'test', 'support', 'dap.js'));
+  const dc = new KdapClient();
+  await dc.start();
+  try {
+    await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const entry = dc.stopped('entry', 600_000);
+    const append = kaslr ? fx.append.replace(/\s*\bnokaslr\b/, '') : fx.append;
+    const t0 = performance.now();
+    await Promise.all([
+      dc.launchRequest({ type: 'kdap', request: 'launch', kernel: fx.kernel, vmlinux: fx.vmlinux, initrd: fx.initrd, append, smp: 2, memory: '512M', stopAt: 'start_kernel' }),
+      dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
+    ]);
+    const thread = (await entry).body.threadId;
+    const ms = performance.now() - t0;
+    const top = (await dc.stackTraceRequest({ threadId: thread, levels: 1 })).body.stackFrames[0];
+    const said = /KASLR: slide (0x[0-9a-f]+)/.exec(dc.trace.join(''));
+    const slide = said ? BigInt(said[1]) : 0n;
+    if (kaslr !== (said !== null)) throw new Error(`F5 ${kaslr ? 'KASLR' : 'nokaslr'}: the adapter ${said ? 'said' : 'did not say'} a slide`);
+    const pc = BigInt(top.instructionPointerReference);
+    const start = facts.symbols.get('start_kernel') + slide;
+    if (top.name !== 'start_kernel' || pc < start || pc >= start + 0x40n) throw new Error(`F5: stopped in ${top.name} at ${hex(pc)}, not start_kernel + ${hex(slide)}`);
+    return { ms, slide, breakpoints: 0 };
+  } finally {
+    await dc.endLaunch().catch(() => undefined);
+  }
+}
+
+const dapResults = [];
+for (const kaslr of [false, true]) {
+  const times = [];
+  let last;
+  for (let i = 0; i < runs; i++) {
+    last = await f5(kaslr);
+    times.push(last.ms);
+  }
+  dapResults.push({ name: kaslr ? 'F5, KASLR (plan + symbols moved)' : 'F5, nokaslr (baseline)', ms: median(times), times, last });
+}
+console.log(`${arch}: F5 through the adapter → stopped at start_kernel (median of ${runs}; checked: start_kernel's frame at the slide the adapter said)`);
+for (const r of dapResults) {
+  console.log(`  ${r.name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s  ×${(r.ms / dapResults[0].ms).toFixed(2)}  (slide ${hex(r.last.slide)}; runs ${r.times.map((t) => (t / 1000).toFixed(2)).join(', ')} s)`);
+}
+if (dapOnly) process.exit(0);
 const results = [];
 for (const c of contenders) {
   const times = [];

@@ -25,8 +25,10 @@ import type { StopInfo } from '../engine/engine';
 import { bestEffort, errorText, swallowedErrors, type Swallowed, UserError } from '../engine/errors';
 import { dedupeFtraceLocations } from '../engine/ftrace';
 import { attachGdbstub, launchQemu } from '../engine/gdbstub-connection';
+import { locateAtBoot, locateRunning } from '../engine/kaslr-locate';
 import { checkKgdbOptions, KgdbConnection } from '../engine/kgdb-connection';
 import { DumpConnection } from '../engine/dump-connection';
+import { withLaunchDefaults } from '../engine/launch-defaults';
 import type { ModuleSymbolsHooks } from '../engine/module-symbols';
 import { SourceMapper } from '../engine/sources';
 import { stepOut } from '../engine/step-out';
@@ -60,6 +62,11 @@ export class KdapSession extends DebugSession {
   private terminated = false;
   /** linux_banner could not be compared yet (memory unreadable at connect). */
   private bannerPending = false;
+  /** KASLR: the launch could not stop where the slide is known; the first stop finds it. */
+  private slidePending = false;
+  private slideTries = 0;
+  /** KASLR: finding the slide stopped the boot at stopAt's entry already. */
+  private atStopAt = false;
   /** Stops before the first one we hand to the client (the connect stop at reset) are ours. */
   private reporting = false;
   private clientShowsProgress = false;
@@ -113,11 +120,14 @@ export class KdapSession extends DebugSession {
   }
 
   protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
-    void this.guard(response, () =>
-      args.core
-        ? this.begin(args, checkDumpLaunch, (arch) => DumpConnection.open({ core: args.core!, vmlinux: args.vmlinux!, arch }, this.connectionHooks(args)), { booted: true, stopAt: 'here' })
-        : this.begin(args, checkLaunch, (arch) => launchQemu({ ...args, arch }, this.connectionHooks(args)), { booted: false, stopAt: args.stopAt ?? 'start_kernel' }),
-    );
+    void this.guard(response, async () => {
+      if (args.core) {
+        await this.begin(args, checkDumpLaunch, (arch) => DumpConnection.open({ core: args.core!, vmlinux: args.vmlinux!, arch }, this.connectionHooks(args)), { booted: true, stopAt: 'here' });
+        return;
+      }
+      const full = await withLaunchDefaults(args, (line) => this.progress(line));
+      await this.begin(full, checkLaunch, (arch) => launchQemu({ ...full, arch }, this.connectionHooks(full)), { booted: false, stopAt: full.stopAt ?? 'start_kernel' });
+    });
   }
 
   protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
@@ -144,14 +154,14 @@ export class KdapSession extends DebugSession {
       check(args);
       this.traceSwallowedErrors(args);
       const arch = args.arch ?? elfArch(args.vmlinux!);
-      await this.attach(await open(arch), args, arch);
+      await this.attach(await open(arch), args, arch, first);
       await this.requireAttached().kernel.modules.start(first.booted);
-      await this.configureAndStop(first.stopAt);
+      await this.configureAndStop(this.atStopAt ? 'here' : this.slidePending && first.stopAt !== 'reset' ? 'none' : first.stopAt);
     });
   }
 
   /** Starts gdb for `connection`, connects it, and checks that the vmlinux is the running kernel's. */
-  private async attach(connection: Connection, args: LaunchArguments | AttachArguments, arch: Arch): Promise<void> {
+  private async attach(connection: Connection, args: LaunchArguments | AttachArguments, arch: Arch, first: { booted: boolean; stopAt: string }): Promise<void> {
     this.phase = { kind: 'connecting', connection };
     this.progress('Loading vmlinux symbols…');
     const kernel = await Attachment.start(connection, {
@@ -195,7 +205,21 @@ export class KdapSession extends DebugSession {
       setTimeout(() => this.end(`Lost the connection to the kernel's gdbstub: ${why}.`), connection.ownsKernel ? 250 : 0);
     });
     await kernel.connect();
+    await this.locate(kernel, args, first);
     await this.verifyBanner();
+  }
+
+  /** KASLR: where the kernel runs, found before anything reads a symbol (engine/kaslr-locate.ts). */
+  private async locate(kernel: Attachment, args: LaunchArguments | AttachArguments, first: { booted: boolean; stopAt: string }): Promise<void> {
+    const say = (line: string) => this.progress(line);
+    if (first.booted) {
+      await locateRunning(kernel, say);
+      return;
+    }
+    const launch = args as LaunchArguments;
+    const at = await locateAtBoot(kernel, { image: launch.kernel!, append: launch.append, stopAt: first.stopAt }, say);
+    this.slidePending = at.slide === undefined;
+    this.atStopAt = at.atStopAt;
   }
 
   /** A launch or attach that fails leaves no gdb or QEMU behind (and a VM it found, running). */
@@ -298,6 +322,11 @@ export class KdapSession extends DebugSession {
     // Module loads and unloads stop at hidden breakpoints: handled there, never shown.
     if (await a.kernel.modules.onStop(s)) return;
     if (!this.reporting) return;
+    if (this.slidePending) {
+      // Said once: a stop before the kernel maps itself (reset) cannot show it yet.
+      const slide = await locateRunning(a.kernel, (line) => this.progress(line), this.slideTries++ > 0).catch((e: unknown) => this.progress(`KASLR: ${errorText(e)}`));
+      this.slidePending = slide === undefined;
+    }
     if (this.bannerPending) {
       const wrong = await this.verifyBanner(true).then(() => undefined, (e: unknown) => errorText(e));
       if (wrong) return this.end(wrong);

@@ -4,13 +4,13 @@
  * thread group's rows (kgdb's Tasks) as label frames.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import * as path from 'node:path';
 import * as stack from '../gdb/mi/stack';
 import type { FaultSite } from '../engine/exceptions';
 import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
 import { trimKernelStack } from '../engine/stack';
 import { frameKinds } from '../engine/task-report';
 import type { Attached } from './attached';
+import { frameSource } from './frame-source';
 import { decodeFrameId, frameId } from './handles';
 import { bestEffort } from '../engine/errors';
 
@@ -53,15 +53,11 @@ export class StackTraces {
     return {
       stackFrames: faulting.concat(
         frames.map((f) => {
-          const file = a.sources.resolve(f.fullname ?? f.file);
-          const sourceName = f.file ? path.basename(f.file) : undefined;
           const kind = kinds?.[f.level];
           return {
             id: frameId(args.threadId, f.level),
             name: (f.func && f.func !== '??' ? f.func : `0x${(f.address ?? 0n).toString(16)}`) + (kind === 'inline' ? ' [inlined]' : kind === 'tailcall' ? ' [tail call]' : ''),
-            source: file ? { path: file, name: sourceName } : f.file ? { name: sourceName, presentationHint: 'deemphasize' } : undefined,
-            line: file && f.line ? f.line : 0,
-            column: file && f.line ? 1 : 0,
+            ...frameSource(a.sources, f.file, f.line, f.fullname),
             instructionPointerReference: f.address !== undefined ? `0x${f.address.toString(16)}` : undefined,
             presentationHint: f.func && kind !== 'tailcall' ? 'normal' : 'subtle',
           } satisfies DebugProtocol.StackFrame;
@@ -91,13 +87,10 @@ async function taskFrameKinds(a: Attached, threadId: number, limit: number): Pro
 
 /** The faulting instruction as a frame of its own above the reporting helper's frames. */
 function faultFrame(a: Attached, thread: number, site: FaultSite): DebugProtocol.StackFrame {
-  const file = a.sources.resolve(site.file);
   return {
     id: frameId(thread, faultFrameLevel),
     name: `${site.func ?? `0x${site.pc.toString(16)}`} (faulting instruction)`,
-    source: file ? { path: file, name: path.basename(file) } : undefined,
-    line: file && site.line ? site.line : 0,
-    column: file && site.line ? 1 : 0,
+    ...frameSource(a.sources, site.file, site.line),
     instructionPointerReference: `0x${site.pc.toString(16)}`,
     presentationHint: 'label',
   };
@@ -108,15 +101,12 @@ function interruptedFrames(a: Attached, thread: number, ctx: InterruptedContext)
   const label: DebugProtocol.StackFrame = { id: frameId(thread, interruptedFrameLevel), name: `── ${describeInterrupted(ctx)} ──`, line: 0, column: 0, presentationHint: 'label' };
   if (ctx.mode === 'user' || !ctx.site) return [label];
   const site = ctx.site;
-  const file = a.sources.resolve(site.file);
   return [
     label,
     {
       id: frameId(thread, interruptedFrameLevel + 1),
       name: site.func ? `${site.func}+0x${(site.offset ?? 0).toString(16)}` : `0x${site.pc.toString(16)}`,
-      source: file ? { path: file, name: path.basename(file) } : undefined,
-      line: file && site.line ? site.line : 0,
-      column: file && site.line ? 1 : 0,
+      ...frameSource(a.sources, site.file, site.line),
       instructionPointerReference: `0x${site.pc.toString(16)}`,
       presentationHint: 'normal',
     },

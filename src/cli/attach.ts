@@ -12,6 +12,7 @@ import { Attachment } from '../engine/attachment';
 import { elfArch } from '../engine/elf-arch';
 import type { Engine } from '../engine/engine';
 import { attachGdbstub } from '../engine/gdbstub-connection';
+import { locateRunning } from '../engine/kaslr-locate';
 import type { KernelViews } from '../engine/kernel-views';
 import type { LiveTarget } from '../engine/live-target';
 import { option, UsageError, type ParsedArgs } from './args';
@@ -57,6 +58,8 @@ export async function withKernel<T>(options: AttachOptions, body: (views: Kernel
     await kernel.connect();
     connected = true;
     if (connection.qemu) resume = !/prelaunch/.test(await monitor(engine, 'info status'));
+    // A randomized kernel's symbols are moved by its slide (a guest at reset has none yet); said on stderr.
+    if (resume) await locateRunning(kernel, (line) => !/\(slide 0\)/.test(line) && process.stderr.write(`${line}\n`));
     return await body(kernel.views, engine, kernel);
   } finally {
     if (connected) {

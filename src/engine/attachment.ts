@@ -92,12 +92,30 @@ export class Attachment {
     };
     engine.on('running', invalidate);
     engine.on('stopped', invalidate);
-    return new Attachment(options.arch, connection, engine, target, views, threads, modules, picked);
+    const attachment = new Attachment(options.arch, connection, engine, target, views, threads, modules, picked);
+    attachment.forgetLayout = () => (layout = undefined);
+    return attachment;
   }
 
   /** The task overlay between gdb and the stub, when the attachment has one. */
   get taskOverlay(): TaskOverlayConnection | undefined {
     return this.connection instanceof TaskOverlayConnection ? this.connection : undefined;
+  }
+
+  private forgetLayout = (): void => undefined;
+
+  /**
+   * The vmlinux's symbols moved by `slide` (KASLR, engine/kaslr-locate.ts): every address read
+   * through them (symbols, the kernel layout, the banner's place, the task overlay's symbols) is
+   * read again.
+   */
+  async symbolsMoved(slide: bigint): Promise<void> {
+    if (this.engine.banner) this.engine.banner = { ...this.engine.banner, address: this.engine.banner.address + slide };
+    this.target.forgetSymbols();
+    this.forgetLayout();
+    this.target.invalidate();
+    this.threads.invalidate();
+    await this.taskOverlay?.symbolsMoved(slide);
   }
 
   /** Reaches the kernel: waits until the connection is ready, connects gdb, lets the connection look. */

@@ -74,6 +74,8 @@ export interface Connection {
   readonly crash?: { readonly kind: string; readonly title: string; readonly cause?: string; readonly cpu?: number };
   /** Ending the session ends the kernel (a QEMU kdap started); else gdb detaches and it runs on. */
   readonly ownsKernel: boolean;
+  /** The kernel function a stop on this connection is in when gdb connects (kgdb: `kgdb_breakpoint`), a KASLR hint. */
+  readonly stoppedIn?: string;
 
   /** gdb settings this connection needs, run before the user's setupCommands. */
   gdbSettings(arch: Arch): string[];

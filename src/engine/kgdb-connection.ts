@@ -49,6 +49,8 @@ export class KgdbConnection implements Connection {
   readonly kernelMemory = 'direct-map';
   readonly pageTableRoots = 'kernel-data';
   readonly ownsKernel = false;
+  /** A SysRq-g or a `kgdbwait` boot enters the debugger through kgdb_breakpoint(). */
+  readonly stoppedIn = 'kgdb_breakpoint';
   readonly capabilities: Capabilities = {
     // kgdb's register set is the general registers only.
     systemRegisters: false,

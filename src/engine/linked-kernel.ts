@@ -23,7 +23,14 @@ export interface VmlinuxFacts extends LinkedKernel {
   /** `linux_banner` as text: "Linux version 6.1.0-50-cloud-amd64 (…) #1 SMP …". */
   readonly bannerText: string;
   readonly fileHead: Uint8Array;
+  /**
+   * Allocated sections linked at address 0 (x86_64's `.data..percpu`): their symbols are
+   * offsets, which the KASLR relocation leaves alone, so gdb must not move them with the rest.
+   */
+  readonly unmovedSections: readonly string[];
 }
+
+const SHF_ALLOC = 2n;
 
 /** Bytes of the image head compared: the arm64 Image header with its magic, say. */
 const headLength = 64;
@@ -70,7 +77,8 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     }
     const nul = raw.indexOf(0);
     const banner = nul < 0 ? raw : raw.subarray(0, nul);
-    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords };
+    const unmovedSections = elf.sections.filter((s) => (s.flags & SHF_ALLOC) !== 0n && s.addr === 0n && s.size > 0n && s.name !== '').map((s) => s.name);
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords, unmovedSections };
   } finally {
     await elf.close();
   }

@@ -69,6 +69,11 @@ export class LiveTarget implements ViewTarget {
     this.kernelThreadId = undefined;
   }
 
+  /** The vmlinux's symbols moved (relocated by the KASLR slide): their addresses are read again. */
+  forgetSymbols(): void {
+    this.symbols.clear();
+  }
+
   // ---- Target ----
 
   readVirtual(address: bigint, length: number): Promise<Uint8Array> {

@@ -28,6 +28,7 @@ export function rspThreadOf(targetId: string): number | undefined {
 export class TaskOverlayConnection implements Connection {
   private overlayPort: number | undefined;
   private opened: Promise<TaskOverlay> | undefined;
+  private debugInfo: DebugInfoSnapshot | undefined;
 
   /** `target`: the kernel as gdb knows it before connecting, for the symbols the overlay needs. */
   constructor(
@@ -81,6 +82,7 @@ export class TaskOverlayConnection implements Connection {
 
   private async open(): Promise<TaskOverlay> {
     const debugInfo = await DebugInfoSnapshot.record(this.target(), ...overlayProbes);
+    this.debugInfo = debugInfo;
     const [host, port] = splitRemote(this.inner.remote);
     const socket = net.connect({ host, port });
     await new Promise<void>((resolve, reject) => {
@@ -98,6 +100,12 @@ export class TaskOverlayConnection implements Connection {
     overlay.on('warning', (w) => this.hooks?.trace?.(`[tasks] ${w}`));
     this.overlayPort = await overlay.listen();
     return overlay;
+  }
+
+  /** KASLR: the symbols the overlay recorded before the slide was known move with it. */
+  async symbolsMoved(slide: bigint): Promise<void> {
+    this.debugInfo?.relocate(slide);
+    if (this.opened) (await this.opened).tasks.invalidate();
   }
 
   connected(engine: Engine, target: Target): Promise<void> {

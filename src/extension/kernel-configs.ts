@@ -14,10 +14,9 @@ export function isLaunchable(b: KernelBuild): b is LaunchableBuild {
   return b.image !== undefined && b.vmlinux !== undefined && b.arch !== undefined;
 }
 
-/** What kdap passes on the command line of a kernel it boots: the console, and KASLR off. */
+/** What kdap passes on the command line of a kernel it boots: the serial console. KASLR stays on: the session finds the slide. */
 export function launchAppend(arch: Arch): string {
-  // Breakpoints and symbols are at link addresses until a session relocates them by the slide.
-  return `${serialConsole(arch)} nokaslr`;
+  return serialConsole(arch);
 }
 
 /** `p` as `${workspaceFolder}/…` when it lies inside `folder`, else as is. */

@@ -13,12 +13,25 @@ import type { StructLayout, Target } from './target';
 
 export type DebugInfoSource = Pick<Target, 'arch' | 'symbol' | 'layout'>;
 
+const KERNEL_HALF = 1n << 63n;
+
 export class DebugInfoSnapshot {
   private constructor(
     readonly arch: Target['arch'],
     private readonly symbols: ReadonlyMap<string, bigint | undefined>,
     private readonly layouts: ReadonlyMap<string, StructLayout | undefined>,
   ) {}
+
+  /** KASLR's slide, added to every kernel-half symbol recorded before it was known. */
+  private slide = 0n;
+
+  /**
+   * The kernel was found moved by `slide` after the snapshot was taken. Symbols linked at 0
+   * (x86_64's per-CPU offsets) stay where they are: KASLR does not move them.
+   */
+  relocate(slide: bigint): void {
+    this.slide += slide;
+  }
 
   /**
    * Runs `probes` against `source` and keeps every symbol and layout they looked up. The probes
@@ -49,7 +62,8 @@ export class DebugInfoSnapshot {
 
   async symbol(name: string): Promise<bigint | undefined> {
     if (!this.symbols.has(name)) throw new DebugInfoError(`symbol ${name} was not looked up before the snapshot of the debug info was taken`);
-    return this.symbols.get(name);
+    const linked = this.symbols.get(name);
+    return linked !== undefined && linked >= KERNEL_HALF ? linked + this.slide : linked;
   }
 
   async layout(name: string): Promise<StructLayout | undefined> {

@@ -10,7 +10,11 @@
  *  3. the direct map that follows from the slide translates like QEMU's `gva2gpa`, and a function
  *     breakpoint through the relocated symbols hits with the line llvm-symbolizer gives for
  *     pc − slide.
- * The oracle for every slide is the guest's own /proc/kallsyms (`_stext` − the vmlinux's `_stext`).
+ * Then the product, over DAP like VS Code: a launch without nokaslr stops at start_kernel and a
+ * function breakpoint hits at the right line, and an attach to the running randomized guest
+ * does the same; walks of relocated symbols equal QEMU's `gva2gpa`.
+ * The oracle for every slide is the guest's own /proc/kallsyms (`_stext` − the vmlinux's `_stext`),
+ * for every line llvm-symbolizer on the vmlinux at pc − that slide.
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +30,9 @@ import { findSlide, randomizedLayout } from '../../src/kernel/kaslr';
 import { physToVirt } from '../../src/kernel/memory-model';
 import { fixtureArches, fixturesCacheDir, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
+import { KdapClient } from '../support/dap';
+import { adapterShell, gva2gpa } from '../support/oracles';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 
 const fixtures = loadFixtures();
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -114,6 +121,65 @@ async function frame(gdb: GdbBackend, thread: number): Promise<{ func: string; f
   const r = await gdb.send('-stack-info-frame', ['--thread', String(thread)]);
   const f = r.results.frame as Record<string, string>;
   return { func: f.func, file: f.file ?? '', line: Number(f.line ?? 0), addr: BigInt(f.addr) };
+}
+
+/** The slide the guest's /proc/kallsyms implies, and the runtime addresses it lists. */
+async function kallsymsOracle(guest: GuestConsole, names: readonly string[], linkStext: bigint): Promise<{ slide: bigint; at: Map<string, bigint> }> {
+  const text = await guest.sh(`grep -w ${['_stext', ...names].map((n) => `-e ${n}`).join(' ')} /proc/kallsyms`);
+  const at = new Map<string, bigint>();
+  for (const m of text.matchAll(/^([0-9a-f]{16}) \w (\w+)$/gm)) if (!at.has(m[2])) at.set(m[2], BigInt(`0x${m[1]}`));
+  assert.ok(at.has('_stext'), `no _stext in /proc/kallsyms:\n${text}`);
+  return { slide: at.get('_stext')! - linkStext, at };
+}
+
+/** The slide the adapter said it found, from its Debug Console lines. */
+function saidSlide(dc: KdapClient): bigint {
+  const m = /KASLR: slide (0x[0-9a-f]+)/.exec(dc.trace.join(''));
+  assert.ok(m, `the Debug Console names no slide:\n${dc.trace.filter((l) => l.startsWith('KASLR')).join('')}`);
+  return BigInt(m[1]);
+}
+
+interface Walk { va: string; phys: string | null; fault: string | null }
+
+/**
+ * At a stop in do_sys_openat2 on a randomized kernel: the frame's function and line are what
+ * llvm-symbolizer gives for pc − slide, the pc is inside the function as kallsyms places it, and
+ * kdap's walks of relocated symbols (text, data, the current task) equal QEMU's gva2gpa.
+ */
+async function checkRandomizedStop(dc: KdapClient, thread: number, vmlinux: string, slide: bigint, kallsyms: Map<string, bigint>, diag: (s: string) => void): Promise<void> {
+  const top = await dc.topFrame(thread);
+  const pc = BigInt(top.instructionPointerReference!);
+  const want = symbolize(vmlinux, pc - slide);
+  diag(`stop at ${hex(pc)} = ${want.func} ${want.file}:${want.line} at link ${hex(pc - slide)}; frame says ${top.name} ${top.source?.path}:${top.line}`);
+  assert.equal(top.name, 'do_sys_openat2');
+  assert.equal(want.func, 'do_sys_openat2');
+  assert.equal(top.line, want.line);
+  assert.ok(top.source?.path?.endsWith('fs/open.c'), `source ${top.source?.path}`);
+  const entry = kallsyms.get('do_sys_openat2');
+  assert.ok(entry !== undefined && pc >= entry && pc < entry + 0x100n, `pc ${hex(pc)} vs kallsyms do_sys_openat2 ${entry === undefined ? '?' : hex(entry)}`);
+  const cpus = (await dc.customRequest('kdap/cpus', {})).body.cpus as Array<{ threadId: number; cpu: number; task?: { address: string } }>;
+  const me = cpus.find((c) => c.threadId === thread);
+  assert.ok(me?.task, `no current task on thread ${thread}`);
+  for (const expr of ['&do_sys_openat2', '&jiffies_64', me.task.address]) {
+    const w = (await dc.customRequest('kdap/walk', { va: expr, cpu: me.cpu })).body as Walk;
+    assert.equal(w.fault, null, `${expr}: ${w.fault}`);
+    const truth = await gva2gpa(dc, me.cpu, BigInt(w.va));
+    diag(`walk ${expr} ${w.va} → ${w.phys}; gva2gpa ${typeof truth === 'bigint' ? hex(truth) : truth}`);
+    assert.equal(w.phys, typeof truth === 'bigint' ? hex(truth) : truth, expr);
+    // Data where kallsyms has it (a function's gdb address may lie past its patchable entry).
+    if (expr === '&jiffies_64' && kallsyms.has('jiffies_64')) assert.equal(BigInt(w.va), kallsyms.get('jiffies_64'), `${expr} where kallsyms has it`);
+  }
+}
+
+/** Breaks in do_sys_openat2 through a function breakpoint, typing a command that opens a file. */
+async function hitOpenat(dc: KdapClient, thread: number, type: (line: string) => void): Promise<number> {
+  const bp = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'do_sys_openat2' }] });
+  assert.equal(bp.body.breakpoints[0].verified, true);
+  const hit = dc.stopped('breakpoint', 120_000);
+  await dc.continueRequest({ threadId: thread });
+  await new Promise((r) => setTimeout(r, 300));
+  type('cat /proc/version');
+  return (await hit).body.threadId!;
 }
 
 for (const arch of fixtureArches) {
@@ -231,6 +297,79 @@ for (const arch of fixtureArches) {
       await gdb.send('-exec-continue');
       await guest.waitFor(/Linux version/, 60_000, mark);
       await guest.waitForPrompt(60_000, mark);
+
+      // ---- 4. the product's attach to this running randomized guest, over DAP ----
+      await interrupt(gdb);
+      await gdb.send('-target-detach');
+      const { at } = await kallsymsOracle(guest, ['do_sys_openat2', 'jiffies_64'], facts.symbols.get('_stext')!);
+      const dc = new KdapClient();
+      cleanups.push(() => dc.close());
+      await dc.start();
+      try {
+        await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+        const entry = dc.stopped('entry', 120_000);
+        clock = Date.now();
+        await Promise.all([
+          dc.attachRequest({ vmlinux: fx.vmlinux, remote: qemu.gdbAddress!, sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath, trace: true } as DebugProtocol.AttachRequestArguments),
+          dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
+        ]);
+        const thread = (await entry).body.threadId!;
+        t.diagnostic(`DAP attach stopped in ${Date.now() - clock} ms; ${dc.trace.filter((l) => l.startsWith('KASLR')).join(' ').trim()}`);
+        assert.equal(saidSlide(dc), oracle, 'the slide the attach found');
+        const hit = await hitOpenat(dc, thread, (line) => guest.sendLine(line));
+        await checkRandomizedStop(dc, hit, fx.vmlinux, oracle, at, (s) => t.diagnostic(s));
+        await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+        await dc.disconnectRequest({ terminateDebuggee: false });
+      } finally {
+        dc.saveLogs(`kaslr-attach-${arch}`);
+      }
+    });
+
+    test('DAP launch without nokaslr: stopped at start_kernel, a function breakpoint at its line, walks equal gva2gpa', { timeout: 900_000 }, async (t) => {
+      const facts = await readVmlinuxFacts(fx.vmlinux);
+      const dc = new KdapClient();
+      cleanups.push(() => dc.close());
+      await dc.start();
+      try {
+        await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+        const entry = dc.stopped('entry', 300_000);
+        const clock = Date.now();
+        await Promise.all([
+          dc.launch({
+            name: `kaslr ${arch}`, type: 'kdap', request: 'launch', kernel: fx.kernel, vmlinux: fx.vmlinux, initrd: fx.initrd,
+            append: fx.append.replace(/\s*\bnokaslr\b/, ''), smp: 2, memory: '512M', sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath,
+            stopAt: 'start_kernel', trace: true,
+          } as DebugProtocol.LaunchRequestArguments),
+          dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
+        ]);
+        let thread = (await entry).body.threadId!;
+        t.diagnostic(`F5 → stopped at start_kernel in ${Date.now() - clock} ms; ${dc.trace.filter((l) => l.startsWith('KASLR')).join(' ').trim()}`);
+        const top = await dc.topFrame(thread);
+        const pc = BigInt(top.instructionPointerReference!);
+        const slide = saidSlide(dc);
+        const want = symbolize(fx.vmlinux, pc - slide);
+        assert.deepEqual([top.name, want.func, top.line], ['start_kernel', 'start_kernel', want.line], `${top.name} ${top.source?.path}:${top.line} vs ${want.file}:${want.line}`);
+        assert.ok(top.source?.path?.endsWith('init/main.c'), `source ${top.source?.path}`);
+
+        const shell = adapterShell(dc, fixtures.guest.prompt);
+        await dc.continueRequest({ threadId: thread });
+        await shell.waitFor(new RegExp(fixtures.guest.readyMarker), 300_000);
+        await shell.waitForPrompt();
+        const { slide: oracle, at } = await kallsymsOracle(shell, ['start_kernel', 'do_sys_openat2', 'jiffies_64'], facts.symbols.get('_stext')!);
+        t.diagnostic(`/proc/kallsyms: slide ${hex(oracle)}; the adapter said ${hex(slide)}`);
+        assert.equal(slide, oracle);
+        assert.notEqual(oracle, 0n, 'the kernel was randomized');
+        assert.ok(pc >= at.get('start_kernel')! && pc < at.get('start_kernel')! + 0x40n, `start_kernel stop at ${hex(pc)}, kallsyms ${hex(at.get('start_kernel')!)}`);
+
+        const pause = dc.stopped('pause');
+        await dc.pauseRequest({ threadId: thread });
+        thread = (await pause).body.threadId ?? thread;
+        const hit = await hitOpenat(dc, thread, (line) => shell.sendLine(line));
+        await checkRandomizedStop(dc, hit, fx.vmlinux, oracle, at, (s) => t.diagnostic(s));
+        await dc.endLaunch();
+      } finally {
+        dc.saveLogs(`kaslr-launch-${arch}`);
+      }
     });
   });
 }

@@ -48,6 +48,8 @@ for (const arch of ['x86_64', 'arm64']) {
       assert.match(facts.bannerText, / Debian 6\.1\.\d+-\d+ \(\d{4}-\d\d-\d\d\)$/);
       assert.equal(facts.banner[facts.banner.length - 1], 0x0a, 'the banner ends with its newline, as in memory');
       assert.equal(facts.banner.length, Number(facts.sizes!.get('linux_banner')) - 1, 'the NUL is not part of it');
+      // System.map: x86_64 SMP links the per-CPU area at 0 (offsets KASLR does not move), arm64 inside the image.
+      assert.deepEqual(facts.unmovedSections, map.get('__per_cpu_start') === 0n ? ['.data..percpu'] : []);
     });
   });
 }

@@ -34,7 +34,7 @@ describe('launch configurations from kernel builds', () => {
       name: 'QEMU arm64 · build-arm64',
       kernel: arm.image,
       vmlinux: arm.vmlinux,
-      append: 'console=ttyAMA0 nokaslr',
+      append: 'console=ttyAMA0',
       smp: 2,
       memory: '512M',
       stopAt: 'start_kernel',
@@ -49,7 +49,7 @@ describe('launch configurations from kernel builds', () => {
     assert.equal(c.kernel, '${workspaceFolder}/arch/x86/boot/bzImage');
     assert.equal(c.vmlinux, '${workspaceFolder}/vmlinux');
     assert.equal(c.sourceRoot, '${workspaceFolder}');
-    assert.equal(c.append, 'console=ttyS0 nokaslr');
+    assert.equal(c.append, 'console=ttyS0');
     assert.equal(c.name, 'QEMU x86_64 · linux');
     assert.equal('setupCommands' in c, false);
     assert.equal(inFolder('/elsewhere/vmlinux', '/home/me/linux'), '/elsewhere/vmlinux');
@@ -69,7 +69,7 @@ describe('launch configurations from kernel builds', () => {
       detail: 'arch/arm64/boot/Image (make O=, source /home/me/linux)',
     });
     assert.equal(buildPlace({ ...arm, dir: '/srv/builds/arm64' }, ['/home/me/linux']), '/srv/builds/arm64');
-    assert.equal(launchAppend('arm64'), 'console=ttyAMA0 nokaslr');
+    assert.equal(launchAppend('arm64'), 'console=ttyAMA0');
   });
 });
 
