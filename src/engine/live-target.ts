@@ -24,6 +24,7 @@ import { physToVirt, type DirectMap } from '../kernel/memory-model';
 import { walk } from '../kernel/pagetable';
 import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout } from '../kernel/target';
 import type { CpuThread, ViewTarget } from './kernel-views';
+import type { LayoutStore } from './layout-cache';
 import { everyThreadIsACpu } from './threads';
 
 /**
@@ -41,6 +42,8 @@ export interface LiveTargetOptions {
   cpuThreads?: (gdb: GdbBackend) => Promise<CpuThread[]>;
   /** Thread to prefer for kernel reads, e.g. the one that stopped; asked on each stop. */
   preferredThread?: () => number | undefined;
+  /** Layouts kept across sessions (per vmlinux build id): asked before gdb, told what gdb says. */
+  layouts?: Promise<LayoutStore | undefined>;
 }
 
 export class LiveTarget implements ViewTarget {
@@ -123,13 +126,18 @@ export class LiveTarget implements ViewTarget {
   layout(structName: string): Promise<StructLayout | undefined> {
     const name = structName.replace(/^struct\s+/, '');
     return cached(this.layouts, name, async () => {
+      const store = await this.options.layouts;
+      const stored = store?.get(name);
+      if (stored !== undefined) return stored ?? undefined;
       this.commands++;
+      let layout: StructLayout | undefined;
       try {
-        return parsePtype(await this.gdb.console(`ptype/o struct ${name}`, 120_000), name);
+        layout = parsePtype(await this.gdb.console(`ptype/o struct ${name}`, 120_000), name);
       } catch (e) {
-        if (e instanceof GdbError && /No struct type named/.test(e.message)) return undefined;
-        throw e;
+        if (!(e instanceof GdbError && /No struct type named/.test(e.message))) throw e;
       }
+      store?.put(name, layout);
+      return layout;
     });
   }
 
