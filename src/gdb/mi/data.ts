@@ -20,7 +20,7 @@ export async function evaluate(gdb: GdbBackend, expression: string, ctx: EvalCon
 }
 
 /** Reads target memory; returns the bytes gdb could read from the start (may be short). */
-export async function readMemory(gdb: GdbBackend, address: bigint, length: number, ctx: EvalContext = {}): Promise<Uint8Array> {
+export async function readMemory(gdb: Pick<GdbBackend, 'send'>, address: bigint, length: number, ctx: EvalContext = {}): Promise<Uint8Array> {
   const r = await gdb.send('-data-read-memory-bytes', [...context(ctx), `0x${address.toString(16)}`, String(length)]);
   const out = new Uint8Array(length);
   let filled = 0;
