@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Warm stops: a breakpoint in a hot function (scheduler_tick, hit from the timer interrupt), and
+// Warm stops: a breakpoint in a hot function (scheduler_tick, hit from the timer interrupt; the
+// guest runs two busy loops so it ticks), and
 // for each stop what VS Code asks before the UI is ready: threads, the stopped thread's stack
 // (20 frames), its scopes and locals. kdap (the built adapter, attached to a booted guest) vs
 // plain gdb/MI doing the same work (-thread-info, -stack-list-frames, -stack-list-variables)
@@ -156,6 +157,10 @@ try {
     if (Date.now() > deadline) throw new Error(`guest did not boot: ${qemu.consoleText.slice(-500)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  // An idle guest barely ticks (NO_HZ): keep both CPUs busy, one in user space, one mostly in
+  // the kernel, so the timer interrupts user code and kernel code alike.
+  qemu.write('while :; do :; done &\n');
+  qemu.write('while :; do cat /proc/kallsyms > /dev/null; done &\n');
   const kdap = [];
   const gdb = [];
   for (let r = 0; r < rounds; r++) {
