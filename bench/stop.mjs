@@ -51,9 +51,16 @@ function invalid(who, why) {
 
 const junk = (frames) => frames.filter((f) => (f.address !== undefined && (f.address < floor || f.address === 0n)) || lowSymbols.test(f.name ?? '')).length;
 
+/** A wait that names what it waited for, with the adapter's last words, when it times out. */
+function within(promise, what, trace, ms = 60_000) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`kdap: no ${what} after ${ms} ms; trace tail:\n${trace.slice(-12).map((t) => t.line).join('')}`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function kdapRound(qemu) {
   const dc = new DebugClient(process.execPath, adapterJs, 'kdap');
-  dc.defaultTimeout = 120_000;
+  dc.defaultTimeout = 180_000;
   const trace = [];
   dc.on('output', (e) => {
     if (e.body.category === 'console') trace.push({ at: now(), line: e.body.output });
@@ -65,7 +72,7 @@ async function kdapRound(qemu) {
     dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fx.vmlinux, remote: qemu.gdbAddress, sourceRoot: manifest.sourceRoot, substitutePath: fx.substitutePath, trace: true, indexCacheDir: indexDir }),
     dc.configurationSequence(),
   ]);
-  await first;
+  await within(first, 'stop after attach', trace);
   const bp = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: hot }] });
   if (!bp.body.breakpoints[0]?.verified) invalid('kdap', `breakpoint on ${hot} not verified`);
   const out = [];
@@ -73,7 +80,7 @@ async function kdapRound(qemu) {
     const stopped = dc.waitForEvent('stopped');
     const from = trace.length;
     await dc.continueRequest({ threadId: 1 });
-    const ev = await stopped;
+    const ev = await within(stopped, `stop ${i + 1} in ${hot}`, trace);
     const stopLines = trace.slice(from).filter((t) => /^← \*stopped/.test(t.line));
     if (stopLines.length === 0) invalid('kdap', 'no *stopped in the trace');
     const t0 = stopLines[stopLines.length - 1].at;
