@@ -46,7 +46,8 @@ export function registerRoots(target: Target): PageTableRoots {
   // `system_state` too, which is the key.
   let settled: { key: bigint; map: KernelMap | undefined } | undefined;
   const map = async (): Promise<KernelMap | undefined> => {
-    const state = await target.symbol('system_state');
+    // Only a shortcut: a kernel without the symbol, or a failed lookup, reads the map each time.
+    const state = await target.symbol('system_state').catch(() => undefined);
     if (settled && settled.key === state) return settled.map;
     const m = await archOps(target.arch).memory.kernelMap(target, {});
     if (state !== undefined && (await schedules(target, state))) settled = { key: state, map: m };
