@@ -70,7 +70,8 @@ async function kdapRound(qemu) {
   const first = dc.waitForEvent('stopped');
   await Promise.all([
     dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fx.vmlinux, remote: qemu.gdbAddress, sourceRoot: manifest.sourceRoot, substitutePath: fx.substitutePath, trace: true, indexCacheDir: indexDir }),
-    dc.configurationSequence(),
+    // configurationSequence() sends configurationDone only after a launch.
+    dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest()),
   ]);
   await within(first, 'stop after attach', trace);
   const bp = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: hot }] });

@@ -45,7 +45,7 @@ async function session(adapter, indexCacheDir, qemu) {
   await dc.start();
   await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
   const stopped = dc.waitForEvent('stopped');
-  await Promise.all([dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fx.vmlinux, remote: qemu.gdbAddress, trace: true, indexCacheDir }), dc.configurationSequence()]);
+  await Promise.all([dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fx.vmlinux, remote: qemu.gdbAddress, trace: true, indexCacheDir }), dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest())]);
   await stopped;
   const out = {};
   for (const [command, args] of requests) {
