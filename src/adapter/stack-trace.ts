@@ -47,7 +47,7 @@ export class StackTraces {
     // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
     const bottom = frames[frames.length - 1]?.level ?? -1;
     const key = `${args.threadId}:${bottom}`;
-    if (!this.interrupted.has(key)) this.interrupted.set(key, bestEffort(interruptedContext(gdb, a.kernel.arch, args.threadId, frames), 'reading the interrupted context'));
+    if (!this.interrupted.has(key)) this.interrupted.set(key, bestEffort(interruptedContext(gdb, a.kernel.target, a.kernel.arch, args.threadId, frames, truncated || raw.length < levels), 'reading the interrupted context'));
     const interrupted = await this.interrupted.get(key);
     const below = interrupted ? interruptedFrames(a, args.threadId, interrupted) : [];
     return {

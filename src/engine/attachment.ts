@@ -7,7 +7,8 @@ import type { Arch } from '../kernel/arch/names';
 import { kernelDataRoots, kernelLayout, registerRoots, type KernelLayout } from '../kernel/page-table-roots';
 import type { Connection } from './connection';
 import { debugInfoProbe } from './debug-info';
-import { Engine, type EngineOptions } from './engine';
+import { defaultIndexCacheDir, Engine, type EngineOptions } from './engine';
+import { LayoutCache } from './layout-cache';
 import { KernelViews } from './kernel-views';
 import { LiveTarget } from './live-target';
 import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
@@ -72,6 +73,7 @@ export class Attachment {
       directMap: async () => (await kernelData()).map,
       cpuThreads: (g) => connection.cpuThreads(g),
       preferredThread: () => engine.stopInfo?.threadId,
+      layouts: LayoutCache.open(options.indexCacheDir ?? defaultIndexCacheDir(), options.vmlinux),
     });
     const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
     const views = new KernelViews(target, { stopped: () => engine.state === 'stopped', stoppedThread: () => engine.stopInfo?.threadId }, roots);

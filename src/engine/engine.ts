@@ -68,7 +68,7 @@ async function indexCached(cacheDir: string, vmlinux: string): Promise<boolean> 
   }
 }
 
-function defaultIndexCacheDir(): string {
+export function defaultIndexCacheDir(): string {
   return path.join(process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'), 'gdb-index');
 }
 

@@ -73,21 +73,44 @@ export async function faultSite(gdb: GdbBackend, arch: Arch, func: string | unde
   return site;
 }
 
-/** Fills function, offset, file and line of `site.pc` with two gdb queries. */
+/**
+ * Fills function, offset, file and line of `site.pc`. `info line *pc` names the line's first
+ * address with its symbol and offset, which gives pc's own: one gdb query; `info symbol` only
+ * when it names none.
+ */
 export async function describe(gdb: GdbBackend, site: FaultSite): Promise<void> {
   const address = `0x${site.pc.toString(16)}`;
-  const symbol = await bestEffort(gdb.console(`info symbol ${address}`), 'info symbol', '');
-  const s = /^(\S+)(?: \+ (\d+))? in section/m.exec(symbol);
-  if (s) {
-    site.func = s[1];
-    site.offset = s[2] ? Number(s[2]) : 0;
-  }
   const line = await bestEffort(gdb.console(`info line *${address}`), 'info line', '');
   const l = /Line (\d+) of "([^"]+)"/.exec(line);
   if (l) {
     site.line = Number(l[1]);
     site.file = l[2];
   }
+  const at = symbolAt(line, site.pc);
+  if (at) {
+    site.func = at.func;
+    site.offset = at.offset;
+    return;
+  }
+  const symbol = await bestEffort(gdb.console(`info symbol ${address}`), 'info symbol', '');
+  const s = /^(\S+)(?: \+ (\d+))? in section/m.exec(symbol);
+  if (s) {
+    site.func = s[1];
+    site.offset = s[2] ? Number(s[2]) : 0;
+  }
+}
+
+/**
+ * pc's symbol and offset from `info line`'s `starts at address 0x… <f+n>` (the line's first
+ * address, at or below pc) or `No line number information available for address 0x… <f+n>`.
+ */
+export function symbolAt(text: string, pc: bigint): { func: string; offset: number } | undefined {
+  const m = /(?:starts at address|available for address) (0x[0-9a-f]+) <([^>+\s]+)(?:\+(\d+))?>/.exec(text);
+  if (!m) return undefined;
+  const delta = pc - BigInt(m[1]);
+  // A line's code never starts after pc, and spans far less than a page.
+  if (delta < 0n || delta >= 4096n) return undefined;
+  return { func: m[2], offset: Number(m[3] ?? 0) + Number(delta) };
 }
 
 export function describeSite(label: string, site: FaultSite | undefined, fallbackFunc?: string): string {

@@ -11,7 +11,8 @@ import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import type { Frame } from '../gdb/mi/stack';
 import { archOps } from '../kernel/arch';
-import type { Arch } from '../kernel/target';
+import { unsignedAt } from '../kernel/struct';
+import type { Arch, MemberLayout, Target } from '../kernel/target';
 import { describe, type FaultSite } from './exceptions';
 import { isEntryStub } from './stack';
 import { ignore } from './errors';
@@ -37,49 +38,67 @@ export function modeOf(arch: Arch, modeWord: bigint): 'user' | 'kernel' {
 }
 
 /**
- * The stub frame, when `frames` ends at one whose caller-facing handler (the frame just above
- * it) took a pt_regs: index of the handler frame, or undefined.
+ * The handler frame that took the stub's pt_regs: the frame just above the entry stub that ends
+ * `frames`, or, when gdb's unwind `ended` at the C handler one frame short of its stub
+ * (`sysvec_apic_timer_interrupt` without `asm_sysvec_apic_timer_interrupt`), that last frame.
  */
-export function handlerBelowStub(arch: Arch, frames: readonly Frame[]): number | undefined {
+export function handlerBelowStub(arch: Arch, frames: readonly Frame[], ended = false): number | undefined {
   const last = frames.length - 1;
   if (last < 1) return undefined;
-  const stub = frames[last].func;
-  if (!isEntryStub(arch, stub) || noInterruptedContext.test(stub ?? '')) return undefined;
-  return last - 1;
+  const bottom = frames[last].func ?? '';
+  if (isEntryStub(arch, bottom)) return noInterruptedContext.test(bottom) ? undefined : last - 1;
+  if (ended && archOps(arch).ptRegs.handlers.test(bottom)) return last;
+  return undefined;
 }
 
-async function number(gdb: GdbBackend, thread: number, frame: number, expression: string): Promise<bigint | undefined> {
-  try {
-    const text = await data.evaluate(gdb, `(unsigned long)(${expression})`, { thread, frame });
-    const m = /^(0x[0-9a-f]+|\d+)/i.exec(text.trim());
-    return m ? BigInt(m[1]) : undefined;
-  } catch (err) {
-    ignore(err, `evaluating ${expression}`);
-    return undefined;
-  }
+/** Where pt_regs' members are, from the kernel's DWARF (the target keeps layouts for the session). */
+interface PtRegsLayout {
+  size: number;
+  pc: MemberLayout;
+  sp: MemberLayout;
+  mode: MemberLayout;
 }
+
+async function ptRegsLayout(target: LayoutSource, arch: Arch): Promise<PtRegsLayout | undefined> {
+  const layout = await target.layout('pt_regs');
+  const names = archOps(arch).ptRegs;
+  const [pc, sp, mode] = [names.pc, names.sp, names.mode].map((n) => layout?.members.get(n));
+  if (!layout || !pc || !sp || !mode) return undefined;
+  return { size: layout.size, pc, sp, mode };
+}
+
+/** What the interrupted context needs of the kernel target: struct layouts. */
+export type LayoutSource = Pick<Target, 'layout'>;
 
 /**
- * Reads the interrupted context under `frames` (a whole stack, outermost frame last), or
- * undefined when it does not end at an entry stub or its handler has no `regs` gdb can read.
+ * Reads the interrupted context under `frames` (a whole stack, outermost frame last; `ended`
+ * when gdb's unwind stopped there rather than at a page's end), or undefined when it does not
+ * end at an entry stub or its handler has no `regs` gdb can read.
+ *
+ * The pt_regs is read raw, in one command that evaluates the handler's `regs` and reads the
+ * struct behind it; its members are decoded by the layout read once per session. (A typed
+ * `((struct pt_regs *)0x…)->ip` costs a type lookup in gdb each time, ~20 ms.)
  */
-export async function interruptedContext(gdb: GdbBackend, arch: Arch, thread: number, frames: readonly Frame[]): Promise<InterruptedContext | undefined> {
-  const handler = handlerBelowStub(arch, frames);
+export async function interruptedContext(gdb: GdbBackend, target: LayoutSource, arch: Arch, thread: number, frames: readonly Frame[], ended = false): Promise<InterruptedContext | undefined> {
+  const handler = handlerBelowStub(arch, frames, ended);
   if (handler === undefined) return undefined;
+  const layout = await ptRegsLayout(target, arch);
+  if (!layout) return undefined;
   // The handler's own `regs` can be optimized out (arm64's el0t_64_sync_handler tail-calls):
   // the functions it passes regs on to have it too.
-  let level = frames[handler].level;
-  let regs: bigint | undefined;
-  for (let i = handler; i >= Math.max(0, handler - 3) && !regs; i--) {
-    level = frames[i].level;
-    regs = await number(gdb, thread, level, 'regs');
+  let read: { address: bigint; bytes: Uint8Array } | undefined;
+  for (let i = handler; i >= Math.max(0, handler - 3) && !read; i--) {
+    try {
+      const r = await data.readMemoryAt(gdb, 'regs', layout.size, { thread, frame: frames[i].level });
+      if (r.address !== 0n && r.bytes.length === layout.size) read = r;
+    } catch (err) {
+      ignore(err, `reading regs in frame ${frames[i].level}`);
+    }
   }
-  if (!regs) return undefined;
-  const m = archOps(arch).ptRegs;
-  const base = `((struct pt_regs *)0x${regs.toString(16)})`;
-  const [pc, sp, modeWord] = await Promise.all([number(gdb, thread, level, `${base}->${m.pc}`), number(gdb, thread, level, `${base}->${m.sp}`), number(gdb, thread, level, `${base}->${m.mode}`)]);
-  if (pc === undefined || sp === undefined || modeWord === undefined) return undefined;
-  const ctx: InterruptedContext = { regs, mode: modeOf(arch, modeWord), pc, sp, stub: frames[frames.length - 1].func ?? '??' };
+  if (!read) return undefined;
+  const field = (m: MemberLayout) => unsignedAt(read.bytes, m.offset, m.size);
+  const pc = field(layout.pc);
+  const ctx: InterruptedContext = { regs: read.address, mode: modeOf(arch, field(layout.mode)), pc, sp: field(layout.sp), stub: frames[frames.length - 1].func ?? '??' };
   if (ctx.mode === 'kernel') {
     const site: FaultSite = { pc };
     await describe(gdb, site);

@@ -11,7 +11,8 @@ import { cpuMode, irqsDisabled } from '../kernel/cpu-mode';
 import { onlineCpus } from '../kernel/cpumask';
 import { initMmPgd, mmPgd } from '../kernel/mm';
 import { AddressSpaceError, type PageTableRoots } from '../kernel/page-table-roots';
-import { decodeEntry, entryToJson, toJson, walk, type WalkResult } from '../kernel/pagetable';
+import { decodeEntry, entryToJson, toJson, walk, type Walk, type WalkOptions, type WalkResult } from '../kernel/pagetable';
+import { archOps } from '../kernel/arch';
 import { perCpuOffsets } from '../kernel/percpu';
 import { preemptCount } from '../kernel/preempt';
 import { formatRecords, printkRecords, PrintkError } from '../kernel/printk';
@@ -32,6 +33,11 @@ export interface CpuThread {
 /** What the views need beyond a Target: the CPUs of this stop, and C expressions. */
 export interface ViewTarget extends Target {
   threads(): Promise<CpuThread[]>;
+  /**
+   * Runs a walk with its physical reads batched (one physical-mode switch), where the target
+   * has such a mode; `fn` may read physical memory and registers read before.
+   */
+  physicalBatch?<T>(fn: () => Promise<T>): Promise<T>;
   /** Value of a C expression as a 64-bit unsigned number (`&jiffies`, `init_task.stack`). */
   evaluateAddress(expression: string): Promise<bigint>;
 }
@@ -127,8 +133,8 @@ export class KernelViews<T extends ViewTarget = ViewTarget> {
     const cpu = () => (asked ??= this.cpuArg(args.cpu));
     const mm = args.mm ?? 'cpu';
     try {
-      if (mm === 'cpu') return toJson(await walk(t, va, await this.roots.cpu(cpu, va)));
-      if (mm === 'kernel') return toJson(await walk(t, va, await this.roots.table(await initMmPgd(t), cpu)));
+      if (mm === 'cpu') return toJson(await this.walkBatched(va, await this.roots.cpu(cpu, va)));
+      if (mm === 'kernel') return toJson(await this.walkBatched(va, await this.roots.table(await initMmPgd(t), cpu)));
       if (mm.startsWith('pid:')) {
         const pid = Number(mm.slice(4));
         if (!Number.isSafeInteger(pid) || pid <= 0) throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
@@ -136,13 +142,21 @@ export class KernelViews<T extends ViewTarget = ViewTarget> {
         if (task === undefined) throw new UserError(`No process with pid ${pid} (thread ids other than a process's own are not searched).`);
         const info = await readTask(t, task);
         if (info.mm === 0n) throw new UserError(`pid ${pid} (${info.comm}) is a kernel thread: it has no address space of its own.`);
-        return toJson(await walk(t, va, await this.roots.table(await mmPgd(t, info.mm), cpu)));
+        return toJson(await this.walkBatched(va, await this.roots.table(await mmPgd(t, info.mm), cpu)));
       }
     } catch (e) {
       if (e instanceof AddressSpaceError) throw new UserError(e.message);
       throw e;
     }
     throw new UserError(`"mm" must be kernel, cpu or pid:N, not ${JSON.stringify(mm)}.`);
+  }
+
+  /** A walk whose table reads share one physical-mode switch; its registers are read first. */
+  private async walkBatched(va: bigint, options: WalkOptions): Promise<Walk> {
+    const t = this.target;
+    if (!t.physicalBatch) return walk(t, va, options);
+    if (options.cpu !== undefined || options.config === undefined) await t.registers(options.cpu ?? 0, archOps(t.arch).paging.registers);
+    return t.physicalBatch(() => walk(t, va, options));
   }
 
   async decodePte(args: DecodePteArgs): Promise<DecodedPte> {

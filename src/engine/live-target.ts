@@ -16,6 +16,7 @@
  * session: the kernel helpers probe for symbols that exist only in some versions, and each
  * miss costs a gdb lookup.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { GdbBackend } from '../gdb/backend';
 import { GdbError } from '../gdb/errors';
 import * as data from '../gdb/mi/data';
@@ -24,6 +25,7 @@ import { physToVirt, type DirectMap } from '../kernel/memory-model';
 import { walk } from '../kernel/pagetable';
 import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout } from '../kernel/target';
 import type { CpuThread, ViewTarget } from './kernel-views';
+import type { LayoutStore } from './layout-cache';
 import { everyThreadIsACpu } from './threads';
 
 /**
@@ -41,6 +43,8 @@ export interface LiveTargetOptions {
   cpuThreads?: (gdb: GdbBackend) => Promise<CpuThread[]>;
   /** Thread to prefer for kernel reads, e.g. the one that stopped; asked on each stop. */
   preferredThread?: () => number | undefined;
+  /** Layouts kept across sessions (per vmlinux build id): asked before gdb, told what gdb says. */
+  layouts?: Promise<LayoutStore | undefined>;
 }
 
 export class LiveTarget implements ViewTarget {
@@ -57,6 +61,13 @@ export class LiveTarget implements ViewTarget {
   private kernelThreadId: Promise<number | undefined> | undefined;
   /** Serialises PhyMemMode windows, so two physical reads never interleave their toggles. */
   private physicalQueue: Promise<unknown> = Promise.resolve();
+  /** gdb while a physicalBatch holds it in physical mode. */
+  private window: Pick<GdbBackend, 'send'> | undefined;
+  /**
+   * Set in the batch's own calls: what they would send outside the window would wait for the
+   * window to close, forever. Other requests' reads meanwhile simply wait for gdb.
+   */
+  private readonly inBatch = new AsyncLocalStorage<boolean>();
 
   constructor(private readonly gdb: GdbBackend, readonly arch: Arch, private readonly options: LiveTargetOptions) {}
 
@@ -81,6 +92,8 @@ export class LiveTarget implements ViewTarget {
   }
 
   readPhysical(address: bigint, length: number): Promise<Uint8Array> {
+    const window = this.window;
+    if (window) return this.physicalCache.read(address, length, () => this.readInWindow(window, address, length));
     const access = this.options.physical();
     if (access === 'direct-map') return this.readThroughDirectMap(address, length);
     if (access !== 'stub') return Promise.reject(new UnsupportedError('this remote', 'physical memory reads (QEMU gdbstub only)'));
@@ -91,6 +104,34 @@ export class LiveTarget implements ViewTarget {
     });
   }
 
+  /**
+   * Runs `fn` (a page walk) with QEMU's physical-memory mode switched on once around all its
+   * physical reads, rather than on and off around each: gdb is held for it meanwhile (nothing
+   * else may be read in physical mode). Inside, `fn` may read physical memory and registers
+   * already read in this stop, nothing else. Elsewhere, just `fn()`.
+   */
+  async physicalBatch<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.options.physical() !== 'stub' || this.window) return fn();
+    const run = this.physicalQueue.then(() =>
+      this.gdb.exclusive(async (g) => {
+        this.commands++;
+        const on = (await g.send('-interpreter-exec', ['console', 'maint packet Qqemu.PhyMemMode:1'])).console;
+        if (!/received: "OK"/.test(on)) throw new UnsupportedError('this QEMU', `physical memory reads (Qqemu.PhyMemMode:1 answered ${on.trim()})`);
+        this.window = g;
+        try {
+          return await this.inBatch.run(true, fn);
+        } finally {
+          this.window = undefined;
+          this.commands++;
+          const off = await g.send('-interpreter-exec', ['console', 'maint packet Qqemu.PhyMemMode:0']).then((r) => r.console, (e: unknown) => String(e));
+          if (!/received: "OK"/.test(off)) throw new Error(`QEMU's gdbstub may still be in physical-memory mode (Qqemu.PhyMemMode:0 answered ${off.trim()})`);
+        }
+      }),
+    );
+    this.physicalQueue = run.catch(() => undefined);
+    return run;
+  }
+
   async registers(cpu: number, names: readonly string[]): Promise<Map<string, bigint>> {
     const numbers = await this.numbers();
     let have = this.registerCache.get(cpu);
@@ -98,6 +139,7 @@ export class LiveTarget implements ViewTarget {
     // One command for every register not read (or being read) yet on this CPU in this stop.
     const missing = names.filter((n) => !have.has(n) && numbers.has(n));
     if (missing.length > 0) {
+      if (this.inBatch.getStore()) throw new Error('registers not read before a physical batch cannot be read inside it');
       const batch = this.threadOf(cpu).then((thread) => {
         this.commands++;
         return data.registerValues(this.gdb, missing.map((n) => numbers.get(n)!), { thread });
@@ -128,13 +170,18 @@ export class LiveTarget implements ViewTarget {
   layout(structName: string): Promise<StructLayout | undefined> {
     const name = structName.replace(/^struct\s+/, '');
     return cached(this.layouts, name, async () => {
+      const store = await this.options.layouts;
+      const stored = store?.get(name);
+      if (stored !== undefined) return stored ?? undefined;
       this.commands++;
+      let layout: StructLayout | undefined;
       try {
-        return parsePtype(await this.gdb.console(`ptype/o struct ${name}`, 120_000), name);
+        layout = parsePtype(await this.gdb.console(`ptype/o struct ${name}`, 120_000), name);
       } catch (e) {
-        if (e instanceof GdbError && /No struct type named/.test(e.message)) return undefined;
-        throw e;
+        if (!(e instanceof GdbError && /No struct type named/.test(e.message))) throw e;
       }
+      store?.put(name, layout);
+      return layout;
     });
   }
 
@@ -187,6 +234,7 @@ export class LiveTarget implements ViewTarget {
   // ---- internals ----
 
   private async readVirtualNow(address: bigint, length: number): Promise<Uint8Array> {
+    if (this.inBatch.getStore()) throw new Error('virtual memory cannot be read inside a physical batch');
     const thread = await this.kernelThread();
     let why = 'no vCPU is in kernel mode';
     if (thread !== undefined) {
@@ -218,6 +266,20 @@ export class LiveTarget implements ViewTarget {
       done += n;
     }
     return out;
+  }
+
+  /** One read in an open physical window: the mode is already on. */
+  private async readInWindow(g: Pick<GdbBackend, 'send'>, address: bigint, length: number): Promise<Uint8Array> {
+    this.commands++;
+    let bytes: Uint8Array;
+    try {
+      bytes = await data.readMemory(g, address, length);
+    } catch (e) {
+      if (e instanceof GdbError) throw new FaultError(address, length, `physical: ${e.message}`);
+      throw e;
+    }
+    if (bytes.length < length) throw new FaultError(address, length, `physical: only ${bytes.length} bytes readable`);
+    return bytes;
   }
 
   /** kgdb: physical memory is where the direct map shows it. */

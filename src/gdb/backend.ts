@@ -62,6 +62,7 @@ export class GdbBackend extends EventEmitter<GdbEvents> {
   private exited: GdbExited | undefined;
   private readonly timeoutMs: number;
   private onFirstPrompt: (() => void) | undefined;
+  private gate: Promise<void> | undefined;
 
   constructor(private readonly options: GdbStartOptions) {
     super();
@@ -122,6 +123,29 @@ export class GdbBackend extends EventEmitter<GdbEvents> {
   }
 
   sendRaw(command: string, timeoutMs?: number): Promise<MIResult> {
+    // Held by exclusive(): wait, in order, until it ends.
+    if (this.gate) return this.gate.then(() => this.sendRaw(command, timeoutMs));
+    return this.sendNow(command, timeoutMs);
+  }
+
+  /**
+   * Runs `fn` with gdb to itself: what anyone else sends meanwhile waits until it ends. `fn`
+   * sends through the handle it is given. For modes that change what every command means
+   * (QEMU's physical-memory mode), so nothing else lands inside the mode.
+   */
+  async exclusive<T>(fn: (gdb: Pick<GdbBackend, 'send'>) => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let release!: () => void;
+    this.gate = new Promise<void>((r) => (release = r));
+    try {
+      return await fn({ send: (operation, args = [], timeoutMs) => this.sendNow([operation, ...args.map(quoteArg)].join(' '), timeoutMs) });
+    } finally {
+      this.gate = undefined;
+      release();
+    }
+  }
+
+  private sendNow(command: string, timeoutMs?: number): Promise<MIResult> {
     const origin = new Error(); // keeps the caller's stack for the eventual error
     if (this.exited) return Promise.reject(new GdbExited(command, this.exited.exitCode, this.exited.signal, this.stderrTail));
     if (!this.proc) return Promise.reject(new Error('gdb is not started'));

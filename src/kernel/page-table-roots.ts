@@ -15,7 +15,7 @@ import { initMmPgd, kernelPhys, mmPgd } from './mm';
 import type { WalkOptions } from './pagetable';
 import { currentTask } from './sched';
 import { readTask } from './task';
-import { UnsupportedError, type Target } from './target';
+import { FaultError, UnsupportedError, type Target } from './target';
 
 /**
  * `cpu` is asked only when the strategy needs one: finding the CPUs can cost line traffic (kgdb),
@@ -40,8 +40,19 @@ export class AddressSpaceError extends Error {
 
 /** Walks from the paging registers of the CPU (a target that has them). */
 export function registerRoots(target: Target): PageTableRoots {
-  // Read at each walk: the variables move in early boot (KASLR), and the target caches reads per stop.
-  const map = () => archOps(target.arch).memory.kernelMap(target, {});
+  // The direct map and the kernel image are placed in early boot (KASLR: setup_arch), before the
+  // kernel schedules; until then they are read at each walk (the target caches reads per stop).
+  // From then on they stay for as long as the symbols do: a relocation (a new slide) moves
+  // `system_state` too, which is the key.
+  let settled: { key: bigint; map: KernelMap | undefined } | undefined;
+  const map = async (): Promise<KernelMap | undefined> => {
+    // Only a shortcut: a kernel without the symbol, or a failed lookup, reads the map each time.
+    const state = await target.symbol('system_state').catch(() => undefined);
+    if (settled && settled.key === state) return settled.map;
+    const m = await archOps(target.arch).memory.kernelMap(target, {});
+    if (state !== undefined && (await schedules(target, state))) settled = { key: state, map: m };
+    return m;
+  };
   return {
     async cpu(cpu) {
       return { cpu: await cpu(), directMap: await map() };
@@ -54,6 +65,17 @@ export function registerRoots(target: Target): PageTableRoots {
       return { config: {}, registers: await target.registers(await cpu(), archOps(target.arch).paging.registers) };
     },
   };
+}
+
+/** enum system_states: SYSTEM_BOOTING is 0, SYSTEM_SCHEDULING (and every later state) above. */
+async function schedules(target: Target, systemState: bigint): Promise<boolean> {
+  try {
+    const bytes = await target.readVirtual(systemState, 4);
+    return bytes.length === 4 && (bytes[0] | bytes[1] | bytes[2] | bytes[3]) !== 0;
+  } catch (e) {
+    if (e instanceof FaultError) return false;
+    throw e;
+  }
 }
 
 /** The paging configuration and memory map of a kernel, from its own data. */

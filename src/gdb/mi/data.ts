@@ -20,7 +20,7 @@ export async function evaluate(gdb: GdbBackend, expression: string, ctx: EvalCon
 }
 
 /** Reads target memory; returns the bytes gdb could read from the start (may be short). */
-export async function readMemory(gdb: GdbBackend, address: bigint, length: number, ctx: EvalContext = {}): Promise<Uint8Array> {
+export async function readMemory(gdb: Pick<GdbBackend, 'send'>, address: bigint, length: number, ctx: EvalContext = {}): Promise<Uint8Array> {
   const r = await gdb.send('-data-read-memory-bytes', [...context(ctx), `0x${address.toString(16)}`, String(length)]);
   const out = new Uint8Array(length);
   let filled = 0;
@@ -33,6 +33,18 @@ export async function readMemory(gdb: GdbBackend, address: bigint, length: numbe
     filled += Math.min(bytes.length, length - filled);
   }
   return out.subarray(0, filled);
+}
+
+/**
+ * Reads `length` bytes at the value of `expression` (a pointer, evaluated in `ctx`'s frame): the
+ * address and the bytes in one command, where an evaluate and a read would take two.
+ */
+export async function readMemoryAt(gdb: GdbBackend, expression: string, length: number, ctx: EvalContext = {}): Promise<{ address: bigint; bytes: Uint8Array }> {
+  const r = await gdb.send('-data-read-memory-bytes', [...context(ctx), expression, String(length)]);
+  const [block] = tuples(r.results, 'memory');
+  const address = block ? optAddress(block, 'begin') : undefined;
+  if (address === undefined) return { address: 0n, bytes: new Uint8Array() };
+  return { address, bytes: Buffer.from(str(block, 'contents'), 'hex').subarray(0, length) };
 }
 
 export async function writeMemory(gdb: GdbBackend, address: bigint, data: Uint8Array, ctx: EvalContext = {}): Promise<void> {

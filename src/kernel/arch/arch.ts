@@ -238,6 +238,11 @@ export interface PtRegs {
   /** The member that says which mode was interrupted (x86 `cs`, arm64 `pstate`). */
   readonly mode: string;
   modeOf(word: bigint): 'user' | 'kernel';
+  /**
+   * C handlers an entry stub calls with its pt_regs as `regs`: where gdb's unwind may end, one
+   * frame short of the stub.
+   */
+  readonly handlers: RegExp;
 }
 
 /** Kernel exception breakpoints, by filter: candidate functions, the first one that exists wins. */

@@ -31,3 +31,12 @@ test('the label names user space with its pc, sp and pt_regs', () => {
   assert.equal(text, 'user space: pc 0x4a1b2c sp 0x7ffc12345678 (pt_regs 0xffffc90000637f58)');
   assert.match(describeInterrupted({ regs: 0x1000n, mode: 'kernel', pc: 1n, sp: 2n, stub: 'el1h_64_irq' }), /^interrupted kernel code/);
 });
+
+test('an unwind that ended at the C handler, one frame short of its stub, still has its pt_regs', () => {
+  const early = frames('scheduler_tick', 'update_process_times', '__sysvec_apic_timer_interrupt', 'sysvec_apic_timer_interrupt');
+  assert.equal(handlerBelowStub('x86_64', early, true), 3);
+  // A page of frames that merely stops at a handler is not the end of the stack.
+  assert.equal(handlerBelowStub('x86_64', early, false), undefined);
+  assert.equal(handlerBelowStub('arm64', frames('gic_handle_irq', 'el1h_64_irq_handler'), true), 1);
+  assert.equal(handlerBelowStub('x86_64', frames('do_sys_openat2', '__x64_sys_openat'), true), undefined);
+});

@@ -334,6 +334,23 @@ describe('kernel views: dmesg', () => {
     return image;
   }
 
+  test('registers: the kernel map is read at each walk while the kernel boots, then kept once it schedules', async () => {
+    const k = x86();
+    const systemState = 0xffffffff82a20010n;
+    k.image.setSymbol('system_state', systemState);
+    const v = views(k, 'registers');
+    const physBaseReads = () => k.image.reads.filter((r) => r.space === 'virtual' && r.address === 0xffffffff82a20000n).length;
+    const first = await v.walk({ va: '&jiffies', cpu: 0 });
+    await v.walk({ va: '&jiffies', cpu: 0 });
+    assert.equal(physBaseReads(), 2, 'SYSTEM_BOOTING: KASLR may still move the direct map');
+    k.image.writePhysical(0x2a20010n, le(1, 4)); // SYSTEM_SCHEDULING
+    await v.walk({ va: '&jiffies', cpu: 0 });
+    const settled = physBaseReads();
+    const later = await v.walk({ va: '&jiffies', cpu: 0 });
+    assert.equal(physBaseReads(), settled);
+    assert.deepEqual(later, first);
+  });
+
   test('the log as dmesg prints it, and its records', async () => {
     const image = legacyLog([[0n, 5, 'Linux version 5.4.0'], [1_234_567_890n, 6, 'hello\nworld']]);
     const log = await new KernelViews(image, stopped, registerRoots(image)).dmesg({});

@@ -25,9 +25,32 @@ class FakeGdb {
   /** What the stub answers to Qqemu.PhyMemMode:1 (a stub without the packet answers ""). */
   phyMemReply = 'OK';
 
+  private gate: Promise<void> | undefined;
+
+  /** As the backend's: others' commands wait until `fn` ends. */
+  async exclusive<T>(fn: (g: { send: FakeGdb['sendNow'] }) => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let release!: () => void;
+    this.gate = new Promise<void>((r) => (release = r));
+    try {
+      return await fn({ send: (op, args) => this.sendNow(op, args) });
+    } finally {
+      this.gate = undefined;
+      release();
+    }
+  }
+
   send(op: string, args: readonly string[] = []): Promise<MIResult> {
+    if (this.gate) return this.gate.then(() => this.send(op, args));
+    return this.sendNow(op, args);
+  }
+
+  onSend: ((command: string) => void) | undefined;
+
+  sendNow(op: string, args: readonly string[] = []): Promise<MIResult> {
     const command = [op, ...args].join(' ');
     this.log.push(command);
+    this.onSend?.(command);
     const reply = (): MIResult => this.answer(command, op, [...args]);
     return new Promise((resolve, reject) => setImmediate(() => {
       try {
@@ -137,6 +160,49 @@ describe('LiveTarget physical reads', () => {
       '-interpreter-exec console maint packet Qqemu.PhyMemMode:0',
     ]);
     assert.equal(fake.physMode, false);
+  });
+
+  test('a batch switches once around all its physical reads, and holds gdb meanwhile', async () => {
+    const fake = twoCpus();
+    fake.write(fake.physical, 0x1000n, [1, 0, 0, 0, 0, 0, 0, 0]);
+    fake.write(fake.physical, 0x2000n, [2, 0, 0, 0, 0, 0, 0, 0]);
+    fake.write(fake.physical, 0x3000n, [3, 0, 0, 0, 0, 0, 0, 0]);
+    fake.write(fake.virtual, 0xffffffff82a079c0n, [9, 9, 9, 9]);
+    const t = target(fake);
+    await t.threads();
+    await t.kernelThread();
+    await t.registers(1, ['cr3']);
+    fake.log = [];
+    // Another request reads virtual memory as the window opens: it waits for the switch back.
+    let virtual: Promise<Uint8Array> | undefined;
+    fake.onSend = (command) => {
+      if (/PhyMemMode:1/.test(command)) virtual ??= t.readVirtual(0xffffffff82a079c0n, 4);
+    };
+    const levels = await t.physicalBatch(async () => {
+      const out: number[] = [];
+      for (const pa of [0x1000n, 0x2000n, 0x3000n]) out.push((await t.readPhysical(pa, 8))[0]);
+      assert.equal((await t.registers(1, ['cr3'])).get('cr3'), 0x2a10000n, 'registers read before are served');
+      return out;
+    });
+    assert.deepEqual(levels, [1, 2, 3]);
+    assert.deepEqual([...(await virtual!)], [9, 9, 9, 9]);
+    assert.deepEqual(fake.log, [
+      '-interpreter-exec console maint packet Qqemu.PhyMemMode:1',
+      '-data-read-memory-bytes 0x1000 8',
+      '-data-read-memory-bytes 0x2000 8',
+      '-data-read-memory-bytes 0x3000 8',
+      '-interpreter-exec console maint packet Qqemu.PhyMemMode:0',
+      '-data-read-memory-bytes --thread 2 0xffffffff82a079c0 4',
+    ]);
+    assert.equal(fake.physMode, false);
+  });
+
+  test('inside a batch, what would need virtual mode is refused rather than read physically', async () => {
+    const fake = twoCpus();
+    const t = target(fake);
+    await t.kernelThread();
+    await assert.rejects(t.physicalBatch(() => t.registers(0, ['cr4'])), /inside/);
+    assert.equal(fake.physMode, false, 'switched back after the failure');
   });
 
   test('a failed read still switches back, and is a FaultError', async () => {

@@ -38,7 +38,7 @@ export const arm64: ArchOps = {
     },
   },
   // PSTATE.M[3:2], the EL: 0 is EL0.
-  ptRegs: { pc: 'pc', sp: 'sp', mode: 'pstate', modeOf: (pstate) => (((pstate >> 2n) & 3n) === 0n ? 'user' : 'kernel') },
+  ptRegs: { pc: 'pc', sp: 'sp', mode: 'pstate', modeOf: (pstate) => (((pstate >> 2n) & 3n) === 0n ? 'user' : 'kernel'), handlers: /^el[01][th]_(64|32)_(sync|irq|fiq|error)_handler$/ },
   entryStubs: /^(el[01][th]_(64|32)_(sync|irq|fiq|error)|ret_from_fork|__primary_switched|__secondary_switched|secondary_startup|call_on_irq_stack)$/,
   kernelFloor: 0xfff0000000000000n,
   exceptions: { panic: ['panic'], oops: ['die', 'oops_enter'], warn: ['__warn'], bug: ['bug_handler', 'report_bug'], kasan: ['kasan_report'] },

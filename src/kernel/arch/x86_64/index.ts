@@ -35,7 +35,7 @@ export const x86_64: ArchOps = {
     },
   },
   // CS.RPL 3 is user mode.
-  ptRegs: { pc: 'ip', sp: 'sp', mode: 'cs', modeOf: (cs) => ((cs & 3n) === 3n ? 'user' : 'kernel') },
+  ptRegs: { pc: 'ip', sp: 'sp', mode: 'cs', modeOf: (cs) => ((cs & 3n) === 3n ? 'user' : 'kernel'), handlers: /^(sysvec_\w+|exc_\w+|common_interrupt|spurious_interrupt|do_syscall_64|do_int80_syscall_32|do_(fast|SYSENTER)_syscall_32)$/ },
   entryStubs: /^(entry_SYSCALL_64(_after_hwframe)?|entry_INT80_compat|entry_SYSENTER_compat|asm_(exc|sysvec)_\w+|asm_common_interrupt|asm_spurious_interrupt|ret_from_fork|secondary_startup_64(_no_verify)?|start_cpu0|xen_\w+_entry)$/,
   kernelFloor: 0xff00000000000000n,
   exceptions: { panic: ['panic'], oops: ['__die', 'oops_enter'], warn: ['__warn'], bug: ['report_bug'], kasan: ['kasan_report'] },

@@ -1,0 +1,154 @@
+/**
+ * Struct layouts kept on disk per vmlinux build id, next to gdb's index cache. A layout is a fact
+ * of the vmlinux's DWARF alone, and asking gdb (`ptype/o struct task_struct`) costs up to a
+ * second, which the first kernel view of every session would otherwise pay.
+ *
+ * A stale or wrong layout cannot be served: the file is named after the build id of the vmlinux
+ * gdb loads and says that id again inside, each entry is keyed by the struct asked for, and a
+ * format number changes with the shape of what is stored. A file or an entry that does not
+ * check out is ignored (and replaced at the next write). A vmlinux without a build id gets no
+ * file at all.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { MemberLayout, StructLayout } from '../kernel/target';
+import { ElfFile } from '../oops/elf';
+import { ignore } from './errors';
+
+/** Bump when StructLayout or the ptype/o parser changes what a layout holds. */
+const FORMAT = 1;
+
+/** What a struct's layout is for a session, as far as the disk knows. */
+export interface LayoutStore {
+  /** The layout; null when the kernel has no such struct; undefined when not known yet. */
+  get(name: string): StructLayout | null | undefined;
+  /** Remembers what gdb answered (undefined: no such struct). */
+  put(name: string, layout: StructLayout | undefined): void;
+}
+
+type StoredMember = [string, MemberLayout];
+interface StoredFile {
+  format: number;
+  buildId: string;
+  structs: Record<string, { size: number; members: StoredMember[] } | null>;
+}
+
+export class LayoutCache implements LayoutStore {
+  private readonly known = new Map<string, StructLayout | null>();
+  private readonly fresh = new Set<string>();
+  private writing: Promise<void> | undefined;
+
+  private constructor(
+    readonly file: string,
+    readonly buildId: string,
+  ) {}
+
+  /** The cache of `vmlinux` under `dir`; undefined without a dir or a build id. Never throws. */
+  static async open(dir: string | undefined, vmlinux: string): Promise<LayoutCache | undefined> {
+    if (!dir) return undefined;
+    let elf: ElfFile | undefined;
+    try {
+      elf = await ElfFile.open(vmlinux);
+      const id = await elf.buildId();
+      return id ? await LayoutCache.forBuildId(dir, id) : undefined;
+    } catch (err) {
+      ignore(err, 'opening the struct layout cache');
+      return undefined;
+    } finally {
+      await elf?.close().catch(() => undefined);
+    }
+  }
+
+  /** The cache of the vmlinux with build id `id` (hex) under `dir`. */
+  static async forBuildId(dir: string, id: string): Promise<LayoutCache | undefined> {
+    if (!/^[0-9a-f]+$/.test(id)) return undefined;
+    const cache = new LayoutCache(path.join(dir, 'kdap-layouts', `${id}.json`), id);
+    for (const [name, layout] of await cache.load()) cache.known.set(name, layout);
+    return cache;
+  }
+
+  get(name: string): StructLayout | null | undefined {
+    return this.known.get(name);
+  }
+
+  put(name: string, layout: StructLayout | undefined): void {
+    this.known.set(name, layout ?? null);
+    this.fresh.add(name);
+    this.writing ??= Promise.resolve().then(() => this.write());
+  }
+
+  /** Resolves when what was put is on disk (or failed to get there). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** What the file holds for this build id; nothing when it is missing, garbage or another's. */
+  private async load(): Promise<Map<string, StructLayout | null>> {
+    const out = new Map<string, StructLayout | null>();
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.file, 'utf8');
+    } catch {
+      return out;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return out;
+    }
+    if (!isRecord(parsed) || parsed.format !== FORMAT || parsed.buildId !== this.buildId || !isRecord(parsed.structs)) return out;
+    for (const [name, entry] of Object.entries(parsed.structs)) {
+      if (entry === null) out.set(name, null);
+      else {
+        const layout = toLayout(name, entry);
+        if (layout) out.set(name, layout);
+      }
+    }
+    return out;
+  }
+
+  /** Merges what this session learnt into the file (another session may have written too). */
+  private async write(): Promise<void> {
+    try {
+      const names = [...this.fresh];
+      this.fresh.clear();
+      const merged = await this.load();
+      for (const n of names) merged.set(n, this.known.get(n) ?? null);
+      const stored: StoredFile = { format: FORMAT, buildId: this.buildId, structs: {} };
+      for (const [n, l] of merged) stored.structs[n] = l ? { size: l.size, members: [...l.members] } : null;
+      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+      // Written aside and renamed: a reader never sees half a file.
+      const temp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+      await fs.promises.writeFile(temp, JSON.stringify(stored));
+      await fs.promises.rename(temp, this.file).catch(async (e) => {
+        await fs.promises.rm(temp, { force: true });
+        throw e;
+      });
+    } catch (err) {
+      ignore(err, 'writing the struct layout cache');
+    } finally {
+      this.writing = this.fresh.size > 0 ? this.write() : undefined;
+    }
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+function toLayout(name: string, entry: unknown): StructLayout | undefined {
+  if (!isRecord(entry) || !isCount(entry.size) || !Array.isArray(entry.members)) return undefined;
+  const members = new Map<string, MemberLayout>();
+  for (const item of entry.members) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== 'string' || !isRecord(item[1])) return undefined;
+    const m = item[1];
+    if (!isCount(m.offset) || !isCount(m.size) || typeof m.type !== 'string') return undefined;
+    const bits = m.bitOffset === undefined && m.bitSize === undefined ? {} : isCount(m.bitOffset) && isCount(m.bitSize) ? { bitOffset: m.bitOffset, bitSize: m.bitSize } : undefined;
+    if (!bits) return undefined;
+    members.set(item[0], { offset: m.offset, size: m.size, type: m.type, ...bits });
+  }
+  return { name, size: entry.size, members };
+}
