@@ -1,6 +1,7 @@
 /** `kdap bt --remote HOST:PORT --vmlinux V [--json] (--pid N... | --all)`: tasks' stacks from a live kernel. */
-import { psReport, taskStacks, taskThreadSource, type PsRow, type StackFrameRow, type TaskStack } from '../engine/task-report';
-import { option, parseArgs, UsageError } from './args';
+import type { Attachment } from '../engine/attachment';
+import { taskStacks, type PsRow, type StackFrameRow, type StacksReport, type TaskStack } from '../engine/task-report';
+import { option, parseArgs, UsageError, type ParsedArgs } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
 
@@ -35,6 +36,32 @@ function stackText(stack: TaskStack, row: PsRow | undefined): string {
   return [head, ...lines].join('\n');
 }
 
+/** The tasks --pid and --all ask for: their pids, or 'all'. */
+export function wantedTasks(args: ParsedArgs, usage: string): number[] | 'all' {
+  const pids = (args.options.get('pid') ?? []).map((p) => {
+    if (!/^\d+$/.test(p)) throw new UsageError(`--pid takes a number, not ${p}\n${usage}`);
+    return Number(p);
+  });
+  const all = args.flags.has('all');
+  if (all === (pids.length > 0)) throw new UsageError(`give --pid PID (one or more) or --all\n${usage}`);
+  return all ? 'all' : pids;
+}
+
+/** The stacks of these tasks of the attached kernel, with the ps rows to head them. */
+export async function stacksOf(kernel: Attachment, wanted: number[] | 'all', sourceRoot: string | undefined): Promise<{ report: StacksReport; rows: PsRow[] }> {
+  const tasks = kernel.tasks!;
+  const source = await tasks.stackSource();
+  const report = await taskStacks(source, wanted === 'all' ? await source.pids() : wanted, { arch: kernel.arch, sourceRoot });
+  return { report, rows: (await tasks.rows()).tasks };
+}
+
+/** Prints the stacks; the exit status (1 when a task has no stack at all). */
+export function printStacks({ report, rows }: { report: StacksReport; rows: PsRow[] }, json: boolean): number {
+  if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(report.stacks.map((s) => stackText(s, rows.find((r) => r.pid === s.pid))).join('\n\n') + '\n');
+  return report.stacks.some((s) => s.error && s.frames.length === 0) ? 1 : 0;
+}
+
 register('bt', {
   summary: 'kernel stacks of tasks of a live kernel',
   help,
@@ -42,25 +69,13 @@ register('bt', {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb', 'pid', 'source', 'module-path']);
     for (const flag of args.flags) if (flag !== 'json' && flag !== 'all') throw new UsageError(`unknown option --${flag}\n${usage}`);
     if (args.positional.length > 0) throw new UsageError(usage);
-    const pids = (args.options.get('pid') ?? []).map((p) => {
-      if (!/^\d+$/.test(p)) throw new UsageError(`--pid takes a number, not ${p}\n${usage}`);
-      return Number(p);
-    });
-    const all = args.flags.has('all');
-    if (all === (pids.length > 0)) throw new UsageError(`give --pid PID (one or more) or --all\n${usage}`);
+    const wanted = wantedTasks(args, usage);
     const options = attachOptions(args, usage);
     const modulePaths = args.options.get('module-path');
-    const { report, rows } = await withKernel({ ...options, tasks: true, modulePaths }, async (_views, engine, kernel) => {
+    const stacks = await withKernel({ ...options, tasks: true, modulePaths }, async (_views, _engine, kernel) => {
       if (modulePaths) await kernel.modules.start(true);
-      const connection = kernel.taskOverlay!;
-      const overlay = await connection.overlay;
-      const source = taskThreadSource(engine.gdb, overlay.tasks, { ids: connection.flavour === 'kgdb' ? 'pids' : 'task-ids', whileStopped: (fn) => overlay.whileStopped(fn) });
-      const wanted = all ? await source.pids() : pids;
-      const report = await taskStacks(source, wanted, { arch: kernel.arch, sourceRoot: option(args, 'source') });
-      return { report, rows: (await psReport(() => overlay.taskList())).tasks };
+      return stacksOf(kernel, wanted, option(args, 'source'));
     });
-    if (args.flags.has('json')) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else process.stdout.write(report.stacks.map((s) => stackText(s, rows.find((r) => r.pid === s.pid))).join('\n\n') + '\n');
-    return report.stacks.some((s) => s.error && s.frames.length === 0) ? 1 : 0;
+    return printStacks(stacks, args.flags.has('json'));
   },
 });

@@ -1,8 +1,9 @@
 /**
- * `kdap core info|dmesg|modules|walk --core DUMP --vmlinux V [--json]`: a crash dump read with
- * the same engine and views as a live kernel. The dump is opened as a stopped, read-only kernel
- * (DumpConnection: kdap's RSP server over the file, one gdb with the vmlinux), so every answer
- * comes from the code that answers the live `kdap dmesg`, `kdap modules` and `kdap walk`.
+ * `kdap core info|ps|bt|dmesg|modules|walk --core DUMP --vmlinux V [--json]`: a crash dump read
+ * with the same engine and views as a live kernel. The dump is opened as a stopped, read-only
+ * kernel (DumpConnection: kdap's RSP server over the file, one gdb with the vmlinux), so every
+ * answer comes from the code that answers the live `kdap ps`, `kdap bt`, `kdap dmesg`, `kdap
+ * modules` and `kdap walk`.
  */
 import * as fs from 'node:fs';
 import { Attachment } from '../engine/attachment';
@@ -11,13 +12,17 @@ import { elfArch } from '../engine/elf-arch';
 import { UserError } from '../engine/errors';
 import type { WalkResult } from '../kernel/pagetable';
 import { option, parseArgs, UsageError, type ParsedArgs } from './args';
+import { printStacks, stacksOf, wantedTasks } from './bt';
 import { printDmesg } from './dmesg';
 import { modulesWithFiles, printModules } from './modules';
+import { printPs } from './ps';
 import { register } from './registry';
 import { walkText } from './walk';
 
 const usage = [
   'usage: kdap core info    --core DUMP --vmlinux VMLINUX [--gdb GDB] [--json]',
+  '       kdap core ps      --core DUMP --vmlinux VMLINUX [--gdb GDB] [--json]',
+  '       kdap core bt      --core DUMP --vmlinux VMLINUX [--gdb GDB] [--source DIR] [--module-path DIR]... [--json] (--pid PID... | --all)',
   '       kdap core dmesg   --core DUMP --vmlinux VMLINUX [--gdb GDB] [--caller] [--json]',
   '       kdap core modules --core DUMP --vmlinux VMLINUX [--gdb GDB] [--module-path DIR]... [--json]',
   '       kdap core walk    --core DUMP --vmlinux VMLINUX [--gdb GDB] [--cpu N] [--mm kernel|cpu|pid:N] [--json] VA...',
@@ -31,6 +36,9 @@ lzo, snappy, zstd; filtered with -d), and QEMU's dump-guest-memory in every form
 
   info       kernel release, arch, why it stopped (the panic or Oops its log reports, and the
              CPU), CPUs, dump format, producer and filter level, KASLR offset
+  ps         every task as ps shows it (as kdap ps: pid, thread group, parent, state, CPU, task)
+  bt         the kernel stacks of tasks (as kdap bt): a sleeping task's from its saved switch
+             context, a task on a CPU from that CPU's registers in the dump
   dmesg      the kernel log from the dump's printk ring buffer
   modules    the loaded modules, their sections and the symbol file kdap would load for each
   walk       how the dumped kernel maps each virtual address VA (a number or a C expression);
@@ -40,12 +48,16 @@ lzo, snappy, zstd; filtered with -d), and QEMU's dump-guest-memory in every form
   --vmlinux VMLINUX    the vmlinux (with DWARF) of the dumped kernel; another build is refused
   --gdb GDB            gdb to run (default: an arch-prefixed gdb, gdb-multiarch, then gdb)
   --caller             (dmesg) add each record's caller id ([T123] or [C1])
-  --module-path DIR    (modules) a folder searched (recursively) for .ko files; may be repeated
+  --module-path DIR    (modules, bt) a folder searched (recursively) for .ko files; may be repeated
+  --pid PID            (bt) a task (repeatable)
+  --all                (bt) every task (the idle tasks, pid 0, are left out)
+  --source DIR         (bt) the kernel source tree: files are given relative to it
   --cpu N              (walk) walk for CPU N (default 0)
   --mm M               (walk) kernel (init_mm), cpu (the CPU's current task's, the default) or pid:N
-  --json               JSON output (addresses are "0x…" strings)`;
+  --json               JSON output (addresses are "0x…" strings); ps and bt print the shapes
+                       of kdap ps --json and kdap bt --json`;
 
-const SUBCOMMANDS = ['info', 'dmesg', 'modules', 'walk'] as const;
+const SUBCOMMANDS = ['info', 'ps', 'bt', 'dmesg', 'modules', 'walk'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** makedumpfile's -d bits: the kinds of pages a filtered dump leaves out. */
@@ -69,6 +81,8 @@ interface DumpArgs {
   core: string;
   vmlinux: string;
   gdbPath: string | undefined;
+  /** Folders with the modules' .ko files, for symbols in their frames. */
+  modulePaths?: readonly string[];
 }
 
 function dumpArgs(args: ParsedArgs): DumpArgs {
@@ -88,7 +102,7 @@ export async function withDump<T>(options: DumpArgs, body: (kernel: Attachment, 
   const arch = elfArch(options.vmlinux);
   const quiet = { console: () => undefined, lost: () => undefined, say: () => undefined };
   const connection = await DumpConnection.open({ core: options.core, vmlinux: options.vmlinux, arch }, quiet);
-  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch, gdbPath: options.gdbPath });
+  const kernel = await Attachment.start(connection, { vmlinux: options.vmlinux, arch, gdbPath: options.gdbPath, modulePaths: options.modulePaths });
   try {
     await kernel.connect();
     return await body(kernel, connection);
@@ -141,6 +155,17 @@ async function run(sub: Subcommand, args: ParsedArgs): Promise<number> {
       process.stdout.write((json ? JSON.stringify(info, null, 2) : infoText(info)) + '\n');
       return 0;
     }
+    case 'ps':
+      return printPs(await withDump(options, (kernel) => kernel.tasks!.rows()), json);
+    case 'bt': {
+      const wanted = wantedTasks(args, usage);
+      const modulePaths = args.options.get('module-path');
+      const stacks = await withDump({ ...options, modulePaths }, async (kernel) => {
+        if (modulePaths) await kernel.modules.start(true);
+        return stacksOf(kernel, wanted, option(args, 'source'));
+      });
+      return printStacks(stacks, json);
+    }
     case 'dmesg': {
       const log = await withDump(options, (kernel) => kernel.views.dmesg({ callerId: args.flags.has('caller') }));
       printDmesg(log, json, 'kdap core dmesg');
@@ -167,11 +192,11 @@ async function run(sub: Subcommand, args: ParsedArgs): Promise<number> {
   }
 }
 
-const FLAGS: Record<Subcommand, string[]> = { info: ['json'], dmesg: ['json', 'caller'], modules: ['json'], walk: ['json'] };
-const VALUED: Record<Subcommand, string[]> = { info: [], dmesg: [], modules: ['module-path'], walk: ['cpu', 'mm'] };
+const FLAGS: Record<Subcommand, string[]> = { info: ['json'], ps: ['json'], bt: ['json', 'all'], dmesg: ['json', 'caller'], modules: ['json'], walk: ['json'] };
+const VALUED: Record<Subcommand, string[]> = { info: [], ps: [], bt: ['pid', 'source', 'module-path'], dmesg: [], modules: ['module-path'], walk: ['cpu', 'mm'] };
 
 register('core', {
-  summary: 'a kernel crash dump: info, dmesg, modules, walk',
+  summary: 'a kernel crash dump: info, ps, bt, dmesg, modules, walk',
   help,
   run: async (argv) => {
     const [sub, ...rest] = argv;

@@ -1,5 +1,5 @@
 /** `kdap ps --remote HOST:PORT --vmlinux V [--json]`: every task of a live kernel, as ps shows them. */
-import { psReport, type PsRow } from '../engine/task-report';
+import type { PsReport, PsRow } from '../engine/task-report';
 import { parseArgs, UsageError } from './args';
 import { attachHelp, attachOptions, withKernel } from './attach';
 import { register } from './registry';
@@ -25,6 +25,13 @@ export function psTable(rows: readonly PsRow[]): string {
   return [head, ...cells].map((r) => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
 }
 
+/** Prints the rows (and, on stderr, why the list is incomplete); the exit status. */
+export function printPs(report: PsReport, json: boolean): number {
+  if (report.error) process.stderr.write(`kdap: the task list is incomplete: ${report.error}\n`);
+  process.stdout.write((json ? JSON.stringify(report, null, 2) : psTable(report.tasks)) + '\n');
+  return report.error ? 1 : 0;
+}
+
 register('ps', {
   summary: 'every task of a live kernel, as ps shows them',
   help,
@@ -32,12 +39,7 @@ register('ps', {
     const args = parseArgs(argv, ['remote', 'vmlinux', 'gdb']);
     for (const flag of args.flags) if (flag !== 'json') throw new UsageError(`unknown option --${flag}\n${usage}`);
     if (args.positional.length > 0) throw new UsageError(usage);
-    const report = await withKernel({ ...attachOptions(args, usage), tasks: true }, async (_views, _engine, kernel) => {
-      const overlay = await kernel.taskOverlay!.overlay;
-      return psReport(() => overlay.taskList());
-    });
-    if (report.error) process.stderr.write(`kdap: the task list is incomplete: ${report.error}\n`);
-    process.stdout.write((args.flags.has('json') ? JSON.stringify(report, null, 2) : psTable(report.tasks)) + '\n');
-    return report.error ? 1 : 0;
+    const report = await withKernel({ ...attachOptions(args, usage), tasks: true }, (_views, _engine, kernel) => kernel.tasks!.rows());
+    return printPs(report, args.flags.has('json'));
   },
 });

@@ -13,7 +13,7 @@ import { KernelViews } from './kernel-views';
 import { LiveTarget } from './live-target';
 import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
 import { TaskOverlayConnection } from './task-overlay-connection';
-import { TaskSelection } from './task-selection';
+import { isTaskServing, TaskSelection } from './task-selection';
 import { ThreadList } from './threads';
 import { bestEffort } from './errors';
 
@@ -24,7 +24,8 @@ export interface AttachmentOptions extends EngineOptions {
   moduleHooks?: ModuleSymbolsHooks;
   /**
    * Put kdap's task overlay between gdb and the stub (task-overlay-connection.ts): every task
-   * can then be a gdb thread with its own stack. `trace` gets its warnings and traffic.
+   * can then be a gdb thread with its own stack. `trace` gets its warnings and traffic. A
+   * connection that serves tasks itself (a dump) gets no overlay, and has its tasks without.
    */
   tasks?: boolean | { trace?: (line: string) => void };
 }
@@ -40,7 +41,7 @@ export class Attachment {
     readonly views: KernelViews<LiveTarget>,
     readonly threads: ThreadList,
     readonly modules: ModuleSymbols,
-    /** The tasks shown as threads, where the task overlay is between gdb and the stub. */
+    /** The tasks shown as threads, where the stub or the task overlay in front of it serves them. */
     readonly tasks: TaskSelection | undefined,
   ) {}
 
@@ -51,7 +52,8 @@ export class Attachment {
    */
   static async start(stub: Connection, options: AttachmentOptions): Promise<Attachment> {
     const tasks = options.tasks === true ? {} : options.tasks || undefined;
-    const connection: Connection = tasks ? new TaskOverlayConnection(stub, options.arch, (): LiveTarget => target, { say: () => undefined, trace: tasks.trace }) : stub;
+    // A stub that serves tasks itself (a dump's RSP server) needs no overlay in front.
+    const connection: Connection = tasks && !isTaskServing(stub) ? new TaskOverlayConnection(stub, options.arch, (): LiveTarget => target, { say: () => undefined, trace: tasks.trace }) : stub;
     let engine: Engine;
     try {
       engine = await Engine.start({ ...options, setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])] });
@@ -77,7 +79,7 @@ export class Attachment {
     });
     const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
     const views = new KernelViews(target, { stopped: () => engine.state === 'stopped', stoppedThread: () => engine.stopInfo?.threadId }, roots);
-    const picked = connection instanceof TaskOverlayConnection ? new TaskSelection(connection, gdb) : undefined;
+    const picked = isTaskServing(connection) ? new TaskSelection(connection, gdb) : undefined;
     const threads = new ThreadList(() => target.threads(), () => engine.stopInfo, connection.threadGroups(target, gdb), connection.capabilities.threads === 'cpus+tasks', picked && (() => picked.threads()));
     const modules = new ModuleSymbols(engine, target, {
       arch: options.arch,

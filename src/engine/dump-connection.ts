@@ -7,9 +7,10 @@
  * is read for why it stopped: the stop is the panicking CPU's, and `crash` says what happened.
  *
  * The server's task threads need struct layouts, which it cannot ask of the gdb it serves (gdb
- * waits for its answer). They are recorded from gdb the first time a task command needs them,
- * while that command is answered "ask again": recording them up front would cost every open a
- * couple of seconds (task_struct alone takes gdb about one) for a `monitor kdap` command few use.
+ * waits for its answer). They are recorded from gdb the first time tasks are asked for: by kdap
+ * (the Tasks view, `kdap core ps|bt`, through `taskServer`) while gdb is idle, or by gdb itself
+ * (`monitor kdap`), which is answered "ask again" meanwhile. Recording them up front would cost
+ * every open a couple of seconds (task_struct alone takes gdb about one).
  */
 import { openKernelDump, type KernelDump } from '../dump/kernel-dump';
 import { crashReport, type CrashReport } from '../dump/crash-report';
@@ -20,11 +21,14 @@ import { DebugInfoError } from '../kernel/struct';
 import type { Arch, Target } from '../kernel/target';
 import type { FrozenCpu, FrozenKernel } from '../rsp/backend';
 import { overlayProbes } from '../rsp/overlay';
+import { decodeTaskThreadId } from '../rsp/thread-id';
 import { RspServer } from '../rsp/server';
 import type { Capabilities, Connection, ConnectionHooks, ThreadGroup } from './connection';
 import type { Engine } from './engine';
 import { bestEffort, UserError } from './errors';
 import type { CpuThread } from './kernel-views';
+import { rspThreadOf } from './task-overlay-connection';
+import type { TaskServer, TaskServing } from './task-selection';
 import { everyThreadIsACpu } from './threads';
 
 export interface DumpOptions {
@@ -37,11 +41,13 @@ export interface DumpOptions {
 const SIGTRAP = 5;
 const READ_ONLY = 'a crash dump is read-only: the kernel cannot run, step or be written';
 
-export class DumpConnection implements Connection {
+export class DumpConnection implements Connection, TaskServing {
   readonly name = 'a read-only crash dump';
   readonly kernelMemory = 'direct-map';
   readonly pageTableRoots = 'kernel-data';
   readonly ownsKernel = true;
+  /** The server numbers the tasks it shows as threads (taskThreadId()), as the task overlay does. */
+  readonly flavour = 'qemu';
   readonly capabilities: Capabilities = {
     systemRegisters: false,
     physicalReads: false,
@@ -58,6 +64,7 @@ export class DumpConnection implements Connection {
   /** What the kernel's log says made it stop, once gdb is about to connect; undefined if it did not crash. */
   crash: CrashReport | undefined;
   private server: RspServer | undefined;
+  private served: TaskServer | undefined;
   private port = 0;
   private snapshot: DebugInfoSnapshot | undefined;
   private recording: Promise<void> | undefined;
@@ -128,6 +135,24 @@ export class DumpConnection implements Connection {
     server.on('warning', (w) => this.hooks.trace?.(`dump server: ${w}`));
     this.port = await server.listen();
     this.server = server;
+    const layouts = () => this.recordedNow(debugInfo);
+    this.served = {
+      tasks: server.tasks,
+      target: frozen.target,
+      // From kdap's side, while gdb is idle: the layouts can be recorded first.
+      whileStopped: async (fn) => {
+        await layouts();
+        return fn();
+      },
+      taskList: async () => {
+        await layouts();
+        return server.tasks.tasks();
+      },
+    };
+  }
+
+  get taskServer(): Promise<TaskServer> {
+    return this.served ? Promise.resolve(this.served) : Promise.reject(new UserError('the dump is not open yet'));
   }
 
   /**
@@ -147,6 +172,21 @@ export class DumpConnection implements Connection {
     throw new DebugInfoError('kdap is reading the task layouts from the vmlinux: ask again in a moment');
   }
 
+  /** Records the task layouts, for a caller outside gdb's packets (gdb idle). */
+  private async recordedNow(debugInfo: Target): Promise<void> {
+    if (this.snapshot) return;
+    this.recording ??= DebugInfoSnapshot.record(debugInfo, ...overlayProbes).then((s) => void (this.snapshot = s));
+    const recording = this.recording;
+    try {
+      await recording;
+    } catch (e) {
+      if (this.recording === recording) this.recording = undefined;
+      throw e;
+    }
+    // A recording gdb started failed (and was traced): this caller gets the error too.
+    if (!this.snapshot) throw new UserError('kdap could not read the task layouts from the vmlinux (see the trace)');
+  }
+
   async ready(): Promise<void> {
     if (!this.server) throw new Error('the dump is not served yet: beforeConnect() runs first');
   }
@@ -163,8 +203,12 @@ export class DumpConnection implements Connection {
 
   async beforeDetach(): Promise<void> {}
 
-  cpuThreads(gdb: GdbBackend): Promise<CpuThread[]> {
-    return everyThreadIsACpu(gdb);
+  /** gdb's threads without the tasks the server shows as threads of their own. */
+  async cpuThreads(gdb: GdbBackend): Promise<CpuThread[]> {
+    return (await everyThreadIsACpu(gdb)).filter((t) => {
+      const tid = rspThreadOf(t.info.targetId);
+      return tid === undefined || !decodeTaskThreadId(tid);
+    });
   }
 
   threadGroups(): ThreadGroup[] {

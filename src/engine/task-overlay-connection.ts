@@ -18,6 +18,7 @@ import type { Capabilities, Connection, ConnectionHooks, ThreadGroup } from './c
 import type { Engine } from './engine';
 import { bestEffort, UserError } from './errors';
 import type { CpuThread } from './kernel-views';
+import type { TaskServing } from './task-selection';
 
 /** `Thread 1.10000095`, `Thread 95`, `Thread p1.2` → the RSP thread id (gdb prints it in decimal). */
 export function rspThreadOf(targetId: string): number | undefined {
@@ -25,7 +26,7 @@ export function rspThreadOf(targetId: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export class TaskOverlayConnection implements Connection {
+export class TaskOverlayConnection implements Connection, TaskServing {
   private overlayPort: number | undefined;
   private opened: Promise<TaskOverlay> | undefined;
   private debugInfo: DebugInfoSnapshot | undefined;
@@ -68,6 +69,10 @@ export class TaskOverlayConnection implements Connection {
   get overlay(): Promise<TaskOverlay> {
     if (!this.opened) return Promise.reject(new UserError('not connected to the kernel yet'));
     return this.opened;
+  }
+
+  get taskServer(): Promise<TaskOverlay> {
+    return this.overlay;
   }
 
   gdbSettings(arch: Arch): string[] {

@@ -14,8 +14,22 @@ import type { TaskOverlay } from '../rsp/overlay';
 import { TaskThreads } from '../rsp/task-threads';
 import { UserError } from './errors';
 import { psReport, taskThreadSource, type PsReport, type TaskThreadSource } from './task-report';
-import type { TaskOverlayConnection } from './task-overlay-connection';
 import type { UiThread } from './threads';
+
+/** Whatever serves gdb the kernel's tasks as threads: the task overlay, or a dump's RSP server. */
+export type TaskServer = Pick<TaskOverlay, 'tasks' | 'target' | 'taskList' | 'whileStopped'>;
+
+/** A connection whose stub shows tasks as threads (TaskOverlayConnection, DumpConnection). */
+export interface TaskServing {
+  /** The stub lists every task itself, by pid (kgdb), or kdap numbers the exposed ones (taskThreadId()). */
+  readonly flavour: 'qemu' | 'kgdb';
+  /** Once the connection serves gdb. */
+  readonly taskServer: Promise<TaskServer>;
+}
+
+export function isTaskServing(connection: object): connection is TaskServing {
+  return 'taskServer' in connection && 'flavour' in connection;
+}
 
 export class TaskSelection {
   /** Picked pids, oldest first. */
@@ -23,7 +37,7 @@ export class TaskSelection {
   private shown: Promise<UiThread[]> | undefined;
 
   constructor(
-    private readonly connection: TaskOverlayConnection,
+    private readonly connection: TaskServing,
     private readonly gdb: GdbBackend,
     private readonly keep = 8,
   ) {}
@@ -35,20 +49,20 @@ export class TaskSelection {
 
   /** Every task of this stop as ps rows (read once per stop). */
   async rows(): Promise<PsReport> {
-    const overlay = await this.connection.overlay;
-    return psReport(() => overlay.taskList());
+    const server = await this.connection.taskServer;
+    return psReport(() => server.taskList());
   }
 
   /** Makes the task a thread (if it is not one) and answers that thread. */
   async select(pid: number): Promise<UiThread> {
     if (!Number.isInteger(pid) || pid <= 0) throw new UserError(`Not a task's pid: ${pid}.`);
-    const overlay = await this.connection.overlay;
-    const rsp = (await this.source(overlay).threadsOf([pid])).get(pid);
+    const server = await this.connection.taskServer;
+    const rsp = (await this.source(server).threadsOf([pid])).get(pid);
     if (rsp === undefined) throw new UserError(`No task with pid ${pid} at this stop: it has exited.`);
     const at = this.picked.indexOf(pid);
     if (at >= 0) this.picked.splice(at, 1);
     this.picked.push(pid);
-    while (this.picked.length > this.keep) this.forget(overlay, this.picked.shift()!);
+    while (this.picked.length > this.keep) this.forget(server, this.picked.shift()!);
     this.shown = undefined;
     const thread = (await this.threads()).find((t) => t.info.targetId === targetIdOf(rsp));
     if (!thread) throw new UserError(`gdb does not list the thread of pid ${pid}.`);
@@ -64,9 +78,9 @@ export class TaskSelection {
   }
 
   private async read(): Promise<UiThread[]> {
-    const overlay = await this.connection.overlay;
-    const ids = await this.source(overlay).threadsOf(this.picked);
-    const names = await overlay.whileStopped(() => this.names(overlay, [...ids.keys()]));
+    const server = await this.connection.taskServer;
+    const ids = await this.source(server).threadsOf(this.picked);
+    const names = await server.whileStopped(() => this.names(server, [...ids.keys()]));
     // A cheap refresh of gdb's list (no registers), then gdb's numbers by RSP id, from gdb itself.
     await this.gdb.send('-thread-list-ids', [], 60_000);
     const text = await this.gdb.console('python import json; print("KDAP-THREADS " + json.dumps([[t.ptid[1], t.num] for t in gdb.selected_inferior().threads()]))');
@@ -95,16 +109,16 @@ export class TaskSelection {
    * anyway (QEMU), else from each task's own few members, so that a picked task over a serial
    * line does not cost a walk of every task at every stop (kgdb).
    */
-  private async names(overlay: TaskOverlay, pids: readonly number[]): Promise<Map<number, string>> {
+  private async names(server: TaskServer, pids: readonly number[]): Promise<Map<number, string>> {
     const out = new Map<number, string>();
     if (this.connection.flavour === 'qemu') {
-      for (const t of await overlay.tasks.tasks()) if (pids.includes(t.pid)) out.set(t.pid, TaskThreads.describe(t));
+      for (const t of await server.tasks.tasks()) if (pids.includes(t.pid)) out.set(t.pid, TaskThreads.describe(t));
       return out;
     }
-    const target = overlay.target;
+    const target = server.target;
     const plan = await taskWalkPlan(target);
     for (const pid of pids) {
-      const found = await overlay.tasks.byPid(pid);
+      const found = await server.tasks.byPid(pid);
       if (!found) continue;
       const v = await readMembers(target, found.task, plan.layout, ['pid', 'comm', plan.stateMember, 'exit_state'], 64);
       const letter = taskStateLetter(Number(BigInt.asUintN(32, v.unsigned(plan.stateMember))), Number(v.unsigned('exit_state')));
@@ -113,13 +127,18 @@ export class TaskSelection {
     return out;
   }
 
-  private source(overlay: TaskOverlay): TaskThreadSource {
-    return taskThreadSource(this.gdb, overlay.tasks, { ids: this.connection.flavour === 'kgdb' ? 'pids' : 'task-ids', whileStopped: (fn) => overlay.whileStopped(fn) });
+  /** What `taskStacks()` unwinds the tasks of this stop through. */
+  async stackSource(): Promise<TaskThreadSource> {
+    return this.source(await this.connection.taskServer);
   }
 
-  private forget(overlay: TaskOverlay, pid: number): void {
-    const shown = overlay.tasks.exposure;
-    if (typeof shown !== 'string') overlay.tasks.exposure = new Set([...shown].filter((p) => p !== pid));
+  private source(server: TaskServer): TaskThreadSource {
+    return taskThreadSource(this.gdb, server.tasks, { ids: this.connection.flavour === 'kgdb' ? 'pids' : 'task-ids', whileStopped: (fn) => server.whileStopped(fn) });
+  }
+
+  private forget(server: TaskServer, pid: number): void {
+    const shown = server.tasks.exposure;
+    if (typeof shown !== 'string') server.tasks.exposure = new Set([...shown].filter((p) => p !== pid));
   }
 }
 

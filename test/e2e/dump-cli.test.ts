@@ -1,7 +1,8 @@
 /**
- * `kdap core info|dmesg|modules|walk` (the bundled dist/cli.js) on the dumps of
+ * `kdap core info|ps|bt|dmesg|modules|walk` (the bundled dist/cli.js) on the dumps of
  * scripts/fixtures-dumps.sh, both arches and every format, against what the guest printed
- * before the dump (dmesg, /proc/modules, the panic on its console) and QEMU's `gva2gpa`; and
+ * before the dump (dmesg, /proc/modules, /proc/<pid>/stat and stack, the panic on its console)
+ * and QEMU's `gva2gpa`; and
  * bad input (cut short, garbage, another kernel's vmlinux, another arch, a process's core):
  * a clear error, a non-zero exit, no gdb left behind.
  */
@@ -12,10 +13,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CoreInfo } from '../../src/cli/core';
+import type { PsReport, StacksReport } from '../../src/engine/task-report';
 import type { WalkResult } from '../../src/kernel/pagetable';
 import { repoRoot } from '../support/dap';
 import { archFixture, fixtureArches, kgdbFixture, type FixtureArch } from '../support/fixtures';
 import { assertTail, dumpFixture, type DumpFixture } from './dump-support';
+import { functionName, innerLabels, kernelStyleFrames, schedFunctions } from './tasks-support';
 
 const cli = path.join(repoRoot, 'dist', 'cli.js');
 let scratch = '';
@@ -93,6 +96,51 @@ for (const { arch, scenario } of scenarios) {
         assert.equal(walk.status, 0, walk.stderr);
         const walks = JSON.parse(walk.stdout) as WalkResult[];
         assert.deepEqual(walks.map((w) => w.phys), truths.map((t) => t.pa), `${name}: walks equal QEMU's gva2gpa`);
+      });
+    }
+
+    // One ELF and one kdump-compressed file (a filtered one where there is): the same tasks.
+    const elfName = Object.keys(f.files).find((n) => f.files[n].endsWith('.elf'));
+    const kdumpName = Object.keys(f.files).find((n) => /-d31$/.test(n) && f.files[n].endsWith('.kdump')) ?? Object.keys(f.files).find((n) => f.files[n].endsWith('.kdump'));
+    for (const name of [elfName, kdumpName].filter((n): n is string => n !== undefined)) {
+      test(`${name}: ps and bt --all are the tasks and stacks /proc showed before the dump`, (t) => {
+        const file = f.files[name];
+        const p = kdap('core', 'ps', '--core', file, '--vmlinux', vmlinux, '--json');
+        assert.equal(p.status, 0, p.stderr);
+        const byPid = new Map((JSON.parse(p.stdout) as PsReport).tasks.map((r) => [r.pid, r]));
+        // pid 1 is the shell that printed the truths: it ran on, into the dump.
+        const truths = f.truths.tasks.filter((x) => x.pid !== 1);
+        const asleep = truths.filter((x) => ['S', 'D', 'I'].includes(x.state));
+        const wrong: string[] = [];
+        for (const want of truths) {
+          const got = byPid.get(want.pid);
+          if (!got) {
+            wrong.push(`${want.pid} ${want.comm}: not listed`);
+            continue;
+          }
+          // /proc names a kthread in full and a kworker with its workqueue (`kworker/0:1-events`);
+          // task->comm holds the first 15 characters of the name alone.
+          const comm = got.comm === want.comm || (want.comm.startsWith(got.comm) && (got.comm.length === 15 || want.comm[got.comm.length] === '-'));
+          if (!comm || got.ppid !== want.ppid) wrong.push(`${want.pid}: ${got.comm} ppid ${got.ppid}, /proc: ${want.comm} ppid ${want.ppid}`);
+          if (asleep.includes(want) && (got.state !== want.state || got.cpu !== want.cpu)) wrong.push(`${want.pid} ${want.comm}: ${got.state} cpu ${got.cpu}, /proc: ${want.state} cpu ${want.cpu}`);
+        }
+        assert.deepEqual(wrong, []);
+        assert.ok(asleep.length > 30, `only ${asleep.length} sleeping tasks in the truths`);
+
+        const b = kdap('core', 'bt', '--all', '--core', file, '--vmlinux', vmlinux, '--json');
+        assert.equal(b.status, 0, b.stderr);
+        const stacks = new Map((JSON.parse(b.stdout) as StacksReport).stacks.map((s) => [s.pid, s]));
+        const sched = schedFunctions(vmlinux);
+        const labels = innerLabels(vmlinux);
+        const unlike: string[] = [];
+        for (const want of asleep) {
+          const got = stacks.get(want.pid);
+          const frames = kernelStyleFrames(arch, (got?.frames ?? []).map((x) => ({ name: x.function, kind: x.inlined ? 'inline' : x.tailCall ? 'tailcall' : 'normal', pc: x.pc, file: x.file, line: x.line ?? 0 })), sched);
+          const proc = want.stack.map((l) => functionName(/^\[<[0-9a-f]+>\] (\S+)/.exec(l)?.[1] ?? l)).map((name) => labels.get(name) ?? name);
+          if (JSON.stringify(frames) !== JSON.stringify(proc)) unlike.push(`${want.pid} (${want.comm} ${want.state}):\n  kdap:  ${frames.join(' ← ')}\n  /proc: ${proc.join(' ← ')}${got?.error ? ` (${got.error})` : ''}`);
+        }
+        t.diagnostic(`${asleep.length} sleeping tasks' stacks compared`);
+        assert.deepEqual(unlike, []);
       });
     }
 

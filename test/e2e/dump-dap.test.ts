@@ -3,7 +3,8 @@
  * stopped, read-only session whose threads are the dump's CPUs, whose stacks and source lines
  * are the ones addr2line gives for the CPU's saved pc (or, for the panic of the real kdump, the
  * call trace the kernel printed on its console), and whose dmesg and page walks equal what the
- * guest printed and QEMU's gva2gpa. Writes and resumes are refused as read-only.
+ * guest printed and QEMU's gva2gpa; whose Tasks (kdap/tasks, kdap/selectTask) are the tasks and
+ * stacks /proc showed before the dump. Writes and resumes are refused as read-only.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +12,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DmesgResult, WalkResult } from '../../src/adapter/protocol';
+import type { PsReport } from '../../src/engine/task-report';
 import { KdapClient } from '../support/dap';
 import { archFixture, fixtureArches, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { assertTail, dumpFixture, type DumpFixture } from './dump-support';
+import { functionName, innerLabels, kernelStyleFrames, schedFunctions } from './tasks-support';
 
 /** addr2line's answer for a link-time address: `file:line` of each inlined level, innermost first. */
 function addr2line(vmlinux: string, address: bigint): string[] {
@@ -171,6 +174,51 @@ for (const c of cases) {
       // Still stopped where it was.
       const again = (await dc.stackTraceRequest({ threadId: thread, levels: 1 })).body.stackFrames[0];
       assert.equal(again.instructionPointerReference, frames[0].instructionPointerReference);
+    });
+
+    test('kdap/tasks lists the tasks; a selected sleeping task is a thread whose Call Stack equals /proc/<pid>/stack', async (t) => {
+      const ps = (await dc.customRequest('kdap/tasks', {})).body as PsReport;
+      // pid 1 is the shell that printed the truths: it ran on, into the dump.
+      const truths = f.truths.tasks.filter((x) => x.pid !== 1);
+      assert.deepEqual(truths.filter((x) => !ps.tasks.some((r) => r.pid === x.pid)).map((x) => x.pid), [], 'every task /proc listed is listed');
+      // kthreadd, an idle kworker and a user task asleep in a system call, where there are.
+      const picks = [
+        truths.find((x) => x.pid === 2),
+        truths.find((x) => x.state === 'I' && x.comm.startsWith('kworker/')),
+        truths.find((x) => x.state === 'S' && x.ppid !== 2 && x.ppid !== 0),
+      ].filter((x) => x !== undefined);
+      const sched = schedFunctions(vmlinux);
+      const labels = innerLabels(vmlinux);
+      const wrong: string[] = [];
+      for (const want of picks) {
+        const focused = dc.stopped('task');
+        const selected = (await dc.customRequest('kdap/selectTask', { pid: want.pid })).body as { threadId: number; name: string };
+        assert.equal((await focused).body.threadId, selected.threadId);
+        const threads = (await dc.threadsRequest()).body.threads;
+        assert.ok(threads.some((x) => x.id === selected.threadId && x.name.includes(`[${want.pid}]`)), JSON.stringify(threads));
+        const stack = (await dc.stackTraceRequest({ threadId: selected.threadId, startFrame: 0, levels: 40 })).body.stackFrames;
+        const got = kernelStyleFrames(
+          c.arch,
+          stack.map((x) => ({
+            name: x.name.replace(/ \[(inlined|tail call)\]$/, ''),
+            kind: x.name.endsWith(' [inlined]') ? 'inline' : x.name.endsWith(' [tail call]') ? 'tailcall' : 'normal',
+            pc: x.instructionPointerReference ?? '0x0',
+            file: x.source?.path ?? null,
+            line: x.line,
+          })),
+          sched,
+        );
+        const proc = want.stack.map((l) => functionName(/^\[<[0-9a-f]+>\] (\S+)/.exec(l)?.[1] ?? l)).map((name) => labels.get(name) ?? name);
+        if (JSON.stringify(got) !== JSON.stringify(proc)) wrong.push(`${want.pid} (${want.comm} ${want.state}):\n  kdap:  ${got.join(' ← ')}\n  /proc: ${proc.join(' ← ')}`);
+        assert.ok(stack.some((x) => x.name === '__schedule' && x.source?.path?.endsWith('kernel/sched/core.c')), `__schedule with its source in ${want.pid}'s stack`);
+      }
+      t.diagnostic(`${picks.length} selected tasks compared`);
+      assert.deepEqual(wrong, []);
+      assert.ok(picks.length >= 2, `only ${picks.length} sleeping tasks to select`);
+      // The CPUs are still the CPUs, with the selected tasks after them.
+      const names = (await dc.threadsRequest()).body.threads.map((x) => x.name.split(' ·')[0]);
+      assert.deepEqual(names.slice(0, 2), ['CPU 0', 'CPU 1']);
+      assert.equal(names.length, 2 + picks.length);
     });
   });
 }

@@ -3,6 +3,7 @@
  * thread, the filter that makes gdb's frames comparable with the kernel's own stack dump, and
  * a kgdb kernel's boot with its console (bench/tasks.mjs uses these too).
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -94,12 +95,69 @@ export const TRUTH_AWK =
 /**
  * gdb's frames of a sleeping task as the kernel's own filter gives them: no inlined frames, no
  * tail-call frames, none in the scheduler's or the lock text (in_sched_functions()), cut at
- * the entry stub as kdap's stacks are.
+ * the entry stub as kdap's stacks are. That text is given by its bounds where the guest
+ * printed them, or by the names of the functions in it (schedFunctions(): KASLR moves the
+ * bounds, not the names).
  */
-export function kernelStyleFrames(arch: FixtureArch, frames: readonly GdbFrame[], schedRanges: ReadonlyArray<readonly [bigint, bigint]>): string[] {
-  const kept = frames.filter((f) => f.kind !== 'inline' && f.kind !== 'tailcall' && !schedRanges.some(([s, e]) => BigInt(f.pc) >= s && BigInt(f.pc) < e));
+export function kernelStyleFrames(arch: FixtureArch, frames: readonly GdbFrame[], sched: ReadonlyArray<readonly [bigint, bigint]> | ReadonlySet<string>): string[] {
+  const inSched = (f: GdbFrame) => ('has' in sched ? f.name !== null && sched.has(f.name) : sched.some(([s, e]) => BigInt(f.pc) >= s && BigInt(f.pc) < e));
+  const kept = frames.filter((f) => f.kind !== 'inline' && f.kind !== 'tailcall' && !inSched(f));
   const trimmed = trimKernelStack(arch, kept.map((f, level) => ({ level, address: BigInt(f.pc), func: f.name ?? undefined }))).frames;
   return trimmed.map((f) => f.func ?? `0x${f.address!.toString(16)}`);
+}
+
+interface NmSymbol {
+  at: bigint;
+  size: bigint | undefined;
+  name: string;
+}
+
+/** The vmlinux's text symbols, by binutils' nm (with sizes where the symbol has one). */
+function textSymbols(vmlinux: string): NmSymbol[] {
+  const r = spawnSync('nm', ['-S', '--defined-only', vmlinux], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`nm ${vmlinux}: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .map((l) => /^([0-9a-f]+) (?:([0-9a-f]+) )?[tTwW] (\S+)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ at: BigInt(`0x${m[1]}`), size: m[2] === undefined ? undefined : BigInt(`0x${m[2]}`), name: m[3] }));
+}
+
+/** The functions in the vmlinux's scheduler and lock text. */
+export function schedFunctions(vmlinux: string): Set<string> {
+  const symbols = textSymbols(vmlinux);
+  const at = (name: string) => symbols.find((s) => s.name === name)?.at;
+  const out = new Set<string>();
+  for (const kind of ['sched', 'lock']) {
+    const [start, end] = [at(`__${kind}_text_start`), at(`__${kind}_text_end`)];
+    if (start === undefined || end === undefined) throw new Error(`no __${kind}_text bounds in ${vmlinux}`);
+    for (const s of symbols) if (s.at >= start && s.at < end && !s.name.startsWith(`__${kind}_text_`)) out.add(functionName(s.name));
+  }
+  return out;
+}
+
+/**
+ * Labels inside a sized function (`entry_SYSCALL_64_after_hwframe` in `entry_SYSCALL_64`) →
+ * that function. /proc/<pid>/stack names a pc by the nearest symbol, such a label too; gdb
+ * by the function that holds it.
+ */
+export function innerLabels(vmlinux: string): Map<string, string> {
+  const symbols = textSymbols(vmlinux);
+  const sized = symbols.filter((s) => s.size !== undefined && s.size > 0n).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const out = new Map<string, string>();
+  for (const label of symbols) {
+    if (label.size !== undefined) continue;
+    let lo = 0;
+    let hi = sized.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (sized[mid].at <= label.at) lo = mid;
+      else hi = mid - 1;
+    }
+    const f = sized[lo];
+    if (f && f.at < label.at && label.at < f.at + f.size!) out.set(label.name, functionName(f.name));
+  }
+  return out;
 }
 
 export async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
