@@ -61,6 +61,13 @@ export interface Connection {
   readonly name: string;
   /** What gdb's `target remote` connects to (host:port). */
   readonly remote: string;
+  /** The kernel's stub, in messages, where `remote` is a layer of kdap's in front of it. */
+  readonly where?: string;
+  /**
+   * KASLR's slide, where the connection knows it and gdb loads the vmlinux moved by it from the
+   * start (a dump's VMCOREINFO): then nobody looks for it again.
+   */
+  readonly knownSlide?: bigint;
   /** What this way of reaching the kernel can do; final once `connected` has run. */
   readonly capabilities: Capabilities;
   /** Physical memory: the stub reads it (`physicalReads`), or reads go through the kernel's direct map. */

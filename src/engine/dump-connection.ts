@@ -61,6 +61,10 @@ export class DumpConnection implements Connection, TaskServing {
     repeatsBreakpointStops: false,
     dropsInterrupts: false,
   };
+  /** gdbSettings() loads the vmlinux moved by the dump's own KASLR offset. */
+  get knownSlide(): bigint {
+    return this.kernel.kernelOffset;
+  }
   /** What the kernel's log says made it stop, once gdb is about to connect; undefined if it did not crash. */
   crash: CrashReport | undefined;
   private server: RspServer | undefined;

@@ -170,6 +170,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   async connect(connection: Connection): Promise<void> {
     await connection.ready();
     const remote = connection.remote;
+    // Messages name the stub the user pointed at, not kdap's own layer in front of it.
+    const where = connection.where ?? remote;
     const t = Date.now();
     let warnings = '';
     const collect = (text: string) => (warnings += text);
@@ -177,17 +179,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       await exec.selectRemote(this.gdb, remote, 30_000);
     } catch (err) {
-      const mismatch = archMismatch(warnings, this.options, remote);
+      const mismatch = archMismatch(warnings, this.options, where);
       if (mismatch) await this.releaseStub(remote, false);
       if (mismatch) throw mismatch;
       // gdb's own words ("Remote replied unexpectedly to 'vMustReplyEmpty'") do not say where.
       const why = err instanceof Error ? err.message : String(err);
-      throw new UserError(why.includes(remote) ? why : `No gdbstub answered at ${remote}: ${why}`);
+      throw new UserError(why.includes(where) ? why : `No gdbstub answered at ${where}: ${why.replaceAll(remote, where)}`);
     } finally {
       this.gdb.off('log', collect);
     }
     // gdb may still connect with the wrong register layout; nothing it shows would be right.
-    const mismatch = archMismatch(warnings, this.options, remote);
+    const mismatch = archMismatch(warnings, this.options, where);
     if (mismatch) {
       await this.releaseStub(remote, true);
       throw mismatch;

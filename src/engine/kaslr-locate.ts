@@ -119,6 +119,11 @@ export async function locateAtBoot(a: Attachment, o: { image: string; append?: s
  * the slide and moves the symbols. Undefined, said, when nothing proved true.
  */
 export async function locateRunning(a: Attachment, say: Say, quiet = false): Promise<bigint | undefined> {
+  const known = a.connection.knownSlide;
+  if (known !== undefined) {
+    say(`KASLR: slide ${hex(known)}, as ${a.connection.name} records it; the vmlinux was loaded there.`);
+    return known;
+  }
   const facts = await readVmlinuxFacts(a.engine.options.vmlinux, a.connection.stoppedIn ? [a.connection.stoppedIn] : []);
   a.target.invalidate();
   if (await verifySlide(a.target, facts, 0n)) {

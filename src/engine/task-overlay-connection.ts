@@ -60,6 +60,10 @@ export class TaskOverlayConnection implements Connection, TaskServing {
     return this.inner.capabilities.threads === 'cpus+tasks' ? 'kgdb' : 'qemu';
   }
 
+  get where(): string {
+    return this.inner.where ?? this.inner.remote;
+  }
+
   get remote(): string {
     if (this.overlayPort === undefined) throw new Error('the task overlay is not listening yet');
     return `127.0.0.1:${this.overlayPort}`;

@@ -78,6 +78,8 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pager = new ThreadListPager();
   private closed = false;
+  /** gdb detached (or killed) through the overlay: the stub already knows. */
+  private detached = false;
 
   constructor(private readonly options: TaskOverlayOptions) {
     super();
@@ -144,6 +146,10 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     if (this.closed) return;
     this.closed = true;
     this.gdb?.close();
+    // QEMU halts the VM while a debugger is connected and resumes it only on a detach packet,
+    // not when the connection drops: a gdb that went away without one (a failed attach) must
+    // not leave the VM it found halted.
+    if (this.qemu && !this.detached && !this.running) await this.client.ask('D', { timeoutMs: 2000 }).catch(() => undefined);
     this.client.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.emit('closed', why);
@@ -171,6 +177,8 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
 
   private async answer(link: RspLink, payload: Buffer): Promise<void> {
     const p = payload.toString('latin1');
+    const leaving = p === 'D' || p.startsWith('D;') || p === 'k' || p.startsWith('vKill');
+    if (leaving) this.detached = true;
     let reply: Packet | Buffer | undefined;
     try {
       // Only memory packets mean what gdb's physical mode says; the task reads others need are virtual.
@@ -182,7 +190,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     }
     if (reply !== undefined) link.send(reply);
     if (p === 'QStartNoAckMode') link.noAck();
-    if (p === 'D' || p.startsWith('D;') || p === 'k' || p.startsWith('vKill')) void this.close('gdb detached');
+    if (leaving) void this.close('gdb detached');
   }
 
   private get qemu(): boolean {
