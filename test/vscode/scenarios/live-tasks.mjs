@@ -95,20 +95,23 @@ export async function tasksScenarios({ page, pause, resume }) {
 
   await scenario(tasksNames[2], page, async () => {
     await resume(page);
-    // pid 1 waits for its children in wait4 for as long as the guest lives.
-    const initStack = procStackNames(await guestRun(page, 'cat /proc/1/stack'));
-    if (initStack.length < 3) throw new Error(`/proc/1/stack: ${initStack.join(' ')}`);
+    // A second sleep (pid 1 is the shell that reads /proc, so its own stack moves).
+    const other = Number(/(\d+)\s*$/.exec(await guestRun(page, 'sleep 100001 & echo $!'))?.[1]);
+    const initStack = procStackNames(await guestRun(page, `cat /proc/${other}/stack`));
+    if (initStack.length < 3) throw new Error(`/proc/${other}/stack: ${initStack.join(' ')}`);
     await pause(page);
     await paletteCommand(page, 'Kernel: Find Task…', { filter: 'Kernel: Find Task' });
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
-    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: /^\s*1 / }).first();
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: new RegExp(`^\\s*${other} sleep`) }).first();
     await until('the Find Task list', async () => (await page.locator('.quick-input-list .monaco-list-row').count()) > 3, 30_000);
-    await input.fill('1 ');
+    await input.fill(String(other));
     await pick.waitFor({ state: 'visible', timeout: 10_000 });
     await pick.click();
-    const thread = await threadOf(page, 1, initStack.length);
-    assertStack(1, thread.frames, initStack);
+    const thread = await threadOf(page, other, initStack.length);
+    assertStack(other, thread.frames, initStack);
+    await resume(page);
+    await guestRun(page, `kill ${other}`).catch(() => undefined);
     await focusWorkbench(page);
     await shot(page, 'find-task');
   }, 120_000);
