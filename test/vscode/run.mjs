@@ -12,6 +12,8 @@
 //              live session on the x86_64 fixture kernel checked against gdb, QEMU's monitor and
 //              the guest's /proc and /sys (scenarios/live.mjs);
 //   untrusted  F5 in a folder VS Code does not trust (scenarios/untrusted.mjs);
+//   dump       "Kernel: Open Crash Dump…" on the x86_64 kdump fixture, checked against what that
+//              guest printed before it panicked (scenarios/dump.mjs);
 //   kgdb       the platform vsix attaches to the kgdb fixture kernel through a socat pty
 //              (scenarios/kgdb-pty.mjs).
 // Screenshots go to test-artifacts/vscode/. Writes test-artifacts/vscode-summary.json
@@ -25,6 +27,7 @@ import * as path from 'node:path';
 import { artifacts, cache, chromiumPath, copyWorkspace, log, record, results, root, runCleanups, serverMain, shots, started, tmp, vsix } from './harness/context.mjs';
 import { launchBrowser, openFolder } from './harness/browser.mjs';
 import { installVsix, printDiagnostics, startServer } from './harness/server.mjs';
+import { dumpScenarios } from './scenarios/dump.mjs';
 import { kgdbPtyScenario } from './scenarios/kgdb-pty.mjs';
 import { hoverFile, hoverSource, launchConfiguration, liveScenarios } from './scenarios/live.mjs';
 import { staticScenarios } from './scenarios/static.mjs';
@@ -33,7 +36,7 @@ import { untrustedScenario } from './scenarios/untrusted.mjs';
 
 const summaryFile = path.join(artifacts, 'vscode-summary.json');
 const overallTimeoutMs = Number(process.env.KDAP_VSCODE_TIMEOUT_S || 900) * 1000;
-const allParts = ['suite', 'ui', 'untrusted', 'kgdb'];
+const allParts = ['suite', 'ui', 'dump', 'untrusted', 'kgdb'];
 const parts = (process.env.KDAP_VSCODE_PARTS || allParts.join(',')).split(',').filter((p) => allParts.includes(p));
 
 function readManifest() {
@@ -98,6 +101,7 @@ async function main() {
   const steps = {
     suite: ['extension host: harness', runExtensionTests],
     ui: ['ui: harness', runUi],
+    dump: ['ui: crash dump harness', () => dumpScenarios(readManifest())],
     untrusted: ['ui: untrusted harness', () => untrustedScenario(launchConfiguration(readManifest(), path.join(tmp, 'unused.sock')))],
     kgdb: ['ui: kgdb-pty harness', kgdbPtyScenario],
   };

@@ -13,6 +13,7 @@ import { log, record } from '../harness/context.mjs';
 import { focusWorkbench, kernelActivityItem, openKernelContainer, paletteCommand, paletteRows, quickOpen, scenario, shot, until, viewPane, viewRows } from '../harness/browser.mjs';
 import { alive, descendants, gdbInfoLine, QemuMonitor, systemMapAddress } from '../harness/oracles.mjs';
 import { focusTerminal, guestRun, screenText } from '../harness/terminal.mjs';
+import { tasksScenarios } from './live-tasks.mjs';
 
 export const hoverFile = 'walk-hover.c';
 /** Written into the workspace: hovering `pgd` of init_mm.pgd asks kdap for that pointer. */
@@ -198,6 +199,8 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     log(`ui: ${sections.length} sections of kdap_test equal sysfs`);
     await shot(page, 'modules-view');
   }, 180_000);
+
+  await tasksScenarios({ page, pause, resume });
 
   await scenario(names[5], page, async () => {
     await pause(page);
