@@ -78,6 +78,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pager = new ThreadListPager();
   private closed = false;
+  private closing: Promise<void> | undefined;
   /** gdb detached (or killed) through the overlay: the stub already knows. */
   private detached = false;
 
@@ -142,14 +143,23 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     }
   }
 
-  async close(why = 'closed by kdap'): Promise<void> {
-    if (this.closed) return;
+  /** Ends both sides; every caller waits for the same end (the stub's detach included). */
+  close(why = 'closed by kdap'): Promise<void> {
+    this.closing ??= this.shutDown(why);
+    return this.closing;
+  }
+
+  private async shutDown(why: string): Promise<void> {
     this.closed = true;
     this.gdb?.close();
     // QEMU halts the VM while a debugger is connected and resumes it only on a detach packet,
     // not when the connection drops: a gdb that went away without one (a failed attach) must
     // not leave the VM it found halted.
-    if (this.qemu && !this.detached && !this.running) await this.client.ask('D', { timeoutMs: 2000 }).catch(() => undefined);
+    // With multiprocess+ QEMU wants the process (`D;1`, its threads are p01.*); a bare D is E22.
+    if (this.qemu && !this.detached && !this.running) {
+      const answer = await this.client.ask('D;1', { timeoutMs: 2000 }).catch(() => 'E');
+      if (answer !== 'OK') await this.client.ask('D', { timeoutMs: 2000 }).catch(() => undefined);
+    }
     this.client.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.emit('closed', why);
