@@ -200,8 +200,6 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await shot(page, 'modules-view');
   }, 180_000);
 
-  await tasksScenarios({ page, pause, resume });
-
   await scenario(names[5], page, async () => {
     await pause(page);
     await quickOpen(page, hoverFile);
@@ -263,6 +261,10 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     log(`ui: Page Walk ${hex(va)} → ${phys} over ${levels.length} levels = gva2gpa`);
     await shot(page, 'page-walk');
   }, 90_000);
+
+  // After the hover and walk scenarios: a Pause right after the task scenarios resumed (task
+  // threads still listed) has been seen not to stop the kernel, which those scenarios need.
+  await tasksScenarios({ page, pause, resume });
 
   await scenario(names[7], page, async () => {
     await focusWorkbench(page);
