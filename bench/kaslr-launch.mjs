@@ -32,12 +32,13 @@ for (const f of ['engine/qemu.js', 'engine/linked-kernel.js', 'kernel/kaslr-boot
   }
 }
 const { QemuProcess } = require(out('engine/qemu.js'));
-const { LiveTarget, parseAddress } = require(out('engine/live-target.js'));
+const { LiveTarget } = require(out('engine/live-target.js'));
 const { GdbBackend } = require(out('gdb/backend.js'));
 const { insert } = require(out('gdb/mi/breakpoints.js'));
 const { readVmlinuxFacts } = require(out('engine/linked-kernel.js'));
 const { earlyStopPlan, runToSlide } = require(out('kernel/kaslr-boot.js'));
 const { verifySlide } = require(out('kernel/kaslr.js'));
+const { continueToStop, value } = require(path.join(root, 'out', 'test', 'support', 'gdb-run.js'));
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const dapOnly = process.argv.includes('--dap');
@@ -46,26 +47,6 @@ const runs = Math.max(1, Number(args[1] ?? 1));
 const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap');
 const fx = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8')).arches[arch];
 const hex = (v) => `0x${v.toString(16)}`;
-
-async function value(gdb, expression, thread) {
-  const r = await gdb.send('-data-evaluate-expression', [...(thread ? ['--thread', String(thread)] : []), expression]);
-  return BigInt.asUintN(64, parseAddress(String(r.results.value)) ?? BigInt(String(r.results.value).trim()));
-}
-
-async function continueToStop(gdb, timeoutMs = 300_000) {
-  const stopped = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no stop in ${timeoutMs} ms`)), timeoutMs);
-    const on = (e) => {
-      if (e.cls !== 'stopped') return;
-      clearTimeout(timer);
-      gdb.off('exec', on);
-      resolve(Number(e.results['thread-id'] ?? 1));
-    };
-    gdb.on('exec', on);
-  });
-  await gdb.send('-exec-continue');
-  return stopped;
-}
 
 /** One boot: returns ms from the first continue to the stop at start_kernel, and the slide. */
 async function once(facts, contender) {

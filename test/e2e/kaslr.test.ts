@@ -20,7 +20,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { LiveTarget, parseAddress } from '../../src/engine/live-target';
+import { LiveTarget } from '../../src/engine/live-target';
 import { QemuProcess } from '../../src/engine/qemu';
 import { readVmlinuxFacts } from '../../src/engine/linked-kernel';
 import { GdbBackend } from '../../src/gdb/backend';
@@ -30,6 +30,7 @@ import { findSlide, randomizedLayout } from '../../src/kernel/kaslr';
 import { physToVirt } from '../../src/kernel/memory-model';
 import { fixtureArches, fixturesCacheDir, loadFixtures, type FixtureArch } from '../support/fixtures';
 import { GuestConsole } from '../support/guest';
+import { continueToStop, value } from '../support/gdb-run';
 import { KdapClient } from '../support/dap';
 import { adapterShell, gva2gpa } from '../support/oracles';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -59,22 +60,6 @@ async function startGdb(arch: FixtureArch, vmlinux: string): Promise<GdbBackend>
   return gdb;
 }
 
-/** Resumes every CPU and waits for the next stop; returns its thread id. */
-async function continueToStop(gdb: GdbBackend, timeoutMs = 180_000): Promise<number> {
-  const stopped = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no stop in ${timeoutMs} ms`)), timeoutMs);
-    const on = (e: { cls: string; results: Record<string, unknown> }) => {
-      if (e.cls !== 'stopped') return;
-      clearTimeout(timer);
-      gdb.off('exec', on);
-      resolve(Number(e.results['thread-id'] ?? 1));
-    };
-    gdb.on('exec', on);
-  });
-  await gdb.send('-exec-continue');
-  return stopped;
-}
-
 async function interrupt(gdb: GdbBackend): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const on = (e: { cls: string }) => {
@@ -87,12 +72,6 @@ async function interrupt(gdb: GdbBackend): Promise<void> {
   });
   await gdb.send('-exec-interrupt', ['--all']);
   await stopped;
-}
-
-async function value(gdb: GdbBackend, expression: string, thread?: number): Promise<bigint> {
-  const r = await gdb.send('-data-evaluate-expression', [...(thread ? ['--thread', String(thread)] : []), expression]);
-  const v = parseAddress(String(r.results.value)) ?? BigInt(String(r.results.value).trim());
-  return BigInt.asUintN(64, v);
 }
 
 /** What QEMU's monitor answers (relayed by gdb as target output). */

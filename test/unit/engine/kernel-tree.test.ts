@@ -13,27 +13,10 @@ import {
   sourceMatches,
   toolchainGdb,
 } from '../../../src/engine/kernel-tree';
+import { elfHeader, writeFile as write } from '../../support/fake-files';
 
 const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
-
-/** The 64-byte header of an ELF64 little-endian executable for `machine`, no sections. */
-function elfHeader(machine: number): Buffer {
-  const b = Buffer.alloc(64);
-  b.writeUInt32BE(0x7f454c46, 0);
-  b[4] = 2; // ELFCLASS64
-  b[5] = 1; // little endian
-  b[6] = 1;
-  b.writeUInt16LE(2, 16); // ET_EXEC
-  b.writeUInt16LE(machine, 18);
-  return b;
-}
-
-function write(file: string, content: string | Buffer = ''): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-  return file;
-}
 
 /** A kernel source tree as the top of linux.git looks (only what discovery reads, plus decoys). */
 function sourceTree(root: string, version = { v: 6, p: 1, s: 176, e: '' }): string {

@@ -9,26 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { withLaunchDefaults, type LaunchFiles } from '../../../src/engine/launch-defaults';
 import { kaslrDisabled } from '../../../src/engine/kaslr-locate';
+import { elfHeader, writeFile as write } from '../../support/fake-files';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-launch-defaults-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
-
-function elfHeader(machine: number): Buffer {
-  const b = Buffer.alloc(64);
-  b.writeUInt32BE(0x7f454c46, 0);
-  b[4] = 2;
-  b[5] = 1;
-  b[6] = 1;
-  b.writeUInt16LE(2, 16);
-  b.writeUInt16LE(machine, 18);
-  return b;
-}
-
-function write(file: string, content: string | Buffer = ''): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-  return file;
-}
 
 describe('launch defaults for "kernel" alone', () => {
   const build = path.join(root, 'build-arm64');

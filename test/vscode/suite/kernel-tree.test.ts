@@ -11,23 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { FakeAdapter } from './fakeAdapter';
 import { stopAll, workspaceFolder } from './util';
-
-/** ELF64 header of an executable for `machine` (62 x86_64, 183 aarch64): what arch detection reads. */
-function elf(machine: number): Buffer {
-  const b = Buffer.alloc(64);
-  b.writeUInt32BE(0x7f454c46, 0);
-  b[4] = 2;
-  b[5] = 1;
-  b[6] = 1;
-  b.writeUInt16LE(2, 16);
-  b.writeUInt16LE(machine, 18);
-  return b;
-}
-
-function write(file: string, content: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-}
+import { elfHeader as elf, writeFile as write } from '../../support/fake-files';
 
 /** A kernel tree in the workspace with `make O=` builds in it. */
 function kernelTree(builds: Array<'arm64' | 'x86_64'>): { tree: string; dirs: Record<string, string> } {
