@@ -15,6 +15,7 @@
 // that end in an interrupt handler show the interrupted context.
 //   node bench/stop.mjs [x86_64|arm64] [rounds] [stops per round]
 // KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's).
+// KDAP_STOP_TIMELINE=1 prints, for each kdap stop, the adapter's trace and the answers in time from `*stopped`.
 // Prints medians and ratios; never a pass/fail.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -58,6 +59,27 @@ function within(promise, what, trace, ms = 60_000) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Each MI command of a stop (its operation) with gdb's time on it, from trace lines: from its
+ * answer back to when it was sent or, sent while gdb was still busy, to the answer before.
+ */
+function commandTimes(lines) {
+  const sent = new Map();
+  const out = [];
+  let lastAnswer = -Infinity;
+  for (const t of lines) {
+    const send = /^→ (\d+)(-[\w-]+(?: console "\w+ \w+)?)/.exec(t.line);
+    if (send) sent.set(send[1], { what: send[2].replace(/ console "/, ' '), at: t.at });
+    const done = /^← (\d+)\^/.exec(t.line);
+    const s = done && sent.get(done[1]);
+    if (s) {
+      out.push([s.what, t.at - Math.max(s.at, lastAnswer)]);
+      lastAnswer = t.at;
+    }
+  }
+  return out;
+}
+
 async function kdapRound(qemu) {
   const dc = new DebugClient(process.execPath, adapterJs, 'kdap');
   dc.defaultTimeout = 180_000;
@@ -82,16 +104,28 @@ async function kdapRound(qemu) {
     const from = trace.length;
     await dc.continueRequest({ threadId: 1 });
     const ev = await within(stopped, `stop ${i + 1} in ${hot}`, trace);
+    const evAt = now();
     const stopLines = trace.slice(from).filter((t) => /^← \*stopped/.test(t.line));
     if (stopLines.length === 0) invalid('kdap', 'no *stopped in the trace');
     const t0 = stopLines[stopLines.length - 1].at;
     const afterStop = trace.indexOf(stopLines[stopLines.length - 1]);
+    const marks = [['stopped event', evAt]];
+    const mark = (what) => marks.push([what, now()]);
     const threads = await dc.threadsRequest();
+    mark('threads');
     const st = await dc.stackTraceRequest({ threadId: ev.body.threadId, startFrame: 0, levels: 20 });
+    mark('stackTrace');
     const scopes = await dc.scopesRequest({ frameId: st.body.stackFrames[0].id });
+    mark('scopes');
     const locals = await dc.variablesRequest({ variablesReference: scopes.body.scopes[0].variablesReference });
+    mark('variables');
     const ms = now() - t0;
     const mi = trace.slice(afterStop).filter((t) => t.line.startsWith('→ ')).length;
+    if (process.env.KDAP_STOP_TIMELINE) {
+      console.log(`  stop ${i + 1}: ${ms.toFixed(1)} ms`);
+      for (const t of trace.slice(afterStop)) console.log(`    +${(t.at - t0).toFixed(2).padStart(6)} ${t.line.trimEnd().slice(0, 160)}`);
+      for (const [what, at] of marks) console.log(`    +${(at - t0).toFixed(2).padStart(6)} [bench] ${what}`);
+    }
     const frames = st.body.stackFrames;
     if (frames[0].name !== hot) invalid('kdap', `stopped in ${frames[0].name}`);
     if (threads.body.threads.length !== smp) invalid('kdap', `${threads.body.threads.length} threads`);
@@ -101,7 +135,7 @@ async function kdapRound(qemu) {
     const gdbFrames = labelAt < 0 ? frames : frames.slice(0, labelAt);
     const inIrq = gdbFrames.some((f) => irqHandler.test(f.name));
     out.push({
-      ms, mi,
+      ms, mi, commands: commandTimes(trace.slice(afterStop)),
       junk: junk(real.map((f) => ({ name: f.name, address: f.instructionPointerReference ? BigInt(f.instructionPointerReference) : undefined }))),
       inIrq, shown: labelAt >= 0, bottom: gdbFrames[gdbFrames.length - 1]?.name,
     });
@@ -141,15 +175,22 @@ async function gdbRound(qemu) {
     const sent0 = sent;
     const t0 = stoppedAt;
     const thread = String(rec['thread-id']);
-    const threads = await gdb.send('-thread-info');
-    const st = await gdb.send('-stack-list-frames', ['--thread', thread, '0', '19']);
-    const locals = await gdb.send('-stack-list-variables', ['--thread', thread, '--frame', '0', '--simple-values']);
+    const commands = [];
+    const timed = async (op, args) => {
+      const at = now();
+      const r = await gdb.send(op, args);
+      commands.push([op, now() - at]);
+      return r;
+    };
+    const threads = await timed('-thread-info');
+    const st = await timed('-stack-list-frames', ['--thread', thread, '0', '19']);
+    const locals = await timed('-stack-list-variables', ['--thread', thread, '--frame', '0', '--simple-values']);
     const ms = now() - t0;
     const frames = st.results.stack.map((f) => f.frame ?? f).map((f) => ({ name: f.func, address: f.addr ? BigInt(f.addr) : undefined }));
     if (frames[0].name !== hot) invalid('gdb/MI', `stopped in ${frames[0].name}`);
     if (threads.results.threads.length !== smp) invalid('gdb/MI', `${threads.results.threads.length} threads`);
     if (locals.results.variables.length === 0) invalid('gdb/MI', 'no locals');
-    out.push({ ms, mi: sent - sent0, junk: junk(frames) });
+    out.push({ ms, mi: sent - sent0, junk: junk(frames), commands });
   }
   await gdb.send('-break-delete', [bp.results.bkpt.number]);
   await gdb.send('-target-detach');
@@ -183,6 +224,14 @@ try {
   console.log(`every stop: in ${hot}, ${smp} threads, locals answered`);
   console.log(row('kdap', kdap));
   console.log(row('gdb/MI', gdb));
+  // Where the time goes: each command's median (over the stops that sent it), gdb's time on it.
+  const perCommand = (xs) => {
+    const by = new Map();
+    for (const s of xs) for (const [what, ms] of s.commands) by.set(what, [...(by.get(what) ?? []), ms]);
+    return [...by].map(([what, ms]) => `${what} ${median(ms).toFixed(2)} ms (${ms.length})`).join(', ');
+  };
+  console.log(`  kdap MI, median gdb time (stops that sent it): ${perCommand(kdap)}`);
+  console.log(`  gdb/MI, median gdb time (stops that sent it): ${perCommand(gdb)}`);
   console.log(`ratio kdap/gdb (median warm stop → UI ready): ${(median(kdap.map((s) => s.ms)) / median(gdb.map((s) => s.ms))).toFixed(2)}`);
   const irq = kdap.filter((s) => s.inIrq);
   const bottoms = [...new Set(irq.map((s) => s.bottom))].join(', ');

@@ -333,7 +333,14 @@ export class KdapSession extends DebugSession {
     }
     if (s.reason === 'exited' || s.reason === 'exited-normally') return this.end('The target exited.');
     const event = await this.stops.event(a, s, (text) => this.sendEvent(new OutputEvent(text, 'console')));
-    if (event) this.sendEvent(event);
+    if (!event) return;
+    // What the client asks first (the stopped thread's frames, the top frame's locals), asked of gdb now.
+    const thread = event.body.threadId;
+    if (thread !== undefined) {
+      this.stacks.readAheadStop(a, thread);
+      a.variables.readAheadLocals(thread, 0);
+    }
+    this.sendEvent(event);
   }
 
   protected override continueRequest(response: DebugProtocol.ContinueResponse): void {

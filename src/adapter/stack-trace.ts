@@ -4,6 +4,7 @@
  * thread group's rows (kgdb's Tasks) as label frames.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { GdbBackend } from '../gdb/backend';
 import * as stack from '../gdb/mi/stack';
 import type { FaultSite } from '../engine/exceptions';
 import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
@@ -18,14 +19,64 @@ import { bestEffort } from '../engine/errors';
 const faultFrameLevel = 9999;
 /** Frame levels of the interrupted context shown under an entry stub (not gdb frames). */
 const interruptedFrameLevel = 9990;
+/** How many frames VS Code asks of the stopped thread first (it pages on from there). */
+const firstPage = 20;
+
+/** Frames `0 … count − 1` read ahead, for the first request that wants no more than those. */
+interface ReadAhead {
+  thread: number;
+  count: number;
+  frames: Promise<stack.Frame[]>;
+}
 
 export class StackTraces {
   /** Per thread and bottom frame, the context its entry stub interrupted, until the next resume. */
   private readonly interrupted = new Map<string, Promise<InterruptedContext | undefined>>();
+  private readAhead: ReadAhead | undefined;
 
   /** The kernel ran: what was read of its stacks is stale. */
   resumed(): void {
     this.interrupted.clear();
+    this.readAhead = undefined;
+  }
+
+  /**
+   * At a stop the user sees, before the client asks: the stopped thread's first page of frames
+   * and the context its entry stub interrupted. gdb answers commands in order, so these run while
+   * the client's requests travel, and the client's `stackTrace` finds them read.
+   */
+  readAheadStop(a: Attached, thread: number): void {
+    if (a.kernel.threads.group(thread)) return;
+    const gdb = a.kernel.engine.gdb;
+    const frames = stack.listFrames(gdb, thread, 0, firstPage - 1);
+    this.readAhead = { thread, count: firstPage, frames };
+    frames.then(
+      (raw) => {
+        const { frames: kept, truncated } = trimKernelStack(a.kernel.arch, raw);
+        void this.contextBelow(a, gdb, thread, kept, truncated || raw.length < firstPage);
+      },
+      () => undefined, // the request that wants them asks again, and reports the error
+    );
+  }
+
+  /** The frames read ahead for this request, once; undefined when it wants others. */
+  private takeReadAhead(thread: number, start: number, levels: number): Promise<stack.Frame[]> | undefined {
+    const ahead = this.readAhead;
+    if (!ahead || ahead.thread !== thread || start + levels > ahead.count) return undefined;
+    this.readAhead = undefined;
+    return ahead.frames.then((raw) => raw.filter((f) => f.level >= start && f.level < start + levels));
+  }
+
+  /** The interrupted context under `frames` (the stack as far as it was trimmed), read once per stop. */
+  private contextBelow(a: Attached, gdb: GdbBackend, thread: number, frames: readonly stack.Frame[], ended: boolean): Promise<InterruptedContext | undefined> {
+    // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
+    const key = `${thread}:${frames[frames.length - 1]?.level ?? -1}`;
+    let ctx = this.interrupted.get(key);
+    if (!ctx) {
+      ctx = bestEffort(interruptedContext(gdb, a.kernel.target, a.kernel.arch, thread, frames, ended), 'reading the interrupted context');
+      this.interrupted.set(key, ctx);
+    }
+    return ctx;
   }
 
   async stackTrace(a: Attached, args: DebugProtocol.StackTraceArguments, fault: FaultSite | undefined): Promise<DebugProtocol.StackTraceResponse['body']> {
@@ -40,15 +91,11 @@ export class StackTraces {
     }
     const gdb = a.kernel.engine.gdb;
     const levels = args.levels || 64;
-    const raw = await stack.listFrames(gdb, args.threadId, start, start + levels - 1);
+    const raw = await (this.takeReadAhead(args.threadId, start, levels) ?? stack.listFrames(gdb, args.threadId, start, start + levels - 1));
     const { frames, truncated } = trimKernelStack(a.kernel.arch, raw);
     const kinds = await taskFrameKinds(a, args.threadId, start + levels);
     const faulting: DebugProtocol.StackFrame[] = start === 0 && fault ? [faultFrame(a, args.threadId, fault)] : [];
-    // VS Code asks for a thread's stack more than once per stop: read its pt_regs once.
-    const bottom = frames[frames.length - 1]?.level ?? -1;
-    const key = `${args.threadId}:${bottom}`;
-    if (!this.interrupted.has(key)) this.interrupted.set(key, bestEffort(interruptedContext(gdb, a.kernel.target, a.kernel.arch, args.threadId, frames, truncated || raw.length < levels), 'reading the interrupted context'));
-    const interrupted = await this.interrupted.get(key);
+    const interrupted = await this.contextBelow(a, gdb, args.threadId, frames, truncated || raw.length < levels);
     const below = interrupted ? interruptedFrames(a, args.threadId, interrupted) : [];
     return {
       stackFrames: faulting.concat(

@@ -27,6 +27,8 @@ export class Variables {
   private readonly childVarobjs = new Map<string, string>();
   private varobjs: string[] = [];
   private registerNames: string[] | undefined;
+  /** Locals read at the stop before the client asked, for its first request (a write forgets them). */
+  private localsAhead: { thread: number; frame: number; list: Promise<stack.Variable[]> } | undefined;
 
   constructor(private readonly gdb: GdbBackend, private readonly arch: Arch) {}
 
@@ -36,11 +38,19 @@ export class Variables {
 
   /** Called on every resume: references and variable objects belong to one stop. */
   async reset(): Promise<void> {
+    this.localsAhead = undefined;
     this.containers.reset();
     this.childVarobjs.clear();
     const names = this.varobjs;
     this.varobjs = [];
     for (const name of names) await bestEffort(vars.remove(this.gdb, name), 'deleting a variable object');
+  }
+
+  /** At a stop the user sees: the top frame's locals, which the client shows expanded, read now. */
+  readAheadLocals(thread: number, frame: number): void {
+    const list = stack.listVariables(this.gdb, thread, frame);
+    list.catch(() => undefined); // the request asks again, and reports the error
+    this.localsAhead = { thread, frame, list };
   }
 
   scopes(thread: number, frame: number): DebugProtocol.Scope[] {
@@ -93,12 +103,14 @@ export class Variables {
   }
 
   async setVariable(expression: string, value: string, thread: number, frame: number): Promise<string> {
+    this.localsAhead = undefined;
     const v = await this.createVarobj(expression, thread, frame);
     return vars.assign(this.gdb, v.name, value);
   }
 
   /** Assigns to a variable shown under `reference` (a local, or a member of an expanded struct). */
   async setChild(reference: number, name: string, value: string): Promise<string> {
+    this.localsAhead = undefined;
     const c = this.containers.get(reference);
     if (!c) throw new Error('that variable is no longer valid (the target ran since)');
     if (c.kind === 'locals') return this.setVariable(name, value, c.thread, c.frame);
@@ -114,7 +126,9 @@ export class Variables {
   }
 
   private async locals(thread: number, frame: number): Promise<DebugProtocol.Variable[]> {
-    const list = await stack.listVariables(this.gdb, thread, frame);
+    const ahead = this.localsAhead?.thread === thread && this.localsAhead.frame === frame ? this.localsAhead.list : undefined;
+    this.localsAhead = undefined;
+    const list = await (ahead?.catch(() => stack.listVariables(this.gdb, thread, frame)) ?? stack.listVariables(this.gdb, thread, frame));
     // Arguments first, as in the function's signature.
     list.sort((a, b) => Number(b.arg) - Number(a.arg));
     return list.map((v) => {

@@ -2,7 +2,9 @@
  * Threads as the user sees them: one per CPU, named by CPU (and the task it runs, once known),
  * then the connection's thread groups (kgdb's Tasks). The CPUs come from the target's list of
  * this stop (one `-thread-info` on QEMU), never one query per thread: that is what makes other
- * gdb front ends slow on kgdb.
+ * gdb front ends slow on kgdb. Where gdb's threads are the CPUs and nothing else (QEMU's vCPUs,
+ * a dump's CPUs), they are the same at every stop: after the first stop the list is answered
+ * without asking gdb.
  */
 import type { GdbBackend } from '../gdb/backend';
 import { threadInfo, type ThreadInfo } from '../gdb/mi/threads';
@@ -35,6 +37,8 @@ export async function everyThreadIsACpu(gdb: GdbBackend): Promise<CpuThread[]> {
 
 export class ThreadList {
   private cached: Promise<UiThread[]> | undefined;
+  /** The CPUs as first read, where they cannot change (threads are CPUs only); without their frames. */
+  private fixedCpus: CpuThread[] | undefined;
   /** Names learned from the kernel (current task per CPU), kept until the next resume. */
   private readonly taskNames = new Map<number, string>();
 
@@ -65,7 +69,7 @@ export class ThreadList {
 
   async list(): Promise<UiThread[]> {
     this.cached ??= (async () => {
-      const list: UiThread[] = (await this.cpus()).map((t) => ({ id: t.threadId, cpu: t.cpu, name: `CPU ${t.cpu}`, info: t.info }));
+      const list: UiThread[] = (await this.cpusOfStop()).map((t) => ({ id: t.threadId, cpu: t.cpu, name: `CPU ${t.cpu}`, info: t.info }));
       if (this.tasksAmongThreads) this.showStoppedTask(list);
       if (this.extra) list.push(...(await this.extra()).filter((t) => !list.some((x) => x.id === t.id)));
       for (const g of this.groups) list.push({ id: g.id, cpu: -1, name: g.name, info: { id: g.id, targetId: g.name, state: 'stopped' } });
@@ -76,6 +80,18 @@ export class ThreadList {
     return list.map((t) => (this.taskNames.has(t.cpu) ? { ...t, name: `CPU ${t.cpu} · ${this.taskNames.get(t.cpu)}` } : t));
   }
 
+  /**
+   * The CPUs for the list: read at this stop, or, where the CPUs are fixed, as first read (their
+   * frames left out: those belong to the stop they were read at).
+   */
+  private async cpusOfStop(): Promise<CpuThread[]> {
+    if (this.tasksAmongThreads) return this.cpus();
+    if (this.fixedCpus) return this.fixedCpus;
+    const cpus = await this.cpus();
+    this.fixedCpus = cpus.map((t) => ({ ...t, info: { ...t.info, frame: undefined } }));
+    return cpus;
+  }
+
   /** A thread whose frames are a group's rows, not a gdb stack. */
   group(id: number): ThreadGroup | undefined {
     return this.groups.find((g) => g.id === id);
@@ -83,7 +99,8 @@ export class ThreadList {
 
   /** A vCPU whose pc is in the kernel's half of the address space, other than `not`. */
   async kernelThread(not?: number): Promise<number | undefined> {
-    const list = await this.list();
+    // The frames of this stop: the list may hold the CPUs as first read.
+    const list = this.tasksAmongThreads ? await this.list() : (await this.cpus()).map((t) => ({ id: t.threadId, info: t.info }));
     return list.find((t) => t.id !== not && (t.info.frame?.address ?? 0n) >= 0xffff000000000000n)?.id;
   }
 

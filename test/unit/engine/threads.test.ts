@@ -27,4 +27,27 @@ describe('the thread list', () => {
     threads.invalidate();
     assert.deepEqual((await threads.list()).map((t) => t.name), ['CPU 0', 'CPU 1']);
   });
+
+  test('where threads are CPUs, later stops list them without asking gdb; a kernel thread is found from this stop', async () => {
+    let reads = 0;
+    let frames = cpus;
+    const threads = new ThreadList(async () => (reads++, frames), () => stop, [], false);
+    assert.deepEqual((await threads.list()).map((t) => [t.id, t.cpu]), [[4, 0], [5, 1]]);
+    threads.invalidate();
+    assert.deepEqual((await threads.list()).map((t) => [t.id, t.cpu, t.name, t.info.frame]), [[4, 0, 'CPU 0', undefined], [5, 1, 'CPU 1', undefined]]);
+    assert.equal(reads, 1);
+    // CPU 1 went to user space, CPU 0 is in the kernel at this stop.
+    frames = [cpus[0], { ...cpus[1], info: { ...cpus[1].info, frame: { level: 0, address: 0x401000n } } }];
+    assert.equal(await threads.kernelThread(), 4);
+    assert.equal(reads, 2);
+  });
+
+  test('where tasks are threads too, every stop reads the CPUs again', async () => {
+    let reads = 0;
+    const threads = new ThreadList(async () => (reads++, cpus), () => stop, [], true);
+    await threads.list();
+    threads.invalidate();
+    await threads.list();
+    assert.equal(reads, 2);
+  });
 });
