@@ -13,7 +13,8 @@
 // answer for the locals, or the bench stops without a ratio. MI commands are counted in one
 // extra traced attach of each kind (tracing costs time, so timed attaches are not traced).
 //   node bench/attach-live.mjs [x86_64|arm64] [rounds]
-// KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's).
+// KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's);
+// KDAP_BEFORE=path/to/adapter.js adds that build as contenders of its own in the same rounds.
 // KDAP_BENCH_MODULE=1 loads the test module in the guest first (its symbols come at attach).
 // Prints medians and ratios; never a pass/fail.
 import * as fs from 'node:fs';
@@ -31,6 +32,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), '
 const fx = manifest.arches[arch];
 const indexDir = path.join(cache, 'gdb-index');
 const adapterJs = process.env.KDAP_ADAPTER ? path.resolve(process.env.KDAP_ADAPTER) : path.join(root, 'dist', 'adapter.js');
+const beforeJs = process.env.KDAP_BEFORE ? path.resolve(process.env.KDAP_BEFORE) : undefined;
 const withModule = process.env.KDAP_BENCH_MODULE === '1';
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
 const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
@@ -59,10 +61,10 @@ function within(promise, what, trace, ms = 120_000) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-async function kdapAttach(qemu, indexCacheDir, traced) {
+async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   const output = [];
   const t0 = now();
-  const dc = new DebugClient(process.execPath, adapterJs, 'kdap');
+  const dc = new DebugClient(process.execPath, adapter, 'kdap');
   dc.defaultTimeout = 120_000;
   dc.on('output', (e) => output.push(e.body.output));
   await dc.start();
@@ -151,19 +153,25 @@ try {
   }
   // The warm layouts are stored by the first kdap attach of the run into `warmDir`.
   const warmDir = firstSessionDir();
-  dirs.push(warmDir);
-  const res = { first: [], warm: [], gdb: [] };
-  // Untimed, traced: MI counts, and the warm dir gets its layouts.
+  const beforeWarmDir = firstSessionDir();
+  dirs.push(warmDir, beforeWarmDir);
+  const res = { first: [], warm: [], gdb: [], 'before first': [], 'before warm': [] };
+  // Untimed, traced: MI counts, and the warm dirs get their layouts.
   const countFirst = await kdapAttach(qemu, warmDir, true);
   const countWarm = await kdapAttach(qemu, warmDir, true);
   const countGdb = await gdbAttach(qemu);
+  const countBefore = beforeJs && [await kdapAttach(qemu, beforeWarmDir, true, beforeJs), await kdapAttach(qemu, beforeWarmDir, true, beforeJs)];
   for (let r = 0; r < rounds; r++) {
     const firstDir = firstSessionDir();
-    dirs.push(firstDir);
-    const order = r % 2 === 0 ? ['first', 'gdb', 'warm', 'gdb'] : ['gdb', 'warm', 'gdb', 'first'];
+    const beforeFirstDir = firstSessionDir();
+    dirs.push(firstDir, beforeFirstDir);
+    const kinds = ['first', 'gdb', 'warm', 'gdb', ...(beforeJs ? ['before first', 'gdb', 'before warm', 'gdb'] : [])];
+    // Every round a different rotation, so no contender always follows the same one.
+    const order = [...kinds.slice(r % kinds.length), ...kinds.slice(0, r % kinds.length)];
     const line = [];
     for (const who of order) {
-      const got = who === 'gdb' ? await gdbAttach(qemu) : await kdapAttach(qemu, who === 'first' ? firstDir : warmDir, false);
+      const dir = { first: firstDir, warm: warmDir, 'before first': beforeFirstDir, 'before warm': beforeWarmDir }[who];
+      const got = who === 'gdb' ? await gdbAttach(qemu) : await kdapAttach(qemu, dir, false, who.startsWith('before') ? beforeJs : adapterJs);
       res[who].push(got);
       line.push(`${who} ${got.ms.toFixed(0)} ms (${got.top}, ${got.frames} frames, ${got.locals} locals)`);
     }
@@ -173,9 +181,15 @@ try {
   console.log(`every attach: stopped, ${smp} threads, a stack and the locals answered`);
   if (countFirst.modules) console.log(`kdap says: ${countFirst.modules}`);
   console.log(`MI commands, attach → UI ready: kdap first ${countFirst.mi} (${countFirst.miAfterStop} after the stopped event), warm ${countWarm.mi} (${countWarm.miAfterStop} after), gdb/MI ${countGdb.mi}`);
-  const row = (name, k) => console.log(`${name.padEnd(6)} kdap ${ms(k).toFixed(0).padStart(5)} ms (attach request → ready ${ms(k, 'fromAttach').toFixed(0)} ms, spawn → stopped event ${ms(k, 'toStopped').toFixed(0)} ms)   gdb/MI ${ms(res.gdb).toFixed(0).padStart(5)} ms   ratio kdap/gdb ${(ms(k) / ms(res.gdb)).toFixed(2)}`);
+  const row = (name, k) => console.log(`${name.padEnd(12)} kdap ${ms(k).toFixed(0).padStart(5)} ms (attach request → ready ${ms(k, 'fromAttach').toFixed(0)} ms, spawn → stopped event ${ms(k, 'toStopped').toFixed(0)} ms)   gdb/MI ${ms(res.gdb).toFixed(0).padStart(5)} ms   ratio kdap/gdb ${(ms(k) / ms(res.gdb)).toFixed(2)}`);
+  if (countBefore) console.log(`MI commands of the build before: first ${countBefore[0].mi}, warm ${countBefore[1].mi}`);
   row('first', res.first);
   row('warm', res.warm);
+  if (beforeJs) {
+    console.log(`build before: ${path.relative(process.cwd(), beforeJs)}`);
+    row('before first', res['before first']);
+    row('before warm', res['before warm']);
+  }
 } finally {
   await qemu.kill();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
