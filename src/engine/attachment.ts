@@ -50,21 +50,12 @@ export class Attachment {
   ) {}
 
   /**
-   * What the vmlinux file says (engine/linked-kernel.ts), read once per attachment; `extra`
-   * symbols are looked up in its symbol table.
+   * What the vmlinux file says (engine/linked-kernel.ts), read once per attachment (while gdb
+   * loads the symbols); `extra` symbols beyond those it always looks up cost another read.
    */
   async vmlinuxFacts(extra: readonly string[] = []): Promise<VmlinuxFacts> {
     const facts = await this.facts();
-    const missing = extra.filter((name) => !facts.symbols.has(name));
-    if (missing.length === 0) return facts;
-    // A name defined more than once is looked up as readVmlinuxFacts always did (its first definition).
-    if (missing.some((name) => facts.table?.get(name) === null)) return readVmlinuxFacts(this.engine.options.vmlinux, extra);
-    const symbols = new Map(facts.symbols);
-    for (const name of missing) {
-      const at = facts.table?.get(name);
-      if (at !== undefined && at !== null) symbols.set(name, at);
-    }
-    return { ...facts, symbols };
+    return extra.every((name) => facts.symbols.has(name)) ? facts : readVmlinuxFacts(this.engine.options.vmlinux, extra);
   }
 
   /**
@@ -74,16 +65,23 @@ export class Attachment {
    */
   static async start(stub: Connection, options: AttachmentOptions): Promise<Attachment> {
     const tasks = options.tasks === true ? {} : options.tasks || undefined;
-    // The file's own facts (banner, link addresses, symbol table) are read without gdb while gdb
-    // loads the symbols, so nothing before the first stop waits for gdb's (slow) first lookups.
+    // The file's own facts (banner, link addresses) are read without gdb while gdb loads the
+    // symbols, so nothing before the first stop waits for gdb's (slow) first lookups.
     let read: Promise<VmlinuxFacts> | undefined;
     const facts = (): Promise<VmlinuxFacts> => {
-      read ??= readVmlinuxFacts(options.vmlinux, [], { table: true });
+      read ??= readVmlinuxFacts(options.vmlinux);
       read.catch(() => undefined);
       return read;
     };
-    // The overlay records its symbols before gdb connects: from the file's table where it names one.
-    const probeTarget = (): Target => withLinkedSymbols(target, facts, () => attachment.slide);
+    // The whole symbol table only when the task overlay records its debug info (kgdb: before gdb
+    // connects; QEMU: when tasks are first asked for).
+    let tableRead: Promise<VmlinuxFacts['table']> | undefined;
+    const table = (): Promise<VmlinuxFacts['table']> => {
+      tableRead ??= readVmlinuxFacts(options.vmlinux, [], { table: true }).then((f) => f.table);
+      tableRead.catch(() => undefined);
+      return tableRead;
+    };
+    const probeTarget = (): Target => withLinkedSymbols(target, table, () => attachment.slide);
     // A stub that serves tasks itself (a dump's RSP server) needs no overlay in front.
     const connection: Connection = tasks && !isTaskServing(stub) ? new TaskOverlayConnection(stub, options.arch, probeTarget, { say: () => undefined, trace: tasks.trace }) : stub;
     let engine: Engine;
@@ -195,7 +193,7 @@ const KERNEL_HALF = 1n << 63n;
  * A name the file defines several times (a static in several files) goes to gdb, as does every
  * name when the file's table could not be read; gdb's answer is moved back by `slide()`.
  */
-function withLinkedSymbols(target: Target, facts: () => Promise<VmlinuxFacts>, slide: () => bigint): Target {
+function withLinkedSymbols(target: Target, symbolTable: () => Promise<VmlinuxFacts['table']>, slide: () => bigint): Target {
   return {
     arch: target.arch,
     readVirtual: (a, n) => target.readVirtual(a, n),
@@ -204,7 +202,7 @@ function withLinkedSymbols(target: Target, facts: () => Promise<VmlinuxFacts>, s
     cpus: () => target.cpus(),
     layout: (name) => target.layout(name),
     symbol: async (name) => {
-      const table = await facts().then((f) => f.table, () => undefined);
+      const table = await symbolTable().catch(() => undefined);
       const at = table?.get(name);
       if (at !== null && table) return at;
       const moved = await target.symbol(name);
