@@ -16,6 +16,7 @@
 // the Tasks group. Bytes are RSP bytes from the target (packets and acks): gdb's
 // `set debug remote 1` for plain gdb, the adapter's kgdb trace for kdap.
 //   node bench/kgdb.mjs [x86_64|arm64] [rounds]      (needs `npm run compile-tests` and a build)
+// KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's).
 // Prints medians and ratios; never a pass/fail.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -33,6 +34,7 @@ const cache = process.env.KDAP_CACHE ?? path.join(os.homedir(), '.cache', 'kdap'
 const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), 'utf8'));
 const k = manifest.kgdb?.[arch];
 if (!k) throw new Error('no kgdb kernels in fixtures.json: run scripts/fixtures-kgdb.sh');
+const adapterJs = process.env.KDAP_ADAPTER ? path.resolve(process.env.KDAP_ADAPTER) : path.join(root, 'dist', 'adapter.js');
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
 const { QemuProcess, findFreePort } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 
@@ -190,7 +192,7 @@ async function plainGdb() {
  * continue/Pause rounds; disconnects at the end (the kernel runs on).
  */
 async function kdap(withTasks, threadsExpected) {
-  const dc = new DebugClient(process.execPath, path.join(root, 'dist', 'adapter.js'), 'kdap');
+  const dc = new DebugClient(process.execPath, adapterJs, 'kdap');
   dc.defaultTimeout = 180_000;
   const trace = [];
   dc.on('output', (e) => {

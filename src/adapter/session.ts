@@ -155,7 +155,15 @@ export class KdapSession extends DebugSession {
       this.traceSwallowedErrors(args);
       const arch = args.arch ?? elfArch(args.vmlinux!);
       await this.attach(await open(arch), args, arch, first);
-      await this.requireAttached().kernel.modules.start(first.booted);
+      const modules = this.requireAttached().kernel.modules;
+      if (first.booted && first.stopAt === 'here') {
+        // The loaded modules' symbols before the first stop shows a frame; the hooks that follow
+        // insmod and rmmod only matter once the kernel runs again.
+        await modules.loadPresent();
+        modules.followFromResume();
+      } else {
+        await modules.start(first.booted);
+      }
       await this.configureAndStop(this.atStopAt ? 'here' : this.slidePending && first.stopAt !== 'reset' ? 'none' : first.stopAt);
     });
   }
@@ -345,26 +353,30 @@ export class KdapSession extends DebugSession {
 
   protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
     void this.guard(response, async () => {
-      await this.resumable().kernel.engine.continue();
+      await (await this.resumable()).kernel.engine.continue();
       response.body = { allThreadsContinued: true };
     });
   }
 
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
-    void this.guard(response, () => this.resumable().kernel.engine.interrupt());
+    void this.guard(response, () => {
+      const a = this.requireAttached();
+      requireResumable(a);
+      return a.kernel.engine.interrupt();
+    });
   }
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
-    void this.guard(response, () => exec.next(this.resumable().kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
+    void this.guard(response, async () => exec.next((await this.resumable()).kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
   }
 
   protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
-    void this.guard(response, () => exec.step(this.resumable().kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
+    void this.guard(response, async () => exec.step((await this.resumable()).kernel.engine.gdb, args.threadId, args.granularity === 'instruction'));
   }
 
   protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
     void this.guard(response, async () => {
-      this.stops.stepOutBreakpoint = await stepOut(this.resumable().kernel.engine.gdb, args.threadId);
+      this.stops.stepOutBreakpoint = await stepOut((await this.resumable()).kernel.engine.gdb, args.threadId);
     });
   }
 
@@ -553,9 +565,11 @@ export class KdapSession extends DebugSession {
     return this.phase.attached;
   }
 
-  private resumable(): Attached {
+  /** Before the kernel runs again, module symbols follow insmod and rmmod (see `begin`). */
+  private async resumable(): Promise<Attached> {
     const a = this.requireAttached();
     requireResumable(a);
+    await a.kernel.modules.follow();
     return a;
   }
 

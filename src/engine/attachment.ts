@@ -4,11 +4,14 @@
  * front end and every kind of connection; the DAP session and the CLI hold one record each.
  */
 import type { Arch } from '../kernel/arch/names';
+import type { Target } from '../kernel/target';
+import { bannerOfFacts } from './banner';
 import { kernelDataRoots, kernelLayout, registerRoots, type KernelLayout } from '../kernel/page-table-roots';
 import type { Connection } from './connection';
 import { debugInfoProbe } from './debug-info';
 import { defaultIndexCacheDir, Engine, type EngineOptions } from './engine';
 import { LayoutCache } from './layout-cache';
+import { readVmlinuxFacts, type VmlinuxFacts } from './linked-kernel';
 import { KernelViews } from './kernel-views';
 import { LiveTarget } from './live-target';
 import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
@@ -43,7 +46,17 @@ export class Attachment {
     readonly modules: ModuleSymbols,
     /** The tasks shown as threads, where the stub or the task overlay in front of it serves them. */
     readonly tasks: TaskSelection | undefined,
+    private readonly facts: () => Promise<VmlinuxFacts>,
   ) {}
+
+  /**
+   * What the vmlinux file says (engine/linked-kernel.ts), read once per attachment (while gdb
+   * loads the symbols); `extra` symbols beyond those it always looks up cost another read.
+   */
+  async vmlinuxFacts(extra: readonly string[] = []): Promise<VmlinuxFacts> {
+    const facts = await this.facts();
+    return extra.every((name) => facts.symbols.has(name)) ? facts : readVmlinuxFacts(this.engine.options.vmlinux, extra);
+  }
 
   /**
    * Starts gdb with the vmlinux (the slow part on a cold index) and the connection's settings,
@@ -52,11 +65,32 @@ export class Attachment {
    */
   static async start(stub: Connection, options: AttachmentOptions): Promise<Attachment> {
     const tasks = options.tasks === true ? {} : options.tasks || undefined;
+    // The file's own facts (banner, link addresses) are read without gdb while gdb loads the
+    // symbols, so nothing before the first stop waits for gdb's (slow) first lookups.
+    let read: Promise<VmlinuxFacts> | undefined;
+    const facts = (): Promise<VmlinuxFacts> => {
+      read ??= readVmlinuxFacts(options.vmlinux);
+      read.catch(() => undefined);
+      return read;
+    };
+    // The whole symbol table only when the task overlay records its debug info (kgdb: before gdb
+    // connects; QEMU: when tasks are first asked for).
+    let tableRead: Promise<VmlinuxFacts['table']> | undefined;
+    const table = (): Promise<VmlinuxFacts['table']> => {
+      tableRead ??= readVmlinuxFacts(options.vmlinux, [], { table: true }).then((f) => f.table);
+      tableRead.catch(() => undefined);
+      return tableRead;
+    };
+    const probeTarget = (): Target => withLinkedSymbols(target, table, () => attachment.slide);
     // A stub that serves tasks itself (a dump's RSP server) needs no overlay in front.
-    const connection: Connection = tasks && !isTaskServing(stub) ? new TaskOverlayConnection(stub, options.arch, (): LiveTarget => target, { say: () => undefined, trace: tasks.trace }) : stub;
+    const connection: Connection = tasks && !isTaskServing(stub) ? new TaskOverlayConnection(stub, options.arch, probeTarget, { say: () => undefined, trace: tasks.trace }) : stub;
     let engine: Engine;
     try {
-      engine = await Engine.start({ ...options, setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])] });
+      engine = await Engine.start({
+        ...options,
+        fileBanner: () => facts().then(bannerOfFacts),
+        setupCommands: [...connection.gdbSettings(options.arch), ...(options.setupCommands ?? [])],
+      });
     } catch (e) {
       await bestEffort(connection.close(), 'closing the connection after gdb failed to start');
       throw e;
@@ -96,7 +130,7 @@ export class Attachment {
     };
     engine.on('running', invalidate);
     engine.on('stopped', invalidate);
-    const attachment = new Attachment(options.arch, connection, engine, target, views, threads, modules, picked);
+    const attachment = new Attachment(options.arch, connection, engine, target, views, threads, modules, picked, facts);
     attachment.forgetLayout = () => (layout = undefined);
     return attachment;
   }
@@ -107,6 +141,8 @@ export class Attachment {
   }
 
   private forgetLayout = (): void => undefined;
+  /** How far gdb's symbols were moved from the vmlinux's link addresses (KASLR). */
+  private slide = 0n;
 
   /**
    * The vmlinux's symbols moved by `slide` (KASLR, engine/kaslr-locate.ts): every address read
@@ -114,6 +150,7 @@ export class Attachment {
    * read again.
    */
   async symbolsMoved(slide: bigint): Promise<void> {
+    this.slide += slide;
     if (this.engine.banner) this.engine.banner = { ...this.engine.banner, address: this.engine.banner.address + slide };
     this.target.forgetSymbols();
     this.forgetLayout();
@@ -144,4 +181,32 @@ export class Attachment {
     await bestEffort(engine.stop(), 'ending gdb');
     await connection.close();
   }
+}
+
+const KERNEL_HALF = 1n << 63n;
+
+/**
+ * `target`'s debug info at the vmlinux's link addresses, for the task overlay (which adds the
+ * KASLR slide itself), with the file's symbol table answering first: a name the file defines
+ * once, or not at all, needs no gdb (a failed lookup makes gdb search every symbol table, ~0.1 s).
+ * The overlay's names are the vmlinux's own, so a module's symbols gdb may know are not missed.
+ * A name the file defines several times (a static in several files) goes to gdb, as does every
+ * name when the file's table could not be read; gdb's answer is moved back by `slide()`.
+ */
+function withLinkedSymbols(target: Target, symbolTable: () => Promise<VmlinuxFacts['table']>, slide: () => bigint): Target {
+  return {
+    arch: target.arch,
+    readVirtual: (a, n) => target.readVirtual(a, n),
+    readPhysical: (a, n) => target.readPhysical(a, n),
+    registers: (cpu, names) => target.registers(cpu, names),
+    cpus: () => target.cpus(),
+    layout: (name) => target.layout(name),
+    symbol: async (name) => {
+      const table = await symbolTable().catch(() => undefined);
+      const at = table?.get(name);
+      if (at !== null && table) return at;
+      const moved = await target.symbol(name);
+      return moved !== undefined && moved >= KERNEL_HALF ? moved - slide() : moved;
+    },
+  };
 }

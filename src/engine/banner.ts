@@ -6,6 +6,7 @@
 import type { GdbBackend } from '../gdb/backend';
 import * as data from '../gdb/mi/data';
 import { bestEffort } from './errors';
+import type { VmlinuxFacts } from './linked-kernel';
 
 export interface Banner {
   address: bigint;
@@ -29,7 +30,17 @@ function text(bytes: Uint8Array): string | undefined {
   return banner.startsWith('Linux version ') ? banner : undefined;
 }
 
-/** The banner in the vmlinux file; call before a target is connected. */
+/**
+ * The banner as the vmlinux's ELF holds it (engine/linked-kernel.ts), without gdb. The target is
+ * read for the text and its NUL: a longer banner there does not compare equal.
+ */
+export function bannerOfFacts(facts: Pick<VmlinuxFacts, 'symbols' | 'banner' | 'bannerText'>): Banner | undefined {
+  const address = facts.symbols.get('linux_banner');
+  if (address === undefined || !facts.bannerText.startsWith('Linux version ')) return undefined;
+  return { address, size: Math.min(facts.banner.length + 1, maxBanner), text: facts.bannerText };
+}
+
+/** The banner in the vmlinux file, through gdb; call before a target is connected. */
 export async function fileBanner(gdb: GdbBackend): Promise<Banner | undefined> {
   const address = BigInt(await evaluate(gdb, '(unsigned long)&linux_banner'));
   // Some DWARF has no size for the array (arm64 Debian: "<optimized out>"); the NUL ends it.

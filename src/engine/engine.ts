@@ -33,6 +33,11 @@ export interface EngineOptions {
   onTrace?: (direction: 'send' | 'recv', line: string) => void;
   /** Told when gdb starts and ends building its DWARF index (first session per vmlinux). */
   onIndexing?: (phase: 'start' | 'end', detail: string) => void;
+  /**
+   * linux_banner as the vmlinux file has it, read without gdb (engine/linked-kernel.ts) while gdb
+   * loads the symbols; without it gdb reads it from the file (its first symbol lookup is slow).
+   */
+  fileBanner?: () => Promise<Banner | undefined>;
 }
 
 export interface StopInfo {
@@ -134,10 +139,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const map of options.substitutePath ?? []) await gdb.console(`set substitute-path ${map.from} ${map.to}`);
       if (options.sourceRoot) await gdb.send('-environment-directory', [options.sourceRoot]);
       t = Date.now();
-      await exec.loadSymbols(gdb, options.vmlinux, 300_000);
+      const loading = exec.loadSymbols(gdb, options.vmlinux, 300_000);
+      // Read here, while gdb is busy loading, not while the commands before wait to be sent.
+      const banner = options.fileBanner?.();
+      banner?.catch(() => undefined);
+      await loading;
       engine.timings.symbols = Date.now() - t;
       // No target yet: gdb reads this from the file's own .rodata.
-      engine.banner = await bestEffort(fileBanner(gdb), 'reading linux_banner from the vmlinux');
+      engine.banner = await bestEffort(banner ?? fileBanner(gdb), 'reading linux_banner from the vmlinux');
       if (cacheDir && options.onIndexing && !(await indexCached(cacheDir, options.vmlinux))) {
         // Cold cache: gdb would stall 10-40 s on the first hover or watch. Build the index now,
         // while the user is told why, instead of at a surprising moment later.

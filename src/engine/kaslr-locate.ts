@@ -20,7 +20,7 @@ import { findSlide, KaslrError, verifySlide } from '../kernel/kaslr';
 import { earlyStopPlan, runToSlide, type BootControl, type EarlyStop } from '../kernel/kaslr-boot';
 import type { Attachment } from './attachment';
 import { errorText, UserError } from './errors';
-import { readVmlinuxFacts, type VmlinuxFacts } from './linked-kernel';
+import type { VmlinuxFacts } from './linked-kernel';
 
 export type Say = (line: string) => void;
 
@@ -89,7 +89,7 @@ export async function locateAtBoot(a: Attachment, o: { image: string; append?: s
     return { atStopAt: false };
   }
   const fn = stopFunction(o.stopAt) ?? 'start_kernel';
-  const facts = await readVmlinuxFacts(a.engine.options.vmlinux, [fn]);
+  const facts = await a.vmlinuxFacts([fn]);
   const image = await fs.readFile(o.image);
   const plan = earlyStopPlan(a.arch, facts, { stopAt: fn, image });
   if (!plan) {
@@ -124,7 +124,7 @@ export async function locateRunning(a: Attachment, say: Say, quiet = false): Pro
     say(`KASLR: slide ${hex(known)}, as ${a.connection.name} records it; the vmlinux was loaded there.`);
     return known;
   }
-  const facts = await readVmlinuxFacts(a.engine.options.vmlinux, a.connection.stoppedIn ? [a.connection.stoppedIn] : []);
+  const facts = await a.vmlinuxFacts(a.connection.stoppedIn ? [a.connection.stoppedIn] : []);
   a.target.invalidate();
   if (await verifySlide(a.target, facts, 0n)) {
     say('KASLR: the kernel runs at the vmlinux\'s link addresses (slide 0).');

@@ -28,6 +28,11 @@ export interface VmlinuxFacts extends LinkedKernel {
    * offsets, which the KASLR relocation leaves alone, so gdb must not move them with the rest.
    */
   readonly unmovedSections: readonly string[];
+  /**
+   * Every defined symbol of the file by name (`options.table`), null where the name is defined
+   * more than once (a static in several files: only gdb knows which one a scope means).
+   */
+  readonly table?: ReadonlyMap<string, bigint | null>;
 }
 
 const SHF_ALLOC = 2n;
@@ -43,7 +48,7 @@ const maxBanner = 1024;
  * stops in). Throws ElfError for a file that is not ELF and Error for an arch kdap does not debug
  * or a kernel without `linux_banner`.
  */
-export async function readVmlinuxFacts(file: string, extra: readonly string[] = []): Promise<VmlinuxFacts> {
+export async function readVmlinuxFacts(file: string, extra: readonly string[] = [], options: { table?: boolean } = {}): Promise<VmlinuxFacts> {
   const elf = await ElfFile.open(file);
   try {
     const arch = archOfElfMachine(elf.header.machine);
@@ -59,7 +64,9 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     ]);
     const symbols = new Map<string, bigint>();
     const sizes = new Map<string, bigint>();
+    const table = options.table ? new Map<string, bigint | null>() : undefined;
     for (const sym of await elf.symbols()) {
+      if (table && sym.shndx !== 0 && sym.name !== '') table.set(sym.name, table.has(sym.name) && table.get(sym.name) !== sym.value ? null : sym.value);
       if (!names.has(sym.name) || symbols.has(sym.name) || sym.shndx === 0) continue;
       symbols.set(sym.name, sym.value);
       if (sym.size > 0n) sizes.set(sym.name, sym.size);
@@ -70,15 +77,15 @@ export async function readVmlinuxFacts(file: string, extra: readonly string[] = 
     const raw = await readAtAddress(elf, file, at, Math.min(length, maxBanner), 'linux_banner');
     const fileHead = await readAtAddress(elf, file, symbols.get('_text') ?? at, headLength, '_text');
     const fileWords = new Map<string, readonly [bigint, bigint]>();
-    const table = early.kind === 'decompressor-exit' ? symbols.get(early.pointer) : undefined;
-    if (early.kind === 'decompressor-exit' && table !== undefined) {
-      const w = await readAtAddress(elf, file, table, 16, early.pointer);
+    const pointer = early.kind === 'decompressor-exit' ? symbols.get(early.pointer) : undefined;
+    if (early.kind === 'decompressor-exit' && pointer !== undefined) {
+      const w = await readAtAddress(elf, file, pointer, 16, early.pointer);
       if (w.length === 16) fileWords.set(early.pointer, [w.readBigUInt64LE(0), w.readBigUInt64LE(8)]);
     }
     const nul = raw.indexOf(0);
     const banner = nul < 0 ? raw : raw.subarray(0, nul);
     const unmovedSections = elf.sections.filter((s) => (s.flags & SHF_ALLOC) !== 0n && s.addr === 0n && s.size > 0n && s.name !== '').map((s) => s.name);
-    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords, unmovedSections };
+    return { file, arch, buildId: await elf.buildId(), symbols, sizes, banner, bannerText: banner.toString('latin1').trimEnd(), fileHead, fileWords, unmovedSections, table };
   } finally {
     await elf.close();
   }

@@ -117,6 +117,8 @@ export class ModuleSymbols {
   private nextPark = 0n;
   private closing = false;
   private inFlight: Promise<unknown> = Promise.resolve();
+  /** The hooks are in, or going in (`follow()`). */
+  private following: Promise<void> | undefined;
   /** Last binding of each breakpoint (bindingKey), to report only the ones that changed. */
   private readonly bindings = new Map<number, string>();
 
@@ -131,10 +133,42 @@ export class ModuleSymbols {
    * are no modules yet, and kernel memory cannot be read; only the hooks go in.
    */
   async start(booted: boolean): Promise<void> {
-    await this.installHooks();
-    // A kernel whose module list cannot be read still gets debugged, without module symbols.
-    if (booted) await this.syncAll(true).catch((e: unknown) => this.say(`Module symbols: cannot read the loaded modules: ${errorText(e)}`));
+    await this.follow();
+    if (booted) await this.loadPresent();
   }
+
+  /** The symbols of the modules loaded now (an attach), before any module frame is shown. */
+  async loadPresent(): Promise<void> {
+    // A kernel whose module list cannot be read still gets debugged, without module symbols.
+    await this.syncAll(true).catch((e: unknown) => this.say(`Module symbols: cannot read the loaded modules: ${errorText(e)}`));
+  }
+
+  /**
+   * The hidden breakpoints on module load and unload, once. Only a kernel that runs can load a
+   * module: an attach puts them in after its first stop is shown (`followFromResume`).
+   */
+  follow(): Promise<void> {
+    this.following ??= this.installHooks();
+    this.engine.off('running', this.followNow);
+    return this.following;
+  }
+
+  /**
+   * The hooks go in at the first resume: the session's own resumes call `follow()` first; a
+   * resume that comes another way (a gdb command typed in the console) gets them at once, in a
+   * hidden halt.
+   */
+  followFromResume(): void {
+    if (!this.following) this.engine.on('running', this.followNow);
+  }
+
+  private readonly followNow = (): void => {
+    this.engine.off('running', this.followNow);
+    if (this.following || this.closing) return;
+    this.following = this.engine
+      .whileStopped(() => this.installHooks())
+      .catch((e: unknown) => this.say(`Module symbols: cannot follow insmod and rmmod: ${errorText(e)}`));
+  };
 
   /**
    * First look at every stop. True when the stop was a hidden one: it has been handled and the

@@ -6,15 +6,17 @@
  * connection's.
  *
  * The overlay reads the kernel between gdb's packets, so it cannot ask gdb for symbols then:
- * `ready()` records what it needs (overlayProbes) through the not yet connected gdb first.
+ * what it needs (overlayProbes) is recorded while gdb is idle (engine/deferred-debug-info.ts):
+ * over kgdb, whose every task is a thread from the first packet, before gdb connects; over QEMU,
+ * where task threads come only when asked for, when the tasks are first asked for.
  */
 import * as net from 'node:net';
 import type { GdbBackend } from '../gdb/backend';
-import { DebugInfoSnapshot } from '../kernel/debug-info-snapshot';
 import type { Arch, Target } from '../kernel/target';
 import { overlayProbes, TaskOverlay } from '../rsp/overlay';
 import { decodeTaskThreadId } from '../rsp/thread-id';
 import type { Capabilities, Connection, ConnectionHooks, ThreadGroup } from './connection';
+import { DeferredDebugInfo } from './deferred-debug-info';
 import type { Engine } from './engine';
 import { bestEffort, UserError } from './errors';
 import type { CpuThread } from './kernel-views';
@@ -29,9 +31,9 @@ export function rspThreadOf(targetId: string): number | undefined {
 export class TaskOverlayConnection implements Connection, TaskServing {
   private overlayPort: number | undefined;
   private opened: Promise<TaskOverlay> | undefined;
-  private debugInfo: DebugInfoSnapshot | undefined;
+  private debugInfo: DeferredDebugInfo | undefined;
 
-  /** `target`: the kernel as gdb knows it before connecting, for the symbols the overlay needs. */
+  /** `target`: the kernel's debug info as gdb knows it before connecting (link addresses), for what the overlay needs. */
   constructor(
     readonly inner: Connection,
     private readonly arch: Arch,
@@ -75,8 +77,12 @@ export class TaskOverlayConnection implements Connection, TaskServing {
     return this.opened;
   }
 
+  /** The overlay, with its debug info recorded: ask from kdap's side, with gdb idle. */
   get taskServer(): Promise<TaskOverlay> {
-    return this.overlay;
+    return this.overlay.then(async (overlay) => {
+      await this.debugInfo?.ready();
+      return overlay;
+    });
   }
 
   gdbSettings(arch: Arch): string[] {
@@ -90,8 +96,9 @@ export class TaskOverlayConnection implements Connection, TaskServing {
   }
 
   private async open(): Promise<TaskOverlay> {
-    const debugInfo = await DebugInfoSnapshot.record(this.target(), ...overlayProbes);
+    const debugInfo = new DeferredDebugInfo(this.target, overlayProbes);
     this.debugInfo = debugInfo;
+    if (this.flavour === 'kgdb') await debugInfo.ready();
     const [host, port] = splitRemote(this.inner.remote);
     const socket = net.connect({ host, port });
     await new Promise<void>((resolve, reject) => {

@@ -177,10 +177,12 @@ async function binAttributeLayout(target: Target): Promise<{ layout: StructLayou
  * @throws FaultError when the list cannot be read (e.g. the kernel has not set it up yet).
  */
 export async function listModules(target: Target): Promise<KernelModule[]> {
-  const shape = await shapeOf(target);
   const head = await symbolAddress(target, 'modules');
-  const out: KernelModule[] = [];
   let next = await readU64(target, head);
+  // No module loaded: nothing needs `struct module`'s layout (a ptype of its own on a first session).
+  if (next === head) return [];
+  const shape = await shapeOf(target);
+  const out: KernelModule[] = [];
   while (next !== head) {
     if (out.length >= MAX_MODULES) throw new Error(`the modules list has more than ${MAX_MODULES} entries: it is corrupt or changing`);
     const { module, link } = await readModuleAt(target, shape, next - BigInt(shape.list));

@@ -41,7 +41,7 @@ export interface TaskOverlayOptions {
   /** The stub's connection (a socket to QEMU's gdbstub or to the kgdb proxy). */
   stub: Duplex;
   /** Symbols and layouts, recorded before gdb connects (overlayProbes). */
-  debugInfo: DebugInfoSnapshot;
+  debugInfo: Pick<DebugInfoSnapshot, 'withMemory'>;
   /** Which tasks are threads at first (QEMU only; default none). */
   exposure?: TaskExposure;
   /** Task-list reads: members closer than this share a read (see TaskWalkOptions). */

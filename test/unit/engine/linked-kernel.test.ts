@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { bannerOfFacts } from '../../../src/engine/banner';
 import { readVmlinuxFacts } from '../../../src/engine/linked-kernel';
 
 interface ArchEntry {
@@ -50,6 +51,27 @@ for (const arch of ['x86_64', 'arm64']) {
       assert.equal(facts.banner.length, Number(facts.sizes!.get('linux_banner')) - 1, 'the NUL is not part of it');
       // System.map: x86_64 SMP links the per-CPU area at 0 (offsets KASLR does not move), arm64 inside the image.
       assert.deepEqual(facts.unmovedSections, map.get('__per_cpu_start') === 0n ? ['.data..percpu'] : []);
+    });
+
+    test('the symbol table: names defined once have their System.map address, names defined at several addresses none', { skip }, async () => {
+      const { table } = await readVmlinuxFacts(fx!.vmlinux, [], { table: true });
+      const all = new Map<string, Set<bigint>>();
+      for (const line of fs.readFileSync(fx!.systemMap, 'utf8').split('\n')) {
+        const [addr, , name] = line.split(' ');
+        if (name) all.set(name, (all.get(name) ?? new Set()).add(BigInt(`0x${addr}`)));
+      }
+      // What the task layer looks up before gdb connects.
+      for (const name of ['init_task', '__per_cpu_offset', 'runqueues', 'init_pid_ns', 'linux_banner']) {
+        assert.deepEqual([...all.get(name)!], [table!.get(name)], name);
+      }
+      assert.equal(table!.has('pcpu_hot'), all.has('pcpu_hot'));
+      const several = [...all].filter(([, at]) => at.size > 1).slice(0, 50);
+      assert.ok(several.length > 0, 'System.map has statics of the same name');
+      for (const [name] of several) assert.equal(table!.get(name), null, name);
+      const banner = bannerOfFacts(await readVmlinuxFacts(fx!.vmlinux));
+      assert.equal(banner?.address, table!.get('linux_banner'));
+      assert.ok(banner?.text.startsWith(`Linux version ${fx!.release} `));
+      assert.equal(banner?.size, banner!.text.length + 2, 'the text, its newline and the NUL');
     });
   });
 }
