@@ -27,7 +27,7 @@ import { RspClient } from './client';
 import { RspLink, type LinkStats } from './link';
 import { fromHex, hexText, registerHex } from './packet';
 import { encodeG } from './registers';
-import { ThreadListPager } from './serve-common';
+import { listenForGdb, stopListening, ThreadListPager } from './serve-common';
 import { shadowCpu, StubSession, type StubFlavour } from './stub';
 import { TaskThreads, taskMonitorCommand, type TaskExposure } from './task-threads';
 import { decodeTaskThreadId, formatThreadId, parseThreadId } from './thread-id';
@@ -101,14 +101,9 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
 
   /** Opens the port gdb connects to (127.0.0.1, a free port unless given); resolves with it. */
   async listen(host = '127.0.0.1', port = 0): Promise<number> {
-    const server = net.createServer((socket) => this.connected(socket));
+    const { server, port: got } = await listenForGdb((socket) => this.connected(socket), host, port);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => resolve());
-    });
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+    return got;
   }
 
   /** Bytes and packets on the stub's connection so far (gdb's forwarded and kdap's own). */
@@ -161,7 +156,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
       if (answer !== 'OK') await this.client.ask('D', { timeoutMs: 2000 }).catch(() => undefined);
     }
     this.client.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await stopListening(this.server);
     this.emit('closed', why);
   }
 
