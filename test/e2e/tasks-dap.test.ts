@@ -145,24 +145,31 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
 
     // The kernel runs on from before(), continued with task threads listed. Pause must stop it,
     // and again after a continue with gdb's selected thread a task's (VS Code continues the
-    // thread in focus, which a selected task's stopped event made the task's).
-    test('Pause stops the kernel after task threads were selected, also when continued from a task thread', async () => {
+    // thread in focus, which a selected task's stopped event made the task's), and after that
+    // task exited while the kernel ran.
+    test('Pause stops the kernel after task threads were selected, also when continued from a task thread that then exits', async () => {
+      const sleeper = Number(/^\s*(\d+)\s*$/m.exec(await shell('sleep 100001 & echo $!'))![1]);
       const pause = dc.stopped('pause', 30_000);
       await dc.pauseRequest({ threadId: thread });
       const cpu = (await pause).body.threadId!;
-      const focused = dc.stopped('task');
-      const task = ((await dc.customRequest('kdap/selectTask', { pid: dsleep })).body as { threadId: number }).threadId;
-      await focused;
-      await dc.stackTraceRequest({ threadId: task, startFrame: 0, levels: 20 });
-      await dc.evaluateRequest({ expression: `-exec thread ${task}`, context: 'repl' });
-      await dc.continueRequest({ threadId: task });
-      // The kernel runs: the shell answers.
-      assert.match(await shell('echo alive'), /alive/);
-      const again = dc.stopped('pause', 30_000);
-      await dc.pauseRequest({ threadId: task });
-      const stopped = (await again).body.threadId!;
-      const threads = (await dc.threadsRequest()).body.threads;
-      assert.ok(threads.some((t) => t.id === stopped), `the stop's thread ${stopped} is listed: ${JSON.stringify(threads)}`);
+      for (const pid of [dsleep, sleeper]) {
+        const focused = dc.stopped('task');
+        const task = ((await dc.customRequest('kdap/selectTask', { pid })).body as { threadId: number }).threadId;
+        await focused;
+        const frames = (await dc.stackTraceRequest({ threadId: task, startFrame: 0, levels: 20 })).body.stackFrames;
+        const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
+        await dc.variablesRequest({ variablesReference: scopes[0].variablesReference });
+        await dc.evaluateRequest({ expression: `-exec thread ${task}`, context: 'repl' });
+        await dc.continueRequest({ threadId: task });
+        // The kernel runs: the shell answers.
+        assert.match(await shell(pid === sleeper ? `kill ${sleeper}; wait ${sleeper}; echo killed` : 'echo alive'), pid === sleeper ? /killed/ : /alive/);
+        const again = dc.stopped('pause', 30_000);
+        await dc.pauseRequest({ threadId: task });
+        const stopped = (await again).body.threadId!;
+        const threads = (await dc.threadsRequest()).body.threads;
+        assert.ok(threads.some((t) => t.id === stopped), `the stop's thread ${stopped} is listed: ${JSON.stringify(threads)}`);
+        if (pid === sleeper) assert.ok(!threads.some((t) => t.name.includes(`[${sleeper}]`)), `the exited task is no thread: ${JSON.stringify(threads)}`);
+      }
       await dc.continueRequest({ threadId: cpu });
       assert.match(await shell('echo alive again'), /alive again/);
     });
