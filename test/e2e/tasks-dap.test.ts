@@ -147,8 +147,10 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
     // and again after a continue with gdb's selected thread a task's (VS Code continues the
     // thread in focus, which a selected task's stopped event made the task's), and after that
     // task exited while the kernel ran.
-    test('Pause stops the kernel after task threads were selected, also when continued from a task thread that then exits', async () => {
-      const sleeper = Number(/^\s*(\d+)\s*$/m.exec(await shell('sleep 100001 & echo $!'))![1]);
+    test('Pause stops the kernel after task threads were selected, also when continued from a task thread that then exits (a zombie: no thread)', async () => {
+      // A sleep whose parent never reaps it: killed, it stays a zombie, with no stack.
+      await shell("(sh -c 'sleep 100001 & echo $! > /tmp/zombie; exec sleep 100002' &); sleep 1");
+      const sleeper = Number(/^\s*(\d+)\s*$/m.exec(await shell('cat /tmp/zombie'))![1]);
       const pause = dc.stopped('pause', 30_000);
       await dc.pauseRequest({ threadId: thread });
       const cpu = (await pause).body.threadId!;
@@ -162,12 +164,13 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
         await dc.evaluateRequest({ expression: `-exec thread ${task}`, context: 'repl' });
         await dc.continueRequest({ threadId: task });
         // The kernel runs: the shell answers.
-        assert.match(await shell(pid === sleeper ? `kill ${sleeper}; wait ${sleeper}; echo killed` : 'echo alive'), pid === sleeper ? /killed/ : /alive/);
+        assert.match(await shell(pid === sleeper ? `kill ${sleeper}; sleep 1; grep State /proc/${sleeper}/status` : 'echo alive'), pid === sleeper ? /zombie/ : /alive/);
         const again = dc.stopped('pause', 30_000);
         await dc.pauseRequest({ threadId: task });
         const stopped = (await again).body.threadId!;
         const threads = (await dc.threadsRequest()).body.threads;
         assert.ok(threads.some((t) => t.id === stopped), `the stop's thread ${stopped} is listed: ${JSON.stringify(threads)}`);
+        // The picked task exited: a zombie has no stack, so it is no thread any more.
         if (pid === sleeper) assert.ok(!threads.some((t) => t.name.includes(`[${sleeper}]`)), `the exited task is no thread: ${JSON.stringify(threads)}`);
       }
       await dc.continueRequest({ threadId: cpu });
