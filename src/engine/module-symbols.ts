@@ -26,7 +26,10 @@
  *
  * arm64 (`ArchOps.prelinkModules`): the .ko is linked at its runtime addresses first
  * (module-prelink.ts) and the resulting ET_EXEC is loaded. x86_64 `add-symbol-file FILE -s
- * SECTION ADDR …` is right as is.
+ * SECTION ADDR …` is right as is, but without gdb's index cache: gdb 13.1 keys it by build id
+ * and stores a relocatable file's addresses as placed when it was written, so a .ko whose
+ * index was written at another load address (another session, other modules loaded first) has
+ * functions with names but no source lines.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -369,7 +372,7 @@ export class ModuleSymbols {
       await this.gdb.console(`add-symbol-file ${quoteArg(linked)}`, 120_000);
     } else {
       const args = [...placement].map(([name, at]) => `-s ${quoteArg(name)} ${hex(at)}`).join(' ');
-      await this.gdb.console(`add-symbol-file ${quoteArg(file.elf)} ${args}`, 120_000);
+      await this.gdb.console(`with index-cache enabled off -- add-symbol-file ${quoteArg(file.elf)} ${args}`, 120_000);
     }
     const withInit = [...module.sections.keys()].some(isInitSection);
     this.loaded.set(module.address, { module, file, anchor, withInit, park, parkedLocations: new Set() });

@@ -120,7 +120,8 @@ export function taskThreadSource(gdb: GdbBackend, tasks: TaskThreads, options: T
           return out;
         }
         const wanted = new Set(pids.filter((pid) => pid > 0));
-        for (const t of await tasks.tasks()) if (wanted.has(t.pid)) out.set(t.pid, taskThreadId(t.pid, t.cpu));
+        // An exited task is no thread (TaskThreads.threads): it has no stack left.
+        for (const t of await tasks.tasks()) if (wanted.has(t.pid) && t.exitState === 0) out.set(t.pid, taskThreadId(t.pid, t.cpu));
         const shown = tasks.exposure;
         if (shown !== 'all') tasks.exposure = new Set([...(shown === 'none' ? [] : shown), ...out.keys()]);
         return out;

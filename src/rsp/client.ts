@@ -78,15 +78,17 @@ export class RspClient {
   /**
    * Sends a resume (`c`, `vCont;…`) and resolves with the stop reply, whenever the target stops.
    * Waits for requests already queued; nothing else may be sent until it resolves, except the
-   * interrupt byte.
+   * interrupt byte. `sent` runs once the resume is on its way: an interrupt sent there cannot
+   * overtake it.
    */
-  resume(payload: string): Promise<Buffer> {
+  resume(payload: string, sent?: () => void): Promise<Buffer> {
     const run = this.queue.then(
       () =>
         new Promise<Buffer>((resolve, reject) => {
           if (!this.link.open) return reject(new RspError(`the stub's connection is closed: ${this.link.why}`));
           this.stopWaiter = { resolve, reject, timer: undefined, allowOutput: true, stopAnswers: true };
           this.link.send(payload);
+          sent?.();
         }),
     );
     this.queue = run.catch(() => undefined);

@@ -27,7 +27,7 @@ import { RspClient } from './client';
 import { RspLink, type LinkStats } from './link';
 import { fromHex, hexText, registerHex } from './packet';
 import { encodeG } from './registers';
-import { ThreadListPager } from './serve-common';
+import { listenForGdb, stopListening, ThreadListPager } from './serve-common';
 import { shadowCpu, StubSession, type StubFlavour } from './stub';
 import { TaskThreads, taskMonitorCommand, type TaskExposure } from './task-threads';
 import { decodeTaskThreadId, formatThreadId, parseThreadId } from './thread-id';
@@ -72,6 +72,10 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   /** gdb's continue thread (Hc). */
   private gdbC = '0';
   private running = false;
+  /** gdb's resume packets received and not yet passed on (they wait their turn in `queue`). */
+  private resumesQueued = 0;
+  /** gdb's interrupt byte came while its resume waited its turn: sent right behind the resume. */
+  private interruptQueued = false;
   /** gdb switched QEMU's stub to physical reads (Qqemu.PhyMemMode:1) and has not switched back. */
   private physical = false;
   private lastStop: string | undefined;
@@ -101,14 +105,9 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
 
   /** Opens the port gdb connects to (127.0.0.1, a free port unless given); resolves with it. */
   async listen(host = '127.0.0.1', port = 0): Promise<number> {
-    const server = net.createServer((socket) => this.connected(socket));
+    const { server, port: got } = await listenForGdb((socket) => this.connected(socket), host, port);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => resolve());
-    });
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+    return got;
   }
 
   /** Bytes and packets on the stub's connection so far (gdb's forwarded and kdap's own). */
@@ -161,7 +160,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
       if (answer !== 'OK') await this.client.ask('D', { timeoutMs: 2000 }).catch(() => undefined);
     }
     this.client.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await stopListening(this.server);
     this.emit('closed', why);
   }
 
@@ -176,11 +175,18 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     const link = new RspLink(socket, this.options.trace && ((way, text) => this.options.trace!('gdb', way, text)));
     this.gdb = link;
     link.on('packet', (p) => {
+      if (isResume(p.toString('latin1'))) this.resumesQueued++;
       const run = this.queue.then(() => this.answer(link, p));
       this.queue = run.catch(() => undefined);
     });
+    // gdb sends its interrupt byte once and then waits for the stop. gdb 13 answers
+    // -exec-continue before it sends the resume, so a Pause right after a Continue brings the
+    // byte on the heels of a resume still waiting its turn here: it must follow that resume to
+    // the stub, not be lost. With no resume running or waiting, the kernel is stopped and a
+    // stop reply is on its way to gdb already.
     link.on('interrupt', () => {
       if (this.running) this.client.interrupt();
+      else if (this.resumesQueued > 0) this.interruptQueued = true;
     });
     link.on('close', () => void this.close('gdb disconnected'));
   }
@@ -244,7 +250,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     if (/^[mMXx]/.test(p) || p.startsWith('qCRC:') || p.startsWith('qSearch:memory:')) return this.memory(raw);
     if (p === '?') return this.stopReply(await this.client.ask('?'));
     if (p === 'vCont?') return this.client.request(raw);
-    if (p.startsWith('vCont;') || /^[cCsS]/.test(p)) return this.resume(link, p);
+    if (isResume(p)) return this.resume(link, p);
     if (p === 'k') {
       this.client.post('k');
       return undefined;
@@ -416,17 +422,29 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     if (this.qemu) {
       const refused = this.refusedStep(p);
       if (refused) {
+        // Answered with a stop: an interrupt that waited for this resume has its stop too.
+        if (--this.resumesQueued === 0) this.interruptQueued = false;
         link.send(`O${hexText(`kdap: ${refused}\n`)}`);
         return this.lastStop ?? 'S05';
       }
       payload = this.withoutTaskThreads(p);
     }
-    this.running = true;
     this.session.resumed();
     this.tasks.invalidate();
+    let sent = false;
+    // Running from the moment the resume is on its way: an interrupt from then on follows it.
+    const onItsWay = () => {
+      sent = true;
+      this.resumesQueued--;
+      this.running = true;
+      if (!this.interruptQueued) return;
+      this.interruptQueued = false;
+      this.client.interrupt();
+    };
     try {
-      return this.stopReply((await this.client.resume(payload)).toString('latin1'));
+      return this.stopReply((await this.client.resume(payload, onItsWay)).toString('latin1'));
     } finally {
+      if (!sent) this.resumesQueued--;
       this.running = false;
     }
   }
@@ -457,4 +475,9 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     const general = [...new Set(actions.filter((a) => !a.includes(':')))].slice(0, 1);
     return `vCont;${[...specific, ...general].join(';')}`;
   }
+}
+
+/** A packet that lets the target run until its stop reply: continue or step, with vCont or not. */
+function isResume(p: string): boolean {
+  return p.startsWith('vCont;') || /^[cCsS]/.test(p);
 }

@@ -1,6 +1,26 @@
-/** Answers that the server and the overlay give gdb the same way. */
+/** What the server and the overlay do the same way: their port for gdb, and answers they give it. */
+import * as net from 'node:net';
 import { FaultError, type Target } from '../kernel/target';
 import { escapeBinary, toHex } from './packet';
+
+/**
+ * The port gdb connects to: `host` (127.0.0.1 by default) and `port`, a free one if 0. Resolves
+ * once it listens, with the port it got.
+ */
+export async function listenForGdb(connected: (socket: net.Socket) => void, host: string, port: number): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer(connected);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => resolve());
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+/** Stops listening; resolves once the server is closed (at once without one). */
+export function stopListening(server: net.Server | undefined): Promise<void> {
+  return new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+}
 
 /**
  * qfThreadInfo / qsThreadInfo: the thread ids in `m…` pages that fit a packet, then `l`. The

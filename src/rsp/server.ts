@@ -14,7 +14,7 @@ import { fromHex, hexText, parseHexNumber, registerHex } from './packet';
 import { defaultLayout, encodeG, fullGBytes, targetXml, type RegisterLayout } from './registers';
 import { TaskThreads, taskMonitorCommand, type TaskExposure } from './task-threads';
 import { decodeTaskThreadId, formatThreadId, parseThreadId } from './thread-id';
-import { ThreadListPager, qXferSlice, readMemoryReply } from './serve-common';
+import { listenForGdb, stopListening, ThreadListPager, qXferSlice, readMemoryReply } from './serve-common';
 
 export interface RspServerOptions {
   /** Which tasks are threads at first (default none; `monitor kdap tasks …` changes it). */
@@ -51,19 +51,14 @@ export class RspServer extends EventEmitter<RspServerEvents> {
 
   /** Listens on `host` (127.0.0.1) and a free port, or the one given; resolves with the port. */
   async listen(host = '127.0.0.1', port = 0): Promise<number> {
-    const server = net.createServer((socket) => this.connected(socket));
+    const { server, port: got } = await listenForGdb((socket) => this.connected(socket), host, port);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => resolve());
-    });
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+    return got;
   }
 
   async close(): Promise<void> {
     this.link?.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await stopListening(this.server);
   }
 
   private connected(socket: net.Socket): void {

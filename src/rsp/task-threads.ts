@@ -77,7 +77,9 @@ export class TaskThreads {
     const exposure = this.exposure;
     if (exposure === 'none') return [];
     const tasks = await this.tasks();
-    return tasks.filter((t) => exposure === 'all' || exposure.has(t.pid)).map((t) => ({ id: taskThreadId(t.pid, t.cpu), task: t }));
+    // An exited task (a zombie not reaped yet) has no stack, so no registers: gdb could show it
+    // only with every register unavailable, and front ends choke on a frame without a pc.
+    return tasks.filter((t) => t.exitState === 0 && (exposure === 'all' || exposure.has(t.pid))).map((t) => ({ id: taskThreadId(t.pid, t.cpu), task: t }));
   }
 
   /** The task behind a task thread id, exposed or not; undefined when no such task lives now. */

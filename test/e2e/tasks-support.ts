@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { findFreePort, QemuProcess } from '../../src/engine/qemu';
 import { trimKernelStack } from '../../src/engine/stack';
@@ -218,3 +219,29 @@ export async function consoleOn(port: number, prompt: string): Promise<GuestCons
   return Object.assign(guest, { close: () => socket.destroy() });
 }
 
+
+/**
+ * A KDAP_CACHE whose gdb index cache holds a stale index for `ko`: one that a gdb wrote with the
+ * module's .text at another address, as an earlier session with other modules loaded first
+ * leaves it. Everything else in the shared cache (the vmlinux's index, the stored layouts,
+ * unpacked modules) is linked in, so nothing is indexed again.
+ */
+export function cacheWithStaleModuleIndex(ko: string, dir: string): string {
+  const shared = process.env.KDAP_CACHE || path.join(os.homedir(), '.cache', 'kdap');
+  const root = path.join(dir, 'kdap-cache');
+  const index = path.join(root, 'gdb-index');
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.mkdirSync(index, { recursive: true });
+  for (const entry of fs.existsSync(shared) ? fs.readdirSync(shared) : []) {
+    if (entry !== 'gdb-index') fs.symlinkSync(path.join(shared, entry), path.join(root, entry));
+  }
+  const sharedIndex = path.join(shared, 'gdb-index');
+  const id = /Build ID: ([0-9a-f]+)/.exec(spawnSync('readelf', ['-nW', ko], { encoding: 'utf8' }).stdout)?.[1];
+  if (!id) throw new Error(`${ko} has no build id`);
+  for (const entry of fs.existsSync(sharedIndex) ? fs.readdirSync(sharedIndex) : []) {
+    if (!entry.startsWith(id)) fs.symlinkSync(path.join(sharedIndex, entry), path.join(index, entry));
+  }
+  const r = spawnSync('gdb-multiarch', ['-batch', '-nx', '-iex', `set index-cache directory ${index}`, '-iex', 'set index-cache enabled on', '-ex', `add-symbol-file ${ko} 0x7fff0000`], { encoding: 'utf8', timeout: 120_000 });
+  if (!fs.existsSync(path.join(index, `${id}.gdb-index`))) throw new Error(`gdb wrote no index for ${ko}: ${r.stdout}${r.stderr}`);
+  return root;
+}

@@ -11,6 +11,7 @@ export const tasksNames = [
   'the Tasks view lists the guest\'s processes: pid and comm as its /proc/PID/stat gives them',
   'a click on a sleeping task in the Tasks view: its Call Stack is the guest\'s /proc/PID/stack',
   '"Kernel: Find Task…" with a typed pid: that task\'s Call Stack is the guest\'s /proc/PID/stack',
+  'Pause after Continue from a task\'s thread (task threads listed) stops the kernel, and Continue runs the guest again',
 ];
 
 /** The thread of the Call Stack whose name holds `[pid]`, once it shows at least `n` frames. */
@@ -114,6 +115,15 @@ export async function tasksScenarios({ page, pause, resume }) {
     await guestRun(page, `kill ${other}`).catch(() => undefined);
     await focusWorkbench(page);
     await shot(page, 'find-task');
+  }, 120_000);
+
+  // The last scenario continued with the picked task's thread in focus.
+  await scenario(tasksNames[3], page, async () => {
+    await resume(page);
+    await pause(page);
+    await resume(page);
+    const answer = await guestRun(page, 'echo alive-$((40+2))');
+    if (!/alive-42/.test(answer)) throw new Error(`the guest's shell after Continue: ${answer}`);
   }, 120_000);
   await resume(page).catch(() => undefined);
   if (sleeper) await guestRun(page, `kill ${sleeper}`).catch(() => undefined);

@@ -262,8 +262,7 @@ export async function liveScenarios({ page, server, manifest, monitorSocket }) {
     await shot(page, 'page-walk');
   }, 90_000);
 
-  // After the hover and walk scenarios: a Pause right after the task scenarios resumed (task
-  // threads still listed) has been seen not to stop the kernel, which those scenarios need.
+  // After the hover and walk scenarios; the last of them pauses after a Continue from a task's thread.
   await tasksScenarios({ page, pause, resume });
 
   await scenario(names[7], page, async () => {
