@@ -43,10 +43,14 @@ export function int(t: MITuple, key: string): number {
   return n;
 }
 
-/** An address field ("0xffffffff81000000"); bigint because kernel addresses exceed 2^53. */
+/**
+ * An address field ("0xffffffff81000000"); bigint because kernel addresses exceed 2^53. gdb's
+ * placeholders are no address: a pending or multi-location breakpoint, and a frame whose pc
+ * could not be read (a task whose stack was freed).
+ */
 export function optAddress(t: MITuple, key: string): bigint | undefined {
   const v = optStr(t, key);
-  if (v === undefined || v === '<PENDING>' || v === '<MULTIPLE>') return undefined;
+  if (v === undefined || v === '<PENDING>' || v === '<MULTIPLE>' || v === '<unavailable>') return undefined;
   const m = /^(0x[0-9a-fA-F]+|\d+)/.exec(v);
   if (!m) throw new MIShapeError(key, 'an address', v);
   return BigInt(m[1]);

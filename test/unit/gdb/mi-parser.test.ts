@@ -78,6 +78,14 @@ describe('MI parser on a real gdb 13 session', () => {
     assert.equal(r.results.value, '"swapper\\000\\000\\000\\000\\000\\000\\000\\000"');
   });
 
+  test('a frame whose pc gdb could not read has no address, not a parse error', () => {
+    const r = parseMILine('^done,threads=[{id="3",target-id="Thread 3",frame={level="0",addr="<unavailable>",func="??",args=[]},state="stopped"}]');
+    assert.equal(r.type, 'result');
+    const frame = parseFrame(tuple(tuples(r.results, 'threads')[0], 'frame'));
+    assert.equal(frame.address, undefined);
+    assert.equal(frame.func, '??');
+  });
+
   test('a pending breakpoint is recognised', () => {
     const r = lines.map(parseMILine).find((x) => x.type === 'result' && JSON.stringify(x.results).includes('<PENDING>'));
     assert.ok(r && r.type === 'result');
