@@ -4,7 +4,7 @@
  * front end and every kind of connection; the DAP session and the CLI hold one record each.
  */
 import type { Arch } from '../kernel/arch/names';
-import type { Target } from '../kernel/target';
+import { joinTarget, type Target } from '../kernel/target';
 import { bannerOfFacts } from './banner';
 import { kernelDataRoots, kernelLayout, registerRoots, type KernelLayout } from '../kernel/page-table-roots';
 import type { Connection } from './connection';
@@ -194,12 +194,7 @@ const KERNEL_HALF = 1n << 63n;
  * name when the file's table could not be read; gdb's answer is moved back by `slide()`.
  */
 function withLinkedSymbols(target: Target, symbolTable: () => Promise<VmlinuxFacts['table']>, slide: () => bigint): Target {
-  return {
-    arch: target.arch,
-    readVirtual: (a, n) => target.readVirtual(a, n),
-    readPhysical: (a, n) => target.readPhysical(a, n),
-    registers: (cpu, names) => target.registers(cpu, names),
-    cpus: () => target.cpus(),
+  return joinTarget(target.arch, target, {
     layout: (name) => target.layout(name),
     symbol: async (name) => {
       const table = await symbolTable().catch(() => undefined);
@@ -208,5 +203,5 @@ function withLinkedSymbols(target: Target, symbolTable: () => Promise<VmlinuxFac
       const moved = await target.symbol(name);
       return moved !== undefined && moved >= KERNEL_HALF ? moved - slide() : moved;
     },
-  };
+  });
 }

@@ -11,7 +11,7 @@
  */
 import { DebugInfoSnapshot, type DebugInfoSource } from '../kernel/debug-info-snapshot';
 import { DebugInfoError } from '../kernel/struct';
-import type { Target } from '../kernel/target';
+import { joinTarget, type Target, type TargetMemory } from '../kernel/target';
 
 export class DeferredDebugInfo {
   private snapshot: DebugInfoSnapshot | undefined;
@@ -51,16 +51,11 @@ export class DeferredDebugInfo {
   }
 
   /** A Target with this debug info (once recorded) and `memory`'s memory. */
-  withMemory(memory: Pick<Target, 'readVirtual' | 'readPhysical' | 'registers' | 'cpus'>): Target {
-    return {
-      arch: this.source().arch,
-      readVirtual: (a, n) => memory.readVirtual(a, n),
-      readPhysical: (a, n) => memory.readPhysical(a, n),
-      registers: (cpu, names) => memory.registers(cpu, names),
-      cpus: () => memory.cpus(),
+  withMemory(memory: TargetMemory): Target {
+    return joinTarget(this.source().arch, memory, {
       symbol: async (name) => this.recorded().symbol(name),
       layout: async (name) => this.recorded().layout(name),
-    };
+    });
   }
 
   private recorded(): DebugInfoSnapshot {

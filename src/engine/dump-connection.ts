@@ -18,7 +18,7 @@ import type { GdbBackend } from '../gdb/backend';
 import { quoteArg } from '../gdb/mi/parser';
 import { DebugInfoSnapshot } from '../kernel/debug-info-snapshot';
 import { DebugInfoError } from '../kernel/struct';
-import type { Arch, Target } from '../kernel/target';
+import { joinTarget, type Arch, type Target } from '../kernel/target';
 import type { FrozenCpu, FrozenKernel } from '../rsp/backend';
 import { overlayProbes } from '../rsp/overlay';
 import { decodeTaskThreadId } from '../rsp/thread-id';
@@ -112,15 +112,7 @@ export class DumpConnection implements Connection, TaskServing {
     // gdb read the file's banner before the vmlinux moved: the kernel has it KASLR's offset higher.
     const offset = this.kernel.kernelOffset;
     if (engine.banner && offset !== 0n) engine.banner = { ...engine.banner, address: BigInt.asUintN(64, engine.banner.address + offset) };
-    const withGdbDebugInfo: Target = {
-      arch: memory.arch,
-      readVirtual: (a, n) => memory.readVirtual(a, n),
-      readPhysical: (a, n) => memory.readPhysical(a, n),
-      registers: (cpu, names) => memory.registers(cpu, names),
-      cpus: () => memory.cpus(),
-      symbol: (name) => debugInfo.symbol(name),
-      layout: (name) => debugInfo.layout(name),
-    };
+    const withGdbDebugInfo = joinTarget(memory.arch, memory, debugInfo);
     const dump = this.kernel.dump;
     this.crash = await bestEffort(crashReport(withGdbDebugInfo, dump.cpus.length), 'reading the log for the crash', undefined);
     const stopCpu = this.crash?.cpu ?? 0;

@@ -9,7 +9,7 @@
  * programming error and says so.
  */
 import { DebugInfoError } from './struct';
-import type { StructLayout, Target } from './target';
+import { joinTarget, type StructLayout, type Target, type TargetMemory } from './target';
 
 export type DebugInfoSource = Pick<Target, 'arch' | 'symbol' | 'layout'>;
 
@@ -72,15 +72,7 @@ export class DebugInfoSnapshot {
   }
 
   /** A Target with this snapshot's debug info and someone else's memory. */
-  withMemory(memory: Pick<Target, 'readVirtual' | 'readPhysical' | 'registers' | 'cpus'>): Target {
-    return {
-      arch: this.arch,
-      readVirtual: (a, n) => memory.readVirtual(a, n),
-      readPhysical: (a, n) => memory.readPhysical(a, n),
-      registers: (cpu, names) => memory.registers(cpu, names),
-      cpus: () => memory.cpus(),
-      symbol: (name) => this.symbol(name),
-      layout: (name) => this.layout(name),
-    };
+  withMemory(memory: TargetMemory): Target {
+    return joinTarget(this.arch, memory, this);
   }
 }

@@ -47,6 +47,27 @@ export interface Target {
   cpus(): Promise<number>;
 }
 
+/** What a Target reads from the kernel's memory and CPUs. */
+export type TargetMemory = Pick<Target, 'readVirtual' | 'readPhysical' | 'registers' | 'cpus'>;
+/** What a Target knows from the kernel's debug info. */
+export type TargetDebugInfo = Pick<Target, 'symbol' | 'layout'>;
+
+/**
+ * One Target from two sources: memory and CPUs from one (a dump's pages, a stub read past gdb),
+ * symbols and layouts from another (gdb's DWARF, a recorded snapshot, the vmlinux's table).
+ */
+export function joinTarget(arch: Arch, memory: TargetMemory, debugInfo: TargetDebugInfo): Target {
+  return {
+    arch,
+    readVirtual: (a, n) => memory.readVirtual(a, n),
+    readPhysical: (a, n) => memory.readPhysical(a, n),
+    registers: (cpu, names) => memory.registers(cpu, names),
+    cpus: () => memory.cpus(),
+    symbol: (name) => debugInfo.symbol(name),
+    layout: (name) => debugInfo.layout(name),
+  };
+}
+
 /** A read the target refused: unmapped, outside RAM, or the line dropped mid-read. */
 export class FaultError extends Error {
   constructor(readonly address: bigint, readonly length: number, why?: string) {
