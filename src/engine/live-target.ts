@@ -26,6 +26,7 @@ import { physToVirt, type DirectMap } from '../kernel/memory-model';
 import { walk } from '../kernel/pagetable';
 import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout } from '../kernel/target';
 import type { CpuThread, ViewTarget } from './kernel-views';
+import { ignore } from './errors';
 import type { LayoutStore } from './layout-cache';
 import { everyThreadIsACpu } from './threads';
 
@@ -46,6 +47,11 @@ export interface LiveTargetOptions {
   preferredThread?: () => number | undefined;
   /** Layouts kept across sessions (per vmlinux build id): asked before gdb, told what gdb says. */
   layouts?: Promise<LayoutStore | undefined>;
+  /**
+   * Kernel virtual memory read past gdb, straight from the stub (the task overlay's own reads,
+   * which send a long read's packets back to back), tried before gdb; gdb reads what it refuses.
+   */
+  readDirect?: (address: bigint, length: number) => Promise<Uint8Array>;
 }
 
 export class LiveTarget implements ViewTarget {
@@ -270,6 +276,13 @@ export class LiveTarget implements ViewTarget {
 
   private async readVirtualNow(address: bigint, length: number): Promise<Uint8Array> {
     if (this.inBatch.getStore()) throw new Error('virtual memory cannot be read inside a physical batch');
+    if (this.options.readDirect) {
+      try {
+        return await this.options.readDirect(address, length);
+      } catch (err) {
+        ignore(err, 'reading kernel memory past gdb');
+      }
+    }
     const thread = await this.kernelThread();
     let why = 'no vCPU is in kernel mode';
     if (thread !== undefined) {
