@@ -21,6 +21,9 @@ import { ElfFile } from '../oops/elf';
 import { ignore } from './errors';
 import { linkedAddresses } from './vmlinux-symbols';
 
+/** How long no new symbol must be asked for before the vmlinux's table is read for them. */
+const LOOK_UP_WHEN_QUIET_MS = 2000;
+
 /** Bump when StructLayout or the ptype/o parser changes what a layout holds. */
 const FORMAT = 1;
 
@@ -56,8 +59,9 @@ export class LayoutCache implements LayoutStore {
   private readonly fresh = new Set<string>();
   private readonly symbols = new Map<string, bigint | null>();
   private readonly freshSymbols = new Set<string>();
-  /** Names asked for and not stored, looked up in the vmlinux at the next turn. */
+  /** Names asked for and not stored, looked up in the vmlinux once the session is quiet. */
   private wanted = new Set<string>();
+  private quiet: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
 
@@ -108,14 +112,27 @@ export class LayoutCache implements LayoutStore {
     const value = this.symbols.get(name);
     if (value === undefined && this.vmlinux && !this.wanted.has(name)) {
       this.wanted.add(name);
-      this.looking ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.lookUp());
+      // Reading the table costs the process ~30 ms of CPU: not while the session's first
+      // requests are being answered, but once they have been for a while.
+      clearTimeout(this.quiet);
+      this.quiet = setTimeout(() => this.startLookUp(), LOOK_UP_WHEN_QUIET_MS);
+      this.quiet.unref();
     }
     return value;
   }
 
   /** Resolves when what was put, and the symbols asked for, are on disk (or failed to get there). */
   async flush(): Promise<void> {
-    while (this.looking || this.writing) await (this.looking ?? this.writing);
+    while (this.quiet || this.looking || this.writing || this.wanted.size > 0) {
+      if (!this.looking) this.startLookUp();
+      await (this.looking ?? this.writing);
+    }
+  }
+
+  private startLookUp(): void {
+    clearTimeout(this.quiet);
+    this.quiet = undefined;
+    if (!this.looking && this.wanted.size > 0) this.looking = this.lookUp();
   }
 
   /** Reads the link addresses of the names asked for from the vmlinux, for the next session. */
@@ -131,7 +148,8 @@ export class LayoutCache implements LayoutStore {
     } catch (err) {
       ignore(err, 'reading symbols from the vmlinux');
     } finally {
-      this.looking = this.wanted.size > 0 ? this.lookUp() : undefined;
+      // Names asked for meanwhile wait for their own quiet time.
+      this.looking = undefined;
     }
   }
 
