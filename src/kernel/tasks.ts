@@ -67,6 +67,12 @@ export interface TaskWalkOptions {
    * rows are the same; a task the xarray does not hold is read when the walk reaches it.
    */
   prefetch?: boolean;
+  /**
+   * The most one read returns (a stub's packet, in bytes), asked at each walk. Given, a task's
+   * members share a read only where that saves one, and the bytes between are not read: where
+   * reads go out back to back, bytes are what is left to save. Takes the place of `mergeGap`.
+   */
+  readSize?: () => number;
 }
 
 const PF_KTHREAD = 0x00200000;
@@ -150,7 +156,7 @@ export async function listTasks(target: Target, options: TaskWalkOptions = {}): 
   const plan = await taskWalkPlan(target);
   const cpus = await target.cpus();
   const running = new Map<bigint, number>();
-  const [current, prefetched] = await Promise.all([currentTasks(target, cpus), options.prefetch ? prefetch(target, plan, options.mergeGap) : undefined]);
+  const [current, prefetched] = await Promise.all([currentTasks(target, cpus), options.prefetch ? prefetch(target, plan, options) : undefined]);
   current.forEach((task, cpu) => running.set(task, cpu));
   const raws: RawTask[] = [];
   const parentTgids = new Map<bigint, number>();
@@ -194,7 +200,7 @@ function entries(raws: readonly RawTask[], running: ReadonlyMap<bigint, number>,
  * Every task the pid xarray holds, and init_task, read side by side; nothing when the xarray
  * cannot be read (the walk then reads each task itself).
  */
-async function prefetch(target: Target, plan: TaskWalkPlan, mergeGap: number | undefined): Promise<Map<bigint, Promise<StructView>>> {
+async function prefetch(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions): Promise<Map<bigint, Promise<StructView>>> {
   const views = new Map<bigint, Promise<StructView>>();
   let tasks: bigint[];
   try {
@@ -205,7 +211,7 @@ async function prefetch(target: Target, plan: TaskWalkPlan, mergeGap: number | u
   }
   for (const task of [plan.init, ...tasks]) {
     if (views.has(task) || !isTaskPointer(task)) continue;
-    const view = readMembers(target, task, plan.layout, plan.members, mergeGap);
+    const view = readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.());
     view.catch(() => undefined);
     views.set(task, view);
   }
@@ -224,7 +230,7 @@ async function walk(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions
     seen.add(task);
     let raw: RawTask;
     try {
-      const read = () => readMembers(target, task, plan.layout, plan.members, options.mergeGap);
+      const read = () => readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.());
       // A prefetched read that failed is tried again, for the walk's own error.
       raw = decode(task, await (prefetched?.get(task)?.catch(read) ?? read()), plan, tasksOffset);
     } catch (e) {
@@ -291,19 +297,25 @@ function isTaskPointer(address: bigint): boolean {
 
 /**
  * The members of the struct at `address`, read in as few reads as `mergeGap` allows: members
- * closer than that share one read. Bytes between clusters are never read and stay zero; only
- * the named members may be taken from the view.
+ * closer than that share one read; or, with `readSize` (bytes one read returns), members share
+ * a read where that takes fewer reads than apart. Bytes between clusters are never read and
+ * stay zero; only the named members may be taken from the view.
  */
-export async function readMembers(target: Target, address: bigint, layout: StructLayout, members: readonly string[], mergeGap = Infinity): Promise<StructView> {
+export async function readMembers(target: Target, address: bigint, layout: StructLayout, members: readonly string[], mergeGap = Infinity, readSize?: number): Promise<StructView> {
   const ranges = members.map((name) => member(layout, name)).map((m) => [m.offset, m.offset + m.size] as const).sort((a, b) => a[0] - b[0]);
+  const reads = (bytes: number) => Math.ceil(bytes / readSize!);
+  const together = (last: [number, number], start: number, end: number) =>
+    readSize ? reads(Math.max(last[1], end) - last[0]) < reads(last[1] - last[0]) + reads(end - start) : start - last[1] <= mergeGap;
   const clusters: Array<[number, number]> = [];
   for (const [start, end] of ranges) {
     const last = clusters[clusters.length - 1];
-    if (last && start - last[1] <= mergeGap) last[1] = Math.max(last[1], end);
+    if (last && together(last, start, end)) last[1] = Math.max(last[1], end);
     else clusters.push([start, end]);
   }
   const base = clusters[0][0];
   const bytes = new Uint8Array(clusters[clusters.length - 1][1] - base);
-  for (const [start, end] of clusters) bytes.set(await target.readVirtual(address + BigInt(start), end - start), start - base);
+  // Asked for together: a target that sends reads side by side answers them in one round trip.
+  const parts = await Promise.all(clusters.map(([start, end]) => target.readVirtual(address + BigInt(start), end - start)));
+  clusters.forEach(([start], i) => bytes.set(parts[i], start - base));
   return new StructView(address, layout, bytes, base);
 }

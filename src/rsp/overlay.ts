@@ -97,7 +97,8 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     this.session = new StubSession(this.client, options.arch, options.flavour);
     this.target = options.debugInfo.withMemory(this.session.memory());
     // QEMU answers reads sent together in one go: the whole list costs a few round trips.
-    this.tasks = new TaskThreads(this.target, { mergeGap: options.mergeGap, exposure: options.exposure, prefetch: options.flavour === 'qemu' });
+    const qemu = options.flavour === 'qemu';
+    this.tasks = new TaskThreads(this.target, { mergeGap: options.mergeGap, exposure: options.exposure, prefetch: qemu, readSize: qemu ? () => this.session.maxRead : undefined });
   }
 
   /** Opens the port gdb connects to (127.0.0.1, a free port unless given); resolves with it. */
