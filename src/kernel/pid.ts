@@ -56,34 +56,3 @@ export async function probePid(target: Target): Promise<void> {
   await target.symbol('init_pid_ns');
   for (const name of ['pid_namespace', 'xa_node', 'pid', 'task_struct']) await target.layout(name);
 }
-
-/**
- * Every task with a pid in the root namespace (each thread has its own): every `struct pid` in
- * `init_pid_ns.idr`, and the task on its PIDTYPE_PID list. The nodes of a level, and then all
- * the pids, are asked for side by side, so a target that sends reads asked together in one go
- * (QEMU's stub through the task overlay) pays a round trip per level rather than one per task.
- * The idle tasks (pid 0) are not there. In no particular order.
- */
-export async function pidTasks(target: Target): Promise<bigint[]> {
-  const ns = await symbolAddress(target, 'init_pid_ns');
-  const idr = await readStruct(target, ns, await structLayout(target, 'pid_namespace'), ['idr.idr_rt.xa_head']);
-  const nodeLayout = await structLayout(target, 'xa_node');
-  const slots = member(nodeLayout, 'slots');
-  const pids: bigint[] = [];
-  let entries = [idr.unsigned('idr.idr_rt.xa_head')];
-  for (let depth = 0; entries.length > 0; depth++) {
-    if (depth > MAX_DEPTH) throw new RangeError(`the pid xarray is deeper than ${MAX_DEPTH} levels: corrupt`);
-    // Internal entries other than nodes (siblings, the zero entry of a pid being allocated) and
-    // value entries hold no struct pid.
-    for (const e of entries) if (e !== 0n && (e & 3n) === 0n) pids.push(e);
-    const nodes = await Promise.all(entries.filter(isNode).map((e) => target.readVirtual(e - 2n + BigInt(slots.offset), slots.size)));
-    entries = nodes.flatMap((bytes) => {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      return Array.from({ length: bytes.length / 8 }, (_, i) => view.getBigUint64(i * 8, true)).filter((e) => e !== 0n);
-    });
-  }
-  const tasksOffset = BigInt(member(await structLayout(target, 'pid'), 'tasks').offset);
-  const linksOffset = BigInt(member(await structLayout(target, 'task_struct'), 'pid_links').offset);
-  const firsts = await Promise.all(pids.map((pid) => readU64(target, pid + tasksOffset)));
-  return firsts.filter((first) => first !== 0n).map((first) => first - linksOffset);
-}

@@ -5,15 +5,12 @@
  *
  * Cost: one read per task (the span of task_struct the row needs, or a few clusters of it when
  * reads are dear, as over a serial line), plus 2 + 2·CPUs reads for `current` and the idle tasks.
- * The walk follows pointers, so each read waits for the one before; with `prefetch` every task
- * the pid xarray knows is read first, side by side, and the walk finds them read.
  * The walk is bounded, remembers every task it saw and checks each pointer before following
  * it, so a list caught mid-update or corrupted ends with a TaskListError that holds the tasks
  * read so far, never with a hang.
  */
-import { pidTasks, probePid } from './pid';
 import { currentTasks, idleTasks, probeSched } from './sched';
-import { DebugInfoError, member, readStruct, StructView, structLayout, symbolAddress } from './struct';
+import { member, readStruct, StructView, structLayout, symbolAddress } from './struct';
 import { taskStateLetter, type TaskStateLetter } from './task-state';
 import { FaultError, type StructLayout, type Target } from './target';
 
@@ -60,13 +57,6 @@ export interface TaskWalkOptions {
   limit?: number;
   /** List the idle tasks of CPUs other than 0 (default true). */
   idle?: boolean;
-  /**
-   * Read every task the pid xarray holds before the walk, all reads asked for at once (a few
-   * more reads in all): for a target that sends reads asked together in one round trip (QEMU's
-   * stub through the task overlay). The walk still follows the list's own pointers, so the
-   * rows are the same; a task the xarray does not hold is read when the walk reaches it.
-   */
-  prefetch?: boolean;
   /**
    * The most one read returns (a stub's packet, in bytes), asked at each walk. Given, a task's
    * members share a read only where that saves one, and the bytes between are not read: where
@@ -130,7 +120,6 @@ export function taskWalkPlan(target: Target): Promise<TaskWalkPlan> {
 export async function probeTasks(target: Target): Promise<void> {
   await taskWalkPlan(target);
   await probeSched(target);
-  await probePid(target);
 }
 
 interface RawTask {
@@ -156,13 +145,12 @@ export async function listTasks(target: Target, options: TaskWalkOptions = {}): 
   const plan = await taskWalkPlan(target);
   const cpus = await target.cpus();
   const running = new Map<bigint, number>();
-  const [current, prefetched] = await Promise.all([currentTasks(target, cpus), options.prefetch ? prefetch(target, plan, options) : undefined]);
-  current.forEach((task, cpu) => running.set(task, cpu));
+  (await currentTasks(target, cpus)).forEach((task, cpu) => running.set(task, cpu));
   const raws: RawTask[] = [];
   const parentTgids = new Map<bigint, number>();
   const finish = (): TaskEntry[] => entries(raws, running, parentTgids);
   try {
-    await walk(target, plan, options, raws, cpus, prefetched);
+    await walk(target, plan, options, raws, cpus);
   } catch (e) {
     if (e instanceof TaskListError) throw new TaskListError(e.message, finish());
     throw e;
@@ -196,29 +184,7 @@ function entries(raws: readonly RawTask[], running: ReadonlyMap<bigint, number>,
   }));
 }
 
-/**
- * Every task the pid xarray holds, and init_task, read side by side; nothing when the xarray
- * cannot be read (the walk then reads each task itself).
- */
-async function prefetch(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions): Promise<Map<bigint, Promise<StructView>>> {
-  const views = new Map<bigint, Promise<StructView>>();
-  let tasks: bigint[];
-  try {
-    tasks = await pidTasks(target);
-  } catch (e) {
-    if (e instanceof FaultError || e instanceof DebugInfoError || e instanceof RangeError) return views;
-    throw e;
-  }
-  for (const task of [plan.init, ...tasks]) {
-    if (views.has(task) || !isTaskPointer(task)) continue;
-    const view = readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.());
-    view.catch(() => undefined);
-    views.set(task, view);
-  }
-  return views;
-}
-
-async function walk(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions, out: RawTask[], cpus: number, prefetched?: ReadonlyMap<bigint, Promise<StructView>>): Promise<void> {
+async function walk(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions, out: RawTask[], cpus: number): Promise<void> {
   const limit = options.limit ?? PID_MAX_LIMIT;
   const seen = new Set<bigint>();
   const tasksOffset = BigInt(member(plan.layout, 'tasks').offset);
@@ -230,9 +196,7 @@ async function walk(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions
     seen.add(task);
     let raw: RawTask;
     try {
-      const read = () => readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.());
-      // A prefetched read that failed is tried again, for the walk's own error.
-      raw = decode(task, await (prefetched?.get(task)?.catch(read) ?? read()), plan, tasksOffset);
+      raw = decode(task, await readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.()), plan, tasksOffset);
     } catch (e) {
       if (e instanceof FaultError) throw new TaskListError(`cannot read task 0x${task.toString(16)} (reached from ${from}): ${e.message}`, []);
       throw e;

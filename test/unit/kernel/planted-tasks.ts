@@ -16,7 +16,6 @@ export const TASK = {
   pid: 0x970,
   tgid: 0x974,
   realParent: 0x980,
-  pidLinks: 0x9e0,
   threadNode: 0xa30,
   comm: 0xba0,
   signal: 0xc00,
@@ -37,7 +36,6 @@ export const taskLayout = layout('task_struct', 9728, {
   pid: [TASK.pid, 4, 'pid_t'],
   tgid: [TASK.tgid, 4, 'pid_t'],
   real_parent: [TASK.realParent, 8, 'struct task_struct *'],
-  pid_links: [TASK.pidLinks, 64, 'struct hlist_node [4]'],
   thread_group: [0xa20, 16, 'struct list_head'],
   'thread_group.next': [0xa20, 8, 'struct list_head *'],
   thread_node: [TASK.threadNode, 16, 'struct list_head'],
@@ -64,11 +62,6 @@ export const STACKS = 0xffffc90000000000n;
 const THREAD_HEAD = 0x10;
 const signalLayout = layout('signal_struct', 1024, { thread_head: [THREAD_HEAD, 16, 'struct list_head'] });
 const rqLayout = layout('rq', 3328, { curr: [2720, 8, 'struct task_struct *'], idle: [2728, 8, 'struct task_struct *'] });
-
-const PID_NS = 0xffffffff82a1d800n;
-const pidNamespaceLayout = layout('pid_namespace', 200, { idr: [0, 24, 'struct idr'], 'idr.idr_rt': [0, 16, 'struct xarray'], 'idr.idr_rt.xa_head': [8, 8, 'void *'], 'idr.idr_base': [16, 4, 'unsigned int'] });
-const xaNodeLayout = layout('xa_node', 576, { shift: [0, 1, 'unsigned char'], slots: [40, 512, 'void *[64]'] });
-const pidLayout = layout('pid', 96, { tasks: [16, 32, 'struct hlist_head [4]'] });
 
 export const INIT = 0xffffffff82a1aa40n;
 export const SLAB = 0xffff888005600000n;
@@ -173,30 +166,6 @@ export function plantedKernel(arch: 'x86_64' | 'arm64' = 'x86_64') {
     group(signal: bigint, first: bigint, last: bigint): void {
       slab.int(signal + BigInt(THREAD_HEAD), first + BigInt(TASK.threadNode));
       slab.int(signal + BigInt(THREAD_HEAD) + 8n, last + BigInt(TASK.threadNode));
-    },
-    /**
-     * init_pid_ns's xarray holding these tasks by pid (two levels of 64 slots), each through a
-     * struct pid of its own.
-     */
-    pids(tasks: ReadonlyArray<readonly [number, bigint]>): void {
-      image.setSymbol('init_pid_ns', PID_NS).setLayout(pidNamespaceLayout).setLayout(xaNodeLayout).setLayout(pidLayout);
-      const node = (n: number) => SLAB + 0x180000n + BigInt(n) * 0x400n;
-      const root = node(0);
-      text.int(PID_NS + 8n, root + 2n);
-      slab.int(root, 6, 1);
-      const leaves = new Map<number, bigint>();
-      tasks.forEach(([pid, task], i) => {
-        const hi = pid >> 6;
-        let leaf = leaves.get(hi);
-        if (leaf === undefined) {
-          leaf = node(1 + leaves.size);
-          leaves.set(hi, leaf);
-          slab.int(root + 40n + BigInt(hi) * 8n, leaf + 2n);
-        }
-        const structPid = SLAB + 0x1c0000n + BigInt(i) * 0x80n;
-        slab.int(structPid + 16n, task + BigInt(TASK.pidLinks));
-        slab.int(leaf + 40n + BigInt(pid & 63) * 8n, structPid);
-      });
     },
     /** CPU n's current task and idle task. */
     cpu(n: number, current: bigint, idle: bigint): void {

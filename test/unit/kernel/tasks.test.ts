@@ -53,33 +53,6 @@ describe('the task list', () => {
     assert.deepEqual((await listTasks(k.image, { mergeGap: 64 })).map(row), tasks.map(row));
   });
 
-  test('prefetched through the pid xarray: the same rows, each task read once and asked for before the walk', async () => {
-    const k = populated();
-    const plain = (await listTasks(k.image)).map(row);
-    const withPid = [k.init, k.kthreadd, k.kworker, k.dsleep, k.sh, k.app, k.app101, k.app102, k.zombie, k.stopped].map((t, i) => [[1, 2, 20, 30, 95, 100, 101, 102, 110, 120][i], t] as const);
-    k.pids(withPid);
-    await listTasks(k.image, { prefetch: true });
-    k.image.resetReads();
-    const tasks = await listTasks(k.image, { prefetch: true });
-    assert.deepEqual(tasks.map(row), plain);
-    const spans = k.image.reads.filter((r) => r.length === 0xc08 - 0x14);
-    assert.equal(spans.length, tasks.length);
-    // Every task the xarray holds, and init_task, before the first the walk alone would ask for
-    // after init_task: swapper/1, which no pid names.
-    const idle1 = spans.findIndex((r) => r.address === k.idle1 + 0x14n);
-    assert.equal(idle1, spans.length - 1);
-  });
-
-  test('a prefetch that misses tasks, holds a task off the list or finds no xarray changes no row', async () => {
-    const k = populated();
-    const plain = (await listTasks(k.image)).map(row);
-    assert.deepEqual((await listTasks(k.image, { prefetch: true })).map(row), plain, 'no init_pid_ns');
-    const gone = k.sh + 0x20000n;
-    k.plant(gone, { pid: 77, comm: 'exited', parent: k.init, next: k.init, signal: signalOf(20) });
-    k.pids([[1, k.init], [77, gone], [100, k.app]]);
-    assert.deepEqual((await listTasks(k.image, { prefetch: true })).map(row), plain);
-  });
-
   test('with the stub’s read size: members share a read only where that saves one, and nothing between is read', async () => {
     const k = populated();
     const plain = (await listTasks(k.image)).map(row);
