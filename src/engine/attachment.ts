@@ -35,6 +35,18 @@ export interface AttachmentOptions extends EngineOptions {
 
 const quiet: ModuleSymbolsHooks = { say: () => undefined, breakpointChanged: () => undefined, modulesChanged: () => undefined };
 
+/**
+ * Kernel memory read by the task overlay between gdb's packets, where it pays: over QEMU a
+ * long read's packets go to the stub back to back, where gdb sends each after the last answer.
+ */
+function overlayReads(connection: TaskOverlayConnection): ((address: bigint, length: number) => Promise<Uint8Array>) | undefined {
+  if (connection.flavour !== 'qemu') return undefined;
+  return async (address, length) => {
+    const overlay = await connection.overlay;
+    return overlay.whileStopped(() => overlay.target.readVirtual(address, length));
+  };
+}
+
 export class Attachment {
   private constructor(
     readonly arch: Arch,
@@ -110,6 +122,7 @@ export class Attachment {
       cpuThreads: (g) => connection.cpuThreads(g),
       preferredThread: () => engine.stopInfo?.threadId,
       layouts: LayoutCache.open(options.indexCacheDir ?? defaultIndexCacheDir(), options.vmlinux),
+      readDirect: connection instanceof TaskOverlayConnection ? overlayReads(connection) : undefined,
     });
     const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
     const views = new KernelViews(target, { stopped: () => engine.state === 'stopped', stoppedThread: () => engine.stopInfo?.threadId }, roots);

@@ -3,6 +3,11 @@
  * of the vmlinux's DWARF alone, and asking gdb (`ptype/o struct task_struct`) costs up to a
  * second, which the first kernel view of every session would otherwise pay.
  *
+ * Symbols' link addresses are kept beside them, as the vmlinux's ELF symbol table gives them
+ * (vmlinux-symbols.ts): a name asked for and not stored yet is looked up there in the background
+ * and written for the next session; the session asks gdb meanwhile. Where the kernel runs them
+ * (KASLR) is the session's business: the file holds link addresses only.
+ *
  * A stale or wrong layout cannot be served: the file is named after the build id of the vmlinux
  * gdb loads and says that id again inside, each entry is keyed by the struct asked for, and a
  * format number changes with the shape of what is stored. A file or an entry that does not
@@ -14,6 +19,10 @@ import * as path from 'node:path';
 import type { MemberLayout, StructLayout } from '../kernel/target';
 import { ElfFile } from '../oops/elf';
 import { ignore } from './errors';
+import { linkedAddresses } from './vmlinux-symbols';
+
+/** How long no new symbol must be asked for before the vmlinux's table is read for them. */
+const LOOK_UP_WHEN_QUIET_MS = 2000;
 
 /** Bump when StructLayout or the ptype/o parser changes what a layout holds. */
 const FORMAT = 1;
@@ -24,6 +33,11 @@ export interface LayoutStore {
   get(name: string): StructLayout | null | undefined;
   /** Remembers what gdb answered (undefined: no such struct). */
   put(name: string, layout: StructLayout | undefined): void;
+  /**
+   * The link address of a vmlinux symbol; null when the vmlinux's symbol table lacks it;
+   * undefined when not known (yet: it is looked up for next time), or held twice there.
+   */
+  linked?(name: string): bigint | null | undefined;
 }
 
 type StoredMember = [string, MemberLayout];
@@ -31,16 +45,31 @@ interface StoredFile {
   format: number;
   buildId: string;
   structs: Record<string, { size: number; members: StoredMember[] } | null>;
+  /** Link addresses as "0x…" (null: the vmlinux's symbol table lacks the name). Absent before. */
+  symbols?: Record<string, string | null>;
+}
+
+interface Stored {
+  layouts: Map<string, StructLayout | null>;
+  symbols: Map<string, bigint | null>;
 }
 
 export class LayoutCache implements LayoutStore {
   private readonly known = new Map<string, StructLayout | null>();
   private readonly fresh = new Set<string>();
+  private readonly symbols = new Map<string, bigint | null>();
+  private readonly freshSymbols = new Set<string>();
+  /** Names asked for and not stored, looked up in the vmlinux once the session is quiet. */
+  private wanted = new Set<string>();
+  private quiet: NodeJS.Timeout | undefined;
+  private looking: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
 
   private constructor(
     readonly file: string,
     readonly buildId: string,
+    /** The vmlinux whose symbol table answers `linked`; none: symbols are not kept. */
+    private readonly vmlinux?: string,
   ) {}
 
   /** The cache of `vmlinux` under `dir`; undefined without a dir or a build id. Never throws. */
@@ -50,7 +79,7 @@ export class LayoutCache implements LayoutStore {
     try {
       elf = await ElfFile.open(vmlinux);
       const id = await elf.buildId();
-      return id ? await LayoutCache.forBuildId(dir, id) : undefined;
+      return id ? await LayoutCache.forBuildId(dir, id, vmlinux) : undefined;
     } catch (err) {
       ignore(err, 'opening the struct layout cache');
       return undefined;
@@ -59,11 +88,13 @@ export class LayoutCache implements LayoutStore {
     }
   }
 
-  /** The cache of the vmlinux with build id `id` (hex) under `dir`. */
-  static async forBuildId(dir: string, id: string): Promise<LayoutCache | undefined> {
+  /** The cache of the vmlinux with build id `id` (hex) under `dir`; its symbols from `vmlinux`. */
+  static async forBuildId(dir: string, id: string, vmlinux?: string): Promise<LayoutCache | undefined> {
     if (!/^[0-9a-f]+$/.test(id)) return undefined;
-    const cache = new LayoutCache(path.join(dir, 'kdap-layouts', `${id}.json`), id);
-    for (const [name, layout] of await cache.load()) cache.known.set(name, layout);
+    const cache = new LayoutCache(path.join(dir, 'kdap-layouts', `${id}.json`), id, vmlinux);
+    const stored = await cache.load();
+    for (const [name, layout] of stored.layouts) cache.known.set(name, layout);
+    for (const [name, value] of stored.symbols) cache.symbols.set(name, value);
     return cache;
   }
 
@@ -77,14 +108,54 @@ export class LayoutCache implements LayoutStore {
     this.writing ??= Promise.resolve().then(() => this.write());
   }
 
-  /** Resolves when what was put is on disk (or failed to get there). */
+  linked(name: string): bigint | null | undefined {
+    const value = this.symbols.get(name);
+    if (value === undefined && this.vmlinux && !this.wanted.has(name)) {
+      this.wanted.add(name);
+      // Reading the table costs the process ~30 ms of CPU: not while the session's first
+      // requests are being answered, but once they have been for a while.
+      clearTimeout(this.quiet);
+      this.quiet = setTimeout(() => this.startLookUp(), LOOK_UP_WHEN_QUIET_MS);
+      this.quiet.unref();
+    }
+    return value;
+  }
+
+  /** Resolves when what was put, and the symbols asked for, are on disk (or failed to get there). */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    while (this.quiet || this.looking || this.writing || this.wanted.size > 0) {
+      if (!this.looking) this.startLookUp();
+      await (this.looking ?? this.writing);
+    }
+  }
+
+  private startLookUp(): void {
+    clearTimeout(this.quiet);
+    this.quiet = undefined;
+    if (!this.looking && this.wanted.size > 0) this.looking = this.lookUp();
+  }
+
+  /** Reads the link addresses of the names asked for from the vmlinux, for the next session. */
+  private async lookUp(): Promise<void> {
+    const names = [...this.wanted];
+    this.wanted = new Set();
+    try {
+      for (const [name, value] of await linkedAddresses(this.vmlinux!, names)) {
+        this.symbols.set(name, value);
+        this.freshSymbols.add(name);
+      }
+      this.writing ??= this.write();
+    } catch (err) {
+      ignore(err, 'reading symbols from the vmlinux');
+    } finally {
+      // Names asked for meanwhile wait for their own quiet time.
+      this.looking = undefined;
+    }
   }
 
   /** What the file holds for this build id; nothing when it is missing, garbage or another's. */
-  private async load(): Promise<Map<string, StructLayout | null>> {
-    const out = new Map<string, StructLayout | null>();
+  private async load(): Promise<Stored> {
+    const out: Stored = { layouts: new Map(), symbols: new Map() };
     let text: string;
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
@@ -99,10 +170,16 @@ export class LayoutCache implements LayoutStore {
     }
     if (!isRecord(parsed) || parsed.format !== FORMAT || parsed.buildId !== this.buildId || !isRecord(parsed.structs)) return out;
     for (const [name, entry] of Object.entries(parsed.structs)) {
-      if (entry === null) out.set(name, null);
+      if (entry === null) out.layouts.set(name, null);
       else {
         const layout = toLayout(name, entry);
-        if (layout) out.set(name, layout);
+        if (layout) out.layouts.set(name, layout);
+      }
+    }
+    if (isRecord(parsed.symbols)) {
+      for (const [name, v] of Object.entries(parsed.symbols)) {
+        if (v === null) out.symbols.set(name, null);
+        else if (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/.test(v)) out.symbols.set(name, BigInt(v));
       }
     }
     return out;
@@ -112,11 +189,15 @@ export class LayoutCache implements LayoutStore {
   private async write(): Promise<void> {
     try {
       const names = [...this.fresh];
+      const symbols = [...this.freshSymbols];
       this.fresh.clear();
+      this.freshSymbols.clear();
       const merged = await this.load();
-      for (const n of names) merged.set(n, this.known.get(n) ?? null);
-      const stored: StoredFile = { format: FORMAT, buildId: this.buildId, structs: {} };
-      for (const [n, l] of merged) stored.structs[n] = l ? { size: l.size, members: [...l.members] } : null;
+      for (const n of names) merged.layouts.set(n, this.known.get(n) ?? null);
+      for (const n of symbols) merged.symbols.set(n, this.symbols.get(n) ?? null);
+      const stored: StoredFile = { format: FORMAT, buildId: this.buildId, structs: {}, symbols: {} };
+      for (const [n, l] of merged.layouts) stored.structs[n] = l ? { size: l.size, members: [...l.members] } : null;
+      for (const [n, v] of merged.symbols) stored.symbols![n] = v === null ? null : `0x${v.toString(16)}`;
       await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
       // Written aside and renamed: a reader never sees half a file.
       const temp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
@@ -128,7 +209,7 @@ export class LayoutCache implements LayoutStore {
     } catch (err) {
       ignore(err, 'writing the struct layout cache');
     } finally {
-      this.writing = this.fresh.size > 0 ? this.write() : undefined;
+      this.writing = this.fresh.size > 0 || this.freshSymbols.size > 0 ? this.write() : undefined;
     }
   }
 }

@@ -14,7 +14,8 @@
  * Everything read is cached until `invalidate()`, which the owner calls on every resume.
  * Symbols (absent ones too) and struct layouts come from the vmlinux and stay cached for the
  * session: the kernel helpers probe for symbols that exist only in some versions, and each
- * miss costs a gdb lookup.
+ * miss costs a gdb lookup. A symbol whose link address is stored per build id (layout-cache.ts)
+ * costs no lookup: it is moved as gdb has moved the vmlinux, which one `&_text` tells.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { GdbBackend } from '../gdb/backend';
@@ -25,6 +26,7 @@ import { physToVirt, type DirectMap } from '../kernel/memory-model';
 import { walk } from '../kernel/pagetable';
 import { FaultError, UnsupportedError, type Arch, type MemberLayout, type StructLayout } from '../kernel/target';
 import type { CpuThread, ViewTarget } from './kernel-views';
+import { ignore } from './errors';
 import type { LayoutStore } from './layout-cache';
 import { everyThreadIsACpu } from './threads';
 
@@ -45,6 +47,11 @@ export interface LiveTargetOptions {
   preferredThread?: () => number | undefined;
   /** Layouts kept across sessions (per vmlinux build id): asked before gdb, told what gdb says. */
   layouts?: Promise<LayoutStore | undefined>;
+  /**
+   * Kernel virtual memory read past gdb, straight from the stub (the task overlay's own reads,
+   * which send a long read's packets back to back), tried before gdb; gdb reads what it refuses.
+   */
+  readDirect?: (address: bigint, length: number) => Promise<Uint8Array>;
 }
 
 export class LiveTarget implements ViewTarget {
@@ -52,6 +59,8 @@ export class LiveTarget implements ViewTarget {
   commands = 0;
   private registerNumbers: Promise<Map<string, number>> | undefined;
   private readonly symbols = new Map<string, Promise<bigint | undefined>>();
+  /** How far gdb has moved the vmlinux from its link addresses (KASLR); undefined: unknown. */
+  private slide: Promise<bigint | undefined> | undefined;
   private readonly layouts = new Map<string, Promise<StructLayout | undefined>>();
   // ---- per stop ----
   private threadList: Promise<CpuThread[]> | undefined;
@@ -83,6 +92,7 @@ export class LiveTarget implements ViewTarget {
   /** The vmlinux's symbols moved (relocated by the KASLR slide): their addresses are read again. */
   forgetSymbols(): void {
     this.symbols.clear();
+    this.slide = undefined;
   }
 
   // ---- Target ----
@@ -157,6 +167,8 @@ export class LiveTarget implements ViewTarget {
 
   symbol(name: string): Promise<bigint | undefined> {
     return cached(this.symbols, name, async () => {
+      const stored = await this.storedSymbol(name);
+      if (stored !== undefined) return stored ?? undefined;
       this.commands++;
       try {
         return parseAddress(await data.evaluate(this.gdb, `&${name}`));
@@ -165,6 +177,35 @@ export class LiveTarget implements ViewTarget {
         throw e;
       }
     });
+  }
+
+  /**
+   * A symbol's address from its stored link address, where gdb has put the vmlinux: moved by as
+   * much as gdb's `&_text` is from `_text`'s link address. Symbols linked below the kernel half
+   * (x86_64's per-CPU offsets, which KASLR leaves alone) stay where they are linked.
+   * null when the vmlinux has no such symbol; undefined when the store does not know the name
+   * (yet), or gdb's placement cannot be told.
+   */
+  private async storedSymbol(name: string): Promise<bigint | null | undefined> {
+    const store = await this.options.layouts;
+    const linked = store?.linked?.(name);
+    if (linked === undefined || linked === null) return linked;
+    const slide = await (this.slide ??= this.gdbSlide(store!));
+    if (slide === undefined) return undefined;
+    return linked >= KERNEL_HALF ? BigInt.asUintN(64, linked + slide) : linked;
+  }
+
+  private async gdbSlide(store: LayoutStore): Promise<bigint | undefined> {
+    const text = store.linked?.('_text');
+    if (text === undefined || text === null) return undefined;
+    this.commands++;
+    try {
+      const at = parseAddress(await data.evaluate(this.gdb, '&_text'));
+      return at === undefined ? undefined : BigInt.asUintN(64, at - text);
+    } catch (e) {
+      if (e instanceof GdbError) return undefined;
+      throw e;
+    }
   }
 
   layout(structName: string): Promise<StructLayout | undefined> {
@@ -235,6 +276,13 @@ export class LiveTarget implements ViewTarget {
 
   private async readVirtualNow(address: bigint, length: number): Promise<Uint8Array> {
     if (this.inBatch.getStore()) throw new Error('virtual memory cannot be read inside a physical batch');
+    if (this.options.readDirect) {
+      try {
+        return await this.options.readDirect(address, length);
+      } catch (err) {
+        ignore(err, 'reading kernel memory past gdb');
+      }
+    }
     const thread = await this.kernelThread();
     let why = 'no vCPU is in kernel mode';
     if (thread !== undefined) {
@@ -331,6 +379,8 @@ export class LiveTarget implements ViewTarget {
     return t.threadId;
   }
 }
+
+const KERNEL_HALF = 1n << 63n;
 
 /**
  * Reads of one stop. A read inside an earlier, larger one is served from it: helpers read

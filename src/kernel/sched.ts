@@ -102,7 +102,7 @@ export async function rqCurrOffset(target: Target): Promise<number> {
 
 /**
  * `current` of CPUs 0 … count-1 in count + 1 reads (the per-CPU offsets in one, then one
- * pointer per CPU), where currentTask() per CPU costs two each.
+ * pointer per CPU, asked for together), where currentTask() per CPU costs two each.
  */
 export async function currentTasks(target: Target, count: number): Promise<bigint[]> {
   const source = await currentSource(target);
@@ -110,9 +110,7 @@ export async function currentTasks(target: Target, count: number): Promise<bigin
   const key = await symbolAddress(target, source.variable);
   const extra = source.kind === 'member' ? BigInt(source.offset) : 0n;
   const offsets = await perCpuOffsets(target, count);
-  const out: bigint[] = [];
-  for (const offset of offsets) out.push(await readU64(target, BigInt.asUintN(64, key + offset) + extra));
-  return out;
+  return Promise.all(offsets.map((offset) => readU64(target, BigInt.asUintN(64, key + offset) + extra)));
 }
 
 /** `cpu_rq(cpu)->idle` for CPUs 0 … count-1: the idle tasks, which no process list holds. */
@@ -120,9 +118,7 @@ export async function idleTasks(target: Target, count: number): Promise<bigint[]
   const key = await symbolAddress(target, 'runqueues');
   const layout = await structLayout(target, 'rq');
   const offsets = await perCpuOffsets(target, count);
-  const out: bigint[] = [];
-  for (const offset of offsets) out.push((await readStruct(target, BigInt.asUintN(64, key + offset), layout, ['idle'])).unsigned('idle'));
-  return out;
+  return Promise.all(offsets.map(async (offset) => (await readStruct(target, BigInt.asUintN(64, key + offset), layout, ['idle'])).unsigned('idle')));
 }
 
 /** Looks up what currentTasks() and idleTasks() will need, so a snapshot of the debug info holds it. */

@@ -57,6 +57,12 @@ export interface TaskWalkOptions {
   limit?: number;
   /** List the idle tasks of CPUs other than 0 (default true). */
   idle?: boolean;
+  /**
+   * The most one read returns (a stub's packet, in bytes), asked at each walk. Given, a task's
+   * members share a read only where that saves one, and the bytes between are not read: where
+   * reads go out back to back, bytes are what is left to save. Takes the place of `mergeGap`.
+   */
+  readSize?: () => number;
 }
 
 const PF_KTHREAD = 0x00200000;
@@ -190,7 +196,7 @@ async function walk(target: Target, plan: TaskWalkPlan, options: TaskWalkOptions
     seen.add(task);
     let raw: RawTask;
     try {
-      raw = decode(task, await readMembers(target, task, plan.layout, plan.members, options.mergeGap), plan, tasksOffset);
+      raw = decode(task, await readMembers(target, task, plan.layout, plan.members, options.mergeGap, options.readSize?.()), plan, tasksOffset);
     } catch (e) {
       if (e instanceof FaultError) throw new TaskListError(`cannot read task 0x${task.toString(16)} (reached from ${from}): ${e.message}`, []);
       throw e;
@@ -255,19 +261,25 @@ function isTaskPointer(address: bigint): boolean {
 
 /**
  * The members of the struct at `address`, read in as few reads as `mergeGap` allows: members
- * closer than that share one read. Bytes between clusters are never read and stay zero; only
- * the named members may be taken from the view.
+ * closer than that share one read; or, with `readSize` (bytes one read returns), members share
+ * a read where that takes fewer reads than apart. Bytes between clusters are never read and
+ * stay zero; only the named members may be taken from the view.
  */
-export async function readMembers(target: Target, address: bigint, layout: StructLayout, members: readonly string[], mergeGap = Infinity): Promise<StructView> {
+export async function readMembers(target: Target, address: bigint, layout: StructLayout, members: readonly string[], mergeGap = Infinity, readSize?: number): Promise<StructView> {
   const ranges = members.map((name) => member(layout, name)).map((m) => [m.offset, m.offset + m.size] as const).sort((a, b) => a[0] - b[0]);
+  const reads = (bytes: number) => Math.ceil(bytes / readSize!);
+  const together = (last: [number, number], start: number, end: number) =>
+    readSize ? reads(Math.max(last[1], end) - last[0]) < reads(last[1] - last[0]) + reads(end - start) : start - last[1] <= mergeGap;
   const clusters: Array<[number, number]> = [];
   for (const [start, end] of ranges) {
     const last = clusters[clusters.length - 1];
-    if (last && start - last[1] <= mergeGap) last[1] = Math.max(last[1], end);
+    if (last && together(last, start, end)) last[1] = Math.max(last[1], end);
     else clusters.push([start, end]);
   }
   const base = clusters[0][0];
   const bytes = new Uint8Array(clusters[clusters.length - 1][1] - base);
-  for (const [start, end] of clusters) bytes.set(await target.readVirtual(address + BigInt(start), end - start), start - base);
+  // Asked for together: a target that sends reads side by side answers them in one round trip.
+  const parts = await Promise.all(clusters.map(([start, end]) => target.readVirtual(address + BigInt(start), end - start)));
+  clusters.forEach(([start], i) => bytes.set(parts[i], start - base));
   return new StructView(address, layout, bytes, base);
 }

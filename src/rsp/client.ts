@@ -1,7 +1,8 @@
 /**
  * The debugger's end of an RSP link, for talking to a stub (QEMU's gdbstub, kgdb through
- * kdap's kgdb proxy): one request at a time, each answered by the next packet. Console output
- * packets (`O…`) that come ahead of an answer are handed to `onOutput`.
+ * kdap's kgdb proxy): one request at a time, each answered by the next packet, or a run of
+ * requests sent back to back (`requestAll`). Console output packets (`O…`) that come ahead of
+ * an answer are handed to `onOutput`.
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -43,7 +44,8 @@ export interface RspClientOptions {
 export class RspClient {
   readonly link: RspLink;
   private queue: Promise<unknown> = Promise.resolve();
-  private pending: Pending | undefined;
+  /** Requests sent and not answered yet, oldest first: the stub answers in order. */
+  private pending: Pending[] = [];
   private stopWaiter: Pending | undefined;
 
   constructor(stream: Duplex, private readonly options: RspClientOptions = {}) {
@@ -54,18 +56,33 @@ export class RspClient {
     this.link.on('packet', (p) => this.packet(p));
     this.link.on('close', (why) => {
       const e = new RspError(`the stub's connection closed: ${why}`);
-      for (const w of [this.pending, this.stopWaiter]) {
+      for (const w of [...this.pending, this.stopWaiter]) {
         if (!w) continue;
         clearTimeout(w.timer);
         w.reject(e);
       }
-      this.pending = this.stopWaiter = undefined;
+      this.pending = [];
+      this.stopWaiter = undefined;
     });
   }
 
   /** Sends a packet and resolves with its answer. Requests run one after another. */
   request(payload: string | Uint8Array, options: { timeoutMs?: number; output?: boolean } = {}): Promise<Buffer> {
     const run = this.queue.then(() => this.requestNow(payload, options.timeoutMs ?? this.options.timeoutMs ?? 10_000, options.output ?? false));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Sends the requests back to back and resolves with their answers, in order: one round trip
+   * for the run where `request` would wait for each answer before the next. For requests the
+   * stub answers with exactly one packet, never with output or a stop reply (memory reads).
+   * In ack mode they go one at a time: the link can resend only its last packet.
+   */
+  requestAll(payloads: readonly string[], options: { timeoutMs?: number } = {}): Promise<Buffer[]> {
+    if (this.link.acking) return Promise.all(payloads.map((p) => this.request(p, options)));
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 10_000;
+    const run = this.queue.then(() => Promise.all(payloads.map((p) => this.requestNow(p, timeoutMs, false))));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -113,18 +130,18 @@ export class RspClient {
       if (!this.link.open) return reject(new RspError(`the stub's connection is closed: ${this.link.why}`));
       const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1');
       const timer = setTimeout(() => {
-        this.pending = undefined;
+        this.pending = this.pending.filter((w) => w.timer !== timer);
         reject(new RspError(`the stub did not answer ${JSON.stringify(text.slice(0, 40))} within ${timeoutMs} ms`));
         // A late answer would be taken for the next request's: the link cannot be trusted now.
         this.link.close();
       }, timeoutMs);
-      this.pending = { resolve, reject, timer, allowOutput, stopAnswers: STOP_ANSWERED.test(text) };
+      this.pending.push({ resolve, reject, timer, allowOutput, stopAnswers: STOP_ANSWERED.test(text) });
       this.link.send(payload);
     });
   }
 
   private packet(payload: Buffer): void {
-    const waiter = this.pending ?? this.stopWaiter;
+    const waiter = this.pending[0] ?? this.stopWaiter;
     // `O` + hex is console output unless it is the answer itself (a bare `OK`).
     if (payload[0] === 0x4f && payload.length > 1 && payload.toString('latin1') !== 'OK' && (!waiter || waiter.allowOutput)) {
       this.options.onOutput?.(Buffer.from(payload.subarray(1).toString('latin1'), 'hex').toString('utf8'));
@@ -136,7 +153,7 @@ export class RspClient {
     }
     if (!waiter) return; // an answer nobody waits for (after a timeout): dropped
     clearTimeout(waiter.timer);
-    if (waiter === this.pending) this.pending = undefined;
+    if (waiter === this.pending[0]) this.pending.shift();
     else this.stopWaiter = undefined;
     waiter.resolve(payload);
   }

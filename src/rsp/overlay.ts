@@ -100,7 +100,9 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     this.client.link.on('close', (why) => this.close(`the stub's connection closed: ${why}`));
     this.session = new StubSession(this.client, options.arch, options.flavour);
     this.target = options.debugInfo.withMemory(this.session.memory());
-    this.tasks = new TaskThreads(this.target, { mergeGap: options.mergeGap, exposure: options.exposure });
+    // QEMU gets a read's packets back to back: what is left to save is bytes.
+    const qemu = options.flavour === 'qemu';
+    this.tasks = new TaskThreads(this.target, { mergeGap: options.mergeGap, exposure: options.exposure, readSize: qemu ? () => this.session.maxRead : undefined });
   }
 
   /** Opens the port gdb connects to (127.0.0.1, a free port unless given); resolves with it. */

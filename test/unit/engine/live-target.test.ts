@@ -4,6 +4,7 @@ import type { GdbBackend, MIResult } from '../../../src/gdb/backend';
 import { GdbError } from '../../../src/gdb/errors';
 import type { MITuple } from '../../../src/gdb/mi/parser';
 import { LiveTarget, parseAddress, parseDeclaration, parsePtype } from '../../../src/engine/live-target';
+import type { LayoutStore } from '../../../src/engine/layout-cache';
 import { FaultError, UnsupportedError, type Arch } from '../../../src/kernel/target';
 
 /**
@@ -110,6 +111,8 @@ class FakeGdb {
       case '-data-evaluate-expression': {
         const expr = args[0];
         if (expr === '&runqueues') return done({ value: '0x31980 <runqueues>' });
+        // The vmlinux moved by 0x1e000000 (KASLR).
+        if (expr === '&_text') return done({ value: '(<text variable, no debug info> *) 0xffffffff9f000000 <_text>' });
         throw new GdbError(command, `No symbol "${expr.slice(1)}" in current context.`);
       }
     }
@@ -308,6 +311,50 @@ describe('LiveTarget virtual reads and registers', () => {
     assert.equal(await t.symbol('runqueues'), 0x31980n);
     assert.equal(fake.log.length, n);
     assert.equal(t.commands, 2);
+  });
+});
+
+describe('LiveTarget symbols stored per build id, and reads past gdb', () => {
+  const stored = new Map<string, bigint | null>([
+    ['_text', 0xffffffff81000000n],
+    ['prb', 0xffffffff82a62540n],
+    ['runqueues', 0x31980n],
+    ['pcpu_hot', null],
+  ]);
+  const store: LayoutStore = { get: () => undefined, put: () => undefined, linked: (name) => stored.get(name) };
+
+  test('a stored link address is moved as far as gdb moved _text; per-CPU offsets below the kernel half are not', async () => {
+    const fake = twoCpus();
+    const t = new LiveTarget(fake as unknown as GdbBackend, 'x86_64', { physical: () => 'stub', layouts: Promise.resolve(store) });
+    assert.equal(await t.symbol('prb'), 0xffffffffa0a62540n);
+    assert.equal(await t.symbol('runqueues'), 0x31980n);
+    assert.equal(await t.symbol('pcpu_hot'), undefined, 'the vmlinux has none: gdb is not asked');
+    assert.deepEqual(fake.log, ['-data-evaluate-expression &_text']);
+    // A name the store does not know is gdb's.
+    await t.symbol('init_task').catch(() => undefined);
+    assert.equal(fake.log.length, 2);
+    // Moved again: _text is asked again.
+    t.forgetSymbols();
+    await t.symbol('prb');
+    assert.equal(fake.log.filter((c) => c.endsWith('&_text')).length, 2);
+  });
+
+  test('virtual reads go past gdb first; what that refuses, gdb reads', async () => {
+    const fake = twoCpus();
+    fake.write(fake.virtual, 0xffffffff82a079c0n, [1, 2, 3, 4]);
+    const direct: bigint[] = [];
+    const t = new LiveTarget(fake as unknown as GdbBackend, 'x86_64', {
+      physical: () => 'stub',
+      readDirect: async (address, length) => {
+        direct.push(address);
+        if (address === 0xffffffff82a079c0n) throw new FaultError(address, length, 'refused');
+        return new Uint8Array(length).fill(7);
+      },
+    });
+    assert.deepEqual([...(await t.readVirtual(0xffffffff81000000n, 2))], [7, 7]);
+    assert.ok(!fake.log.some((c) => c.includes('read-memory')), fake.log.join('\n'));
+    assert.deepEqual([...(await t.readVirtual(0xffffffff82a079c0n, 4))], [1, 2, 3, 4]);
+    assert.deepEqual(direct, [0xffffffff81000000n, 0xffffffff82a079c0n]);
   });
 });
 

@@ -53,6 +53,21 @@ describe('the task list', () => {
     assert.deepEqual((await listTasks(k.image, { mergeGap: 64 })).map(row), tasks.map(row));
   });
 
+  test('with the stub’s read size: members share a read only where that saves one, and nothing between is read', async () => {
+    const k = populated();
+    const plain = (await listTasks(k.image)).map(row);
+    k.image.resetReads();
+    const tasks = await listTasks(k.image, { readSize: () => 2032 });
+    assert.deepEqual(tasks.map(row), plain);
+    const spans = k.image.reads.filter((r) => r.length > 16).map((r) => r.length);
+    // cpu … flags, then tasks … signal: 28 and 888 bytes where one span is 3060 (two reads too).
+    assert.deepEqual([...new Set(spans)].sort((a, b) => a - b), [0x30 - 0x14, 0xc08 - 0x890]);
+    assert.equal(spans.length, 2 * tasks.length);
+    k.image.resetReads();
+    await listTasks(k.image, { readSize: () => 4096 });
+    assert.ok(k.image.reads.filter((r) => r.length > 16).every((r) => r.length === 0xc08 - 0x14), 'one read holds it all: one span');
+  });
+
   test('a process list that loops elsewhere ends with an error that keeps what was read', async () => {
     const k = populated();
     k.plant(k.stopped, { pid: 120, comm: 'stopped', state: 0x104, parent: k.sh, next: k.kthreadd, signal: signalOf(10), threadNext: 'head', threadPrev: 'head' });

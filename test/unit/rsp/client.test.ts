@@ -58,3 +58,40 @@ describe('the stub client', () => {
     await assert.rejects(c.ask('g'), /connection is closed/);
   });
 });
+
+describe('requests sent back to back', () => {
+  test('every packet goes out before any answer; the answers come back in order', async () => {
+    const { c, stub, sent } = client();
+    const all = c.requestAll(['m1000,4', 'm2000,4', 'm3000,4']);
+    const after = c.ask('g');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sent, ['m1000,4', 'm2000,4', 'm3000,4'].map((p) => encodePacket(p).toString('latin1')));
+    stub('11111111', 'E14', '33333333');
+    assert.deepEqual((await all).map((b) => b.toString('latin1')), ['11111111', 'E14', '33333333']);
+    // A request after the run waits for all of its answers.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent[3], '$g#67');
+    stub('00ff');
+    assert.equal(await after, '00ff');
+  });
+
+  test('in ack mode they go one at a time', async () => {
+    const sent: string[] = [];
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _e, done) {
+        sent.push(chunk.toString('latin1'));
+        done();
+      },
+    });
+    const c = new RspClient(stream, { timeoutMs: 500 });
+    const all = c.requestAll(['m1000,4', 'm2000,4']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sent, [encodePacket('m1000,4').toString('latin1')]);
+    stream.push(Buffer.concat([Buffer.from('+'), encodePacket('11111111')]));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent.filter((s) => s.startsWith('$')).length, 2);
+    stream.push(Buffer.concat([Buffer.from('+'), encodePacket('22222222')]));
+    assert.deepEqual((await all).map((b) => b.toString('latin1')), ['11111111', '22222222']);
+  });
+});
