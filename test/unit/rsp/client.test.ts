@@ -4,8 +4,8 @@ import { Duplex } from 'node:stream';
 import { RspClient } from '../../../src/rsp/client';
 import { encodePacket } from '../../../src/rsp/packet';
 
-/** A client over an in-memory stream; `stub` writes what the stub would send. */
-function client(onStop?: (r: string) => void) {
+/** A client over an in-memory stream (no-ack mode unless `ack`); `stub` writes what the stub would send. */
+function client(onStop?: (r: string) => void, ack = false) {
   const sent: string[] = [];
   const stream = new Duplex({
     read() {},
@@ -15,7 +15,7 @@ function client(onStop?: (r: string) => void) {
     },
   });
   const c = new RspClient(stream, { onStop, timeoutMs: 500 });
-  c.link.noAck();
+  if (!ack) c.link.noAck();
   return { c, sent, stub: (...packets: string[]) => stream.push(Buffer.concat(packets.map((p) => encodePacket(p)))), stream };
 }
 
@@ -76,15 +76,7 @@ describe('requests sent back to back', () => {
   });
 
   test('in ack mode they go one at a time', async () => {
-    const sent: string[] = [];
-    const stream = new Duplex({
-      read() {},
-      write(chunk: Buffer, _e, done) {
-        sent.push(chunk.toString('latin1'));
-        done();
-      },
-    });
-    const c = new RspClient(stream, { timeoutMs: 500 });
+    const { c, sent, stream } = client(undefined, true);
     const all = c.requestAll(['m1000,4', 'm2000,4']);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(sent, [encodePacket('m1000,4').toString('latin1')]);
