@@ -66,10 +66,12 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       await guest.sh('echo d > /sys/module/kdap_test/parameters/tasks');
       dsleep = Number(/\d+/.exec(await guest.sh('cat /sys/module/kdap_test/parameters/tasks'))![0]);
       const moduleText = /0x[0-9a-f]+/.exec(await guest.sh('cat /sys/module/kdap_test/sections/.text'))![0];
-      // kthreadd (S) and the first idle kworker (I) next to kdap_dsleep (D).
-      const ps = await guest.sh('ps -o pid,stat,comm');
-      const kworker = Number(/^\s*(\d+)\s+I\S*\s+kworker/m.exec(ps)?.[1]);
-      pids = [dsleep, 2, ...(kworker ? [kworker] : [])];
+      // kthreadd and sleeping kernel threads (S or I, children of kthreadd) next to kdap_dsleep
+      // (D). Any of them may run between the truth and the stop, and those that did are left
+      // out, so several are taken: two of three have been seen to run in that window.
+      const ps = await guest.sh('ps -o pid,ppid,stat,comm');
+      const sleepers = [...ps.matchAll(/^\s*(\d+)\s+2\s+[SI]\S*\s+\S+/gm)].map((m) => Number(m[1])).filter((p) => p !== dsleep);
+      pids = [dsleep, 2, ...sleepers.slice(0, 5)];
       const procStack = (await guest.run('test -e /proc/self/stack')).status === 0;
       // The chosen tasks' truth, printed now; the switch counts at the stop show whether any ran since.
       const truth = procStack ? parseTruth(await guest.sh(TRUTH_AWK.replace('/proc/[0-9]*/task/[0-9]*/stat', pids.map((p) => `/proc/${p}/task/${p}/stat`).join(' ')), 120_000)) : undefined;
