@@ -85,14 +85,19 @@ export async function focusWorkbench(page) {
   else await page.locator('.part.editor').first().click({ position: { x: 60, y: 200 } }).catch(() => {});
 }
 
-/** Runs a command through the command palette by clicking its row. */
-export async function paletteCommand(page, title, { filter = title, keepOpen = false } = {}) {
+/** Opens the quick input with `keys` (the palette or Quick Open) and types `text` into it. */
+async function quickInput(page, keys, text) {
   await closeQuickInput(page);
   await focusWorkbench(page);
-  await page.keyboard.press('Control+Shift+P');
+  await page.keyboard.press(keys);
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${filter}`);
+  await input.fill(text);
+}
+
+/** Runs a command through the command palette by clicking its row. */
+export async function paletteCommand(page, title, { filter = title, keepOpen = false } = {}) {
+  await quickInput(page, 'Control+Shift+P', `>${filter}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   if (keepOpen) return row;
@@ -105,12 +110,7 @@ export async function paletteCommand(page, title, { filter = title, keepOpen = f
  * matches too, so the rows are read, not waited for); the palette is closed again.
  */
 export async function paletteRows(page, filter) {
-  await closeQuickInput(page);
-  await focusWorkbench(page);
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${filter}`);
+  await quickInput(page, 'Control+Shift+P', `>${filter}`);
   const rows = page.locator('.quick-input-list .monaco-list-row');
   let seen;
   for (let stable = 0, start = Date.now(); stable < 4; ) {
@@ -149,12 +149,7 @@ export async function openKernelContainer(page) {
 
 /** Opens a workspace file through Quick Open (the explorer click would toggle a visible sidebar). */
 export async function quickOpen(page, name) {
-  await closeQuickInput(page);
-  await focusWorkbench(page);
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(name);
+  await quickInput(page, 'Control+P', name);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });
   await page.keyboard.press('Enter');
   await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });

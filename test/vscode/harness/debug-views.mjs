@@ -1,6 +1,6 @@
 // Reading the views a stopped session fills: a whole tree view (scrolled through, since the
 // list draws only the rows in sight), the Call Stack of one thread, and text found in an editor.
-import { focusWorkbench, viewPane } from './browser.mjs';
+import { focusWorkbench, until, viewPane } from './browser.mjs';
 import { sleep } from './context.mjs';
 
 /** Opens a collapsed pane of the sidebar (the Tasks view starts collapsed). */
@@ -9,6 +9,19 @@ export async function expandPane(page, title) {
   await header.waitFor({ state: 'visible', timeout: 10_000 });
   if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
   await page.waitForFunction((t) => [...document.querySelectorAll('.sidebar .pane-header')].some((h) => h.textContent?.includes(t) && h.getAttribute('aria-expanded') === 'true'), title, { timeout: 10_000 });
+}
+
+/** The first row of `title`'s view holding `text`, scrolled into sight (rows out of sight are not drawn). */
+export async function revealViewRow(page, title, text) {
+  const row = viewPane(page, title).locator('.monaco-list-row', { hasText: text }).first();
+  await until(`the row "${text}" drawn`, async () => {
+    if (await row.isVisible()) return true;
+    const box = await viewPane(page, title).locator('.pane-body').first().boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + 40);
+    await page.mouse.wheel(0, 200);
+    return false;
+  }, 30_000, 200);
+  return row;
 }
 
 /**

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cache, copyWorkspace, log, record, results } from '../harness/context.mjs';
 import { focusWorkbench, launchBrowser, openFolder, openKernelContainer, paletteCommand, scenario, shot, until, viewPane, viewRows } from '../harness/browser.mjs';
-import { allViewRows, callStackThreads, loadAllFrames, countInEditor, procComm, expandPane, realFrames, showRunView, stackMatches } from '../harness/debug-views.mjs';
+import { allViewRows, callStackThreads, loadAllFrames, countInEditor, procComm, expandPane, realFrames, revealViewRow, showRunView, stackMatches } from '../harness/debug-views.mjs';
 import { alive, descendants } from '../harness/oracles.mjs';
 import { installVsix, printDiagnostics, startServer } from '../harness/server.mjs';
 
@@ -130,14 +130,7 @@ export async function dumpScenarios(manifest) {
     const shown = new Set(rows.map((r) => r.label.replace(/\[|\]/g, '')));
     const missing = truths.tasks.filter((t) => !shown.has(`${t.pid} ${procComm(t.comm)}`));
     if (missing.length) throw new Error(`tasks the guest listed but the view does not: ${missing.map((t) => `${t.pid} ${t.comm}`).join(', ')}; the view: ${[...shown].join(', ')}`);
-    const row = viewPane(page, 'Tasks').locator('.monaco-list-row', { hasText: label }).first();
-    await until(`the row "${label}" drawn`, async () => {
-      if (await row.isVisible()) return true;
-      const box = await viewPane(page, 'Tasks').locator('.pane-body').first().boundingBox();
-      await page.mouse.move(box.x + box.width / 2, box.y + 40);
-      await page.mouse.wheel(0, 200);
-      return false;
-    }, 30_000, 200);
+    const row = await revealViewRow(page, 'Tasks', label);
     await row.click();
     await showRunView(page);
     const thread = await until(`a Call Stack thread of pid ${sleeper.pid}`, async () => {

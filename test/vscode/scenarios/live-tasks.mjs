@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { log } from '../harness/context.mjs';
 import { focusWorkbench, openKernelContainer, paletteCommand, scenario, shot, until, viewPane } from '../harness/browser.mjs';
-import { allViewRows, callStackThreads, loadAllFrames, expandPane, procStackNames, realFrames, showRunView, stackMatches } from '../harness/debug-views.mjs';
+import { allViewRows, callStackThreads, loadAllFrames, expandPane, procStackNames, realFrames, revealViewRow, showRunView, stackMatches } from '../harness/debug-views.mjs';
 import { guestRun } from '../harness/terminal.mjs';
 
 export const tasksNames = [
@@ -79,15 +79,7 @@ export async function tasksScenarios({ page, pause, resume }) {
     await pause(page);
     await openKernelContainer(page);
     await expandPane(page, 'Tasks');
-    const row = viewPane(page, 'Tasks').locator('.monaco-list-row', { hasText: `${sleeper} sleep` }).first();
-    // Rows out of sight are not drawn: scroll the view until the row is.
-    await until(`the row "${sleeper} sleep" drawn`, async () => {
-      if (await row.isVisible()) return true;
-      const box = await viewPane(page, 'Tasks').locator('.pane-body').first().boundingBox();
-      await page.mouse.move(box.x + box.width / 2, box.y + 40);
-      await page.mouse.wheel(0, 200);
-      return false;
-    }, 30_000, 200);
+    const row = await revealViewRow(page, 'Tasks', `${sleeper} sleep`);
     await row.click();
     const thread = await threadOf(page, sleeper, sleeperStack.length);
     await shot(page, 'tasks-call-stack');
