@@ -16,6 +16,7 @@
 // KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's);
 // KDAP_BEFORE=path/to/adapter.js adds that build as contenders of its own in the same rounds.
 // KDAP_BENCH_MODULE=1 loads the test module in the guest first (its symbols come at attach).
+// KDAP_ATTACH_TIMELINE=1 prints the traced attaches' output with times from the spawn.
 // Prints medians and ratios; never a pass/fail.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -66,10 +67,17 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   const t0 = now();
   const dc = new DebugClient(process.execPath, adapter, 'kdap');
   dc.defaultTimeout = 120_000;
-  dc.on('output', (e) => output.push(e.body.output));
+  const stamped = [];
+  dc.on('output', (e) => {
+    output.push(e.body.output);
+    stamped.push(`${(now() - t0).toFixed(1).padStart(7)} ms ${e.body.output.trimEnd().slice(0, 160)}`);
+  });
+  const mark = (what) => stamped.push(`${(now() - t0).toFixed(1).padStart(7)} ms [client] ${what}`);
   await dc.start();
+  mark('adapter process up');
   await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: true });
   const tAttach = now();
+  mark('initialize answered; attach');
   const first = dc.waitForEvent('stopped');
   await Promise.all([
     dc.attachRequest({ type: 'kdap', request: 'attach', vmlinux: fx.vmlinux, remote: qemu.gdbAddress, sourceRoot: manifest.sourceRoot, substitutePath: fx.substitutePath, indexCacheDir, trace: traced }),
@@ -77,6 +85,7 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   ]);
   const ev = await within(first, 'stop after attach', output);
   const tStopped = now();
+  mark('stopped event');
   const miBefore = output.filter((l) => l.startsWith('→ ')).length;
   const threads = await dc.threadsRequest();
   const st = await dc.stackTraceRequest({ threadId: ev.body.threadId, startFrame: 0, levels: 20 });
@@ -85,6 +94,8 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   const scopes = await dc.scopesRequest({ frameId: frames[0].id });
   const locals = await dc.variablesRequest({ variablesReference: scopes.body.scopes[0].variablesReference });
   const t1 = now();
+  mark('locals answered: UI ready');
+  if (traced && process.env.KDAP_ATTACH_TIMELINE) console.log(`timeline of a traced attach (tracing adds time):\n${stamped.join('\n')}`);
   const mi = output.filter((l) => l.startsWith('→ ')).length;
   await dc.disconnectRequest({ terminateDebuggee: false });
   await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
@@ -104,7 +115,7 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   };
 }
 
-async function gdbAttach(qemu) {
+async function gdbAttach(qemu, traced = false) {
   const t0 = now();
   const gdb = new GdbBackend({
     gdbPath: 'gdb-multiarch',
@@ -113,15 +124,24 @@ async function gdbAttach(qemu) {
   });
   let sent = 0;
   gdb.on('trace', (dir) => dir === 'send' && sent++);
+  const stamped = [];
+  const mark = (what) => stamped.push(`${(now() - t0).toFixed(1).padStart(7)} ms ${what}`);
   await gdb.start();
+  mark('gdb up');
   const sent0 = sent;
   await gdb.send('-file-exec-and-symbols', [fx.vmlinux]);
+  mark('-file-exec-and-symbols');
   const sel = await gdb.send('-target-select', ['remote', qemu.gdbAddress]);
+  mark('-target-select');
   const threads = await gdb.send('-thread-info');
+  mark('-thread-info');
   const thread = String(threads.results['current-thread-id'] ?? 1);
   const st = await gdb.send('-stack-list-frames', ['--thread', thread, '0', '19']);
+  mark('-stack-list-frames');
   const locals = await gdb.send('-stack-list-variables', ['--thread', thread, '--frame', '0', '--simple-values']);
   const t1 = now();
+  mark('-stack-list-variables: UI ready');
+  if (traced && process.env.KDAP_ATTACH_TIMELINE) console.log(`timeline of a plain gdb/MI attach:\n${stamped.join('\n')}`);
   const mi = sent - sent0;
   await gdb.send('-target-detach');
   await gdb.stop();
@@ -159,7 +179,7 @@ try {
   // Untimed, traced: MI counts, and the warm dirs get their layouts.
   const countFirst = await kdapAttach(qemu, warmDir, true);
   const countWarm = await kdapAttach(qemu, warmDir, true);
-  const countGdb = await gdbAttach(qemu);
+  const countGdb = await gdbAttach(qemu, true);
   const countBefore = beforeJs && [await kdapAttach(qemu, beforeWarmDir, true, beforeJs), await kdapAttach(qemu, beforeWarmDir, true, beforeJs)];
   for (let r = 0; r < rounds; r++) {
     const firstDir = firstSessionDir();
