@@ -16,12 +16,16 @@
 // KDAP_ADAPTER=path/to/adapter.js measures another build of the adapter (an earlier commit's);
 // KDAP_BEFORE=path/to/adapter.js adds that build as contenders of its own in the same rounds.
 // KDAP_BENCH_MODULE=1 loads the test module in the guest first (its symbols come at attach).
+// `server first|warm`: kdap through the adapter process the extension keeps per window
+// (`adapter.js --listen`), started before the rounds; timed from connecting to its socket.
 // KDAP_ATTACH_TIMELINE=1 prints the traced attaches' output with times from the spawn.
 // Prints medians and ratios; never a pass/fail.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import * as net from 'node:net';
+import * as child from 'node:child_process';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -62,10 +66,11 @@ function within(promise, what, trace, ms = 120_000) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
+async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs, server = undefined) {
   const output = [];
   const t0 = now();
   const dc = new DebugClient(process.execPath, adapter, 'kdap');
+  let socket;
   dc.defaultTimeout = 120_000;
   const stamped = [];
   dc.on('output', (e) => {
@@ -73,8 +78,17 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
     stamped.push(`${(now() - t0).toFixed(1).padStart(7)} ms ${e.body.output.trimEnd().slice(0, 160)}`);
   });
   const mark = (what) => stamped.push(`${(now() - t0).toFixed(1).padStart(7)} ms [client] ${what}`);
-  await dc.start();
-  mark('adapter process up');
+  if (server) {
+    socket = await new Promise((resolve, reject) => {
+      const c = net.createConnection(server.socket, () => resolve(c));
+      c.on('error', reject);
+    });
+    dc.connect(socket, socket);
+    mark('connected to the adapter server');
+  } else {
+    await dc.start();
+    mark('adapter process up');
+  }
   await dc.initializeRequest({ adapterID: 'kdap', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: true });
   const tAttach = now();
   mark('initialize answered; attach');
@@ -98,7 +112,8 @@ async function kdapAttach(qemu, indexCacheDir, traced, adapter = adapterJs) {
   if (traced && process.env.KDAP_ATTACH_TIMELINE) console.log(`timeline of a traced attach (tracing adds time):\n${stamped.join('\n')}`);
   const mi = output.filter((l) => l.startsWith('→ ')).length;
   await dc.disconnectRequest({ terminateDebuggee: false });
-  await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+  if (socket) socket.end();
+  else await Promise.race([dc.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
   if (threads.body.threads.length !== smp) invalid('kdap', `${threads.body.threads.length} threads`);
   if (!Array.isArray(locals.body.variables)) invalid('kdap', 'no answer for the locals');
   const real = frames.filter((f) => f.presentationHint !== 'label');
@@ -153,9 +168,24 @@ async function gdbAttach(qemu, traced = false) {
   return { ms: t1 - t0, mi, top: frames[0].func, frames: frames.length, locals: locals.results.variables.length };
 }
 
+/** `adapter.js --listen` on a socket in a private directory, as the extension starts it. */
+async function startServer() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-bench-adapter-'));
+  dirs.push(dir);
+  const socket = path.join(dir, 'dap.sock');
+  const proc = child.spawn(process.execPath, [adapterJs, '--listen', socket], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d) && out.includes('listening') && resolve());
+    proc.on('exit', (code) => reject(new Error(`the adapter server exited (${code})`)));
+  });
+  return { socket, process: proc };
+}
+
 console.log(`bench attach-live: ${arch}, adapter ${path.relative(process.cwd(), adapterJs)}, ${rounds} rounds (first + warm kdap, 2 gdb each), smp ${smp}, warm gdb index${withModule ? ', test module loaded' : ''}`);
-const qemu = await QemuProcess.start({ kernel: fx.kernel, initrd: fx.initrd, append: fx.append, arch, smp, gdb: true, startPaused: false });
 const dirs = [];
+const qemu = await QemuProcess.start({ kernel: fx.kernel, initrd: fx.initrd, append: fx.append, arch, smp, gdb: true, startPaused: false });
+let server;
 try {
   const deadline = Date.now() + 300_000;
   while (!qemu.consoleText.includes(manifest.guest.prompt)) {
@@ -171,27 +201,31 @@ try {
     }
     if (!qemu.consoleText.includes('KDAP-INSMOD-0')) throw new Error(`insmod failed: ${qemu.consoleText.slice(-500)}`);
   }
+  // The adapter process the extension keeps for a window (`--listen`), up before the rounds as it
+  // is before a session in an editor that has had one.
+  server = await startServer();
   // The warm layouts are stored by the first kdap attach of the run into `warmDir`.
   const warmDir = firstSessionDir();
   const beforeWarmDir = firstSessionDir();
   dirs.push(warmDir, beforeWarmDir);
-  const res = { first: [], warm: [], gdb: [], 'before first': [], 'before warm': [] };
+  const res = { first: [], warm: [], 'server first': [], 'server warm': [], gdb: [], 'before first': [], 'before warm': [] };
   // Untimed, traced: MI counts, and the warm dirs get their layouts.
   const countFirst = await kdapAttach(qemu, warmDir, true);
   const countWarm = await kdapAttach(qemu, warmDir, true);
+  const countServer = await kdapAttach(qemu, warmDir, true, adapterJs, server);
   const countGdb = await gdbAttach(qemu, true);
   const countBefore = beforeJs && [await kdapAttach(qemu, beforeWarmDir, true, beforeJs), await kdapAttach(qemu, beforeWarmDir, true, beforeJs)];
   for (let r = 0; r < rounds; r++) {
     const firstDir = firstSessionDir();
     const beforeFirstDir = firstSessionDir();
     dirs.push(firstDir, beforeFirstDir);
-    const kinds = ['first', 'gdb', 'warm', 'gdb', ...(beforeJs ? ['before first', 'gdb', 'before warm', 'gdb'] : [])];
+    const kinds = ['first', 'gdb', 'warm', 'gdb', 'server first', 'gdb', 'server warm', 'gdb', ...(beforeJs ? ['before first', 'gdb', 'before warm', 'gdb'] : [])];
     // Every round a different rotation, so no contender always follows the same one.
     const order = [...kinds.slice(r % kinds.length), ...kinds.slice(0, r % kinds.length)];
     const line = [];
     for (const who of order) {
-      const dir = { first: firstDir, warm: warmDir, 'before first': beforeFirstDir, 'before warm': beforeWarmDir }[who];
-      const got = who === 'gdb' ? await gdbAttach(qemu) : await kdapAttach(qemu, dir, false, who.startsWith('before') ? beforeJs : adapterJs);
+      const dir = { first: firstDir, warm: warmDir, 'server first': firstDir, 'server warm': warmDir, 'before first': beforeFirstDir, 'before warm': beforeWarmDir }[who];
+      const got = who === 'gdb' ? await gdbAttach(qemu) : await kdapAttach(qemu, dir, false, who.startsWith('before') ? beforeJs : adapterJs, who.startsWith('server') ? server : undefined);
       res[who].push(got);
       line.push(`${who} ${got.ms.toFixed(0)} ms (${got.top}, ${got.frames} frames, ${got.locals} locals)`);
     }
@@ -203,14 +237,18 @@ try {
   console.log(`MI commands, attach → UI ready: kdap first ${countFirst.mi} (${countFirst.miAfterStop} after the stopped event), warm ${countWarm.mi} (${countWarm.miAfterStop} after), gdb/MI ${countGdb.mi}`);
   const row = (name, k) => console.log(`${name.padEnd(12)} kdap ${ms(k).toFixed(0).padStart(5)} ms (attach request → ready ${ms(k, 'fromAttach').toFixed(0)} ms, spawn → stopped event ${ms(k, 'toStopped').toFixed(0)} ms)   gdb/MI ${ms(res.gdb).toFixed(0).padStart(5)} ms   ratio kdap/gdb ${(ms(k) / ms(res.gdb)).toFixed(2)}`);
   if (countBefore) console.log(`MI commands of the build before: first ${countBefore[0].mi}, warm ${countBefore[1].mi}`);
+  console.log(`MI commands through the adapter server (warm): ${countServer.mi}`);
   row('first', res.first);
   row('warm', res.warm);
+  row('server first', res['server first']);
+  row('server warm', res['server warm']);
   if (beforeJs) {
     console.log(`build before: ${path.relative(process.cwd(), beforeJs)}`);
     row('before first', res['before first']);
     row('before warm', res['before warm']);
   }
 } finally {
+  server?.process.stdin.end();
   await qemu.kill();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }

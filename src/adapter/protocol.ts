@@ -45,3 +45,6 @@ export interface CustomEvents {
 }
 
 export type CustomRequestName = keyof CustomRequests;
+
+/** What `dist/adapter.js --listen PATH` prints on stdout once it accepts sessions on PATH. */
+export const ADAPTER_LISTENING = 'kdap adapter listening';

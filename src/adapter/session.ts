@@ -299,6 +299,14 @@ export class KdapSession extends DebugSession {
     void this.guard(response, () => this.teardown()).finally(() => this.shutdown());
   }
 
+  /**
+   * The client went away without a `disconnect` (its socket closed): end the session as a
+   * disconnect would, so nothing it started is left running in a server that lives on.
+   */
+  async clientGone(): Promise<void> {
+    await bestEffort(this.teardown(), 'ending a session whose client went away');
+  }
+
   protected override terminateRequest(response: DebugProtocol.TerminateResponse): void {
     void this.guard(response, async () => {
       await this.teardown();
@@ -306,7 +314,15 @@ export class KdapSession extends DebugSession {
     });
   }
 
-  private async teardown(): Promise<void> {
+  /** Ends everything the session started, once: later callers wait for the same end. */
+  private teardown(): Promise<void> {
+    this.ended ??= this.endEverything();
+    return this.ended;
+  }
+
+  private ended?: Promise<void>;
+
+  private async endEverything(): Promise<void> {
     this.terminated = true;
     for (const undo of this.cleanups.splice(0)) undo();
     const phase = this.phase;

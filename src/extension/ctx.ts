@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { AdapterServer } from './adapter-server';
 import { Config, serverRestartSettings } from './config';
 import { SerialConsoles } from './console';
 import { KdapAdapterFactory, KdapConfigurationProvider, KdapDynamicConfigurations } from './debug';
@@ -28,6 +29,7 @@ export class Ctx {
   readonly language: KernelLogClient;
   readonly consoles: SerialConsoles;
   readonly builds: KernelBuilds;
+  readonly adapter: AdapterServer;
 
   constructor(readonly extCtx: vscode.ExtensionContext) {
     this.output = this.pushExtCleanup(vscode.window.createOutputChannel('Kernel Log', { log: true }));
@@ -38,6 +40,7 @@ export class Ctx {
     this.pageWalk = this.pushExtCleanup(new PageWalkTree());
     this.consoles = this.pushExtCleanup(new SerialConsoles());
     this.builds = new KernelBuilds(extCtx);
+    this.adapter = this.pushExtCleanup(new AdapterServer(this.asAbsolute('dist/adapter.js'), (line) => this.output.info(line)));
     this.language = this.pushExtCleanup(new KernelLogClient(this.asAbsolute('dist/server.js'), this.output));
     this.pushExtCleanup(new KernelLogDetector());
   }
@@ -62,7 +65,7 @@ export class Ctx {
     for (const [id, provider] of views) {
       this.pushExtCleanup(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: id !== viewIds.pageWalk }));
     }
-    this.pushExtCleanup(vscode.debug.registerDebugConfigurationProvider(debugType, new KdapConfigurationProvider(this.builds)));
+    this.pushExtCleanup(vscode.debug.registerDebugConfigurationProvider(debugType, new KdapConfigurationProvider(this.builds, this.adapter)));
     this.pushExtCleanup(
       vscode.debug.registerDebugConfigurationProvider(
         debugType,
@@ -71,7 +74,7 @@ export class Ctx {
       ),
     );
     this.pushExtCleanup(
-      vscode.debug.registerDebugAdapterDescriptorFactory(debugType, new KdapAdapterFactory(this.asAbsolute('dist/adapter.js'))),
+      vscode.debug.registerDebugAdapterDescriptorFactory(debugType, new KdapAdapterFactory(this.asAbsolute('dist/adapter.js'), this.adapter)),
     );
   }
 

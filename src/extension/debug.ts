@@ -5,6 +5,7 @@ import type { AttachArguments, LaunchArguments } from '../adapter/config';
 import { minimalInitramfs } from '../engine/initramfs';
 import { buildOfImage, elfFileArch, toolchainGdb } from '../engine/kernel-tree';
 import { ARCH_NAMES, isArch } from '../kernel/arch/names';
+import type { AdapterServer } from './adapter-server';
 import { Config } from './config';
 import { fileFolders, type KernelBuilds } from './kernel-builds';
 import { configForBuild, isLaunchable } from './kernel-configs';
@@ -171,7 +172,10 @@ export const pickerConfiguration = {
 };
 
 export class KdapConfigurationProvider implements vscode.DebugConfigurationProvider {
-  constructor(private readonly builds: KernelBuilds) {}
+  constructor(
+    private readonly builds: KernelBuilds,
+    private readonly adapter?: AdapterServer,
+  ) {}
 
   /** A new launch.json: one configuration per kernel build in the folder, else the pickers. */
   async provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): Promise<vscode.DebugConfiguration[]> {
@@ -185,6 +189,8 @@ export class KdapConfigurationProvider implements vscode.DebugConfigurationProvi
     folder: vscode.WorkspaceFolder | undefined,
     debugConfiguration: vscode.DebugConfiguration,
   ): Promise<vscode.DebugConfiguration | null | undefined> {
+    // The adapter process comes up while the configuration is checked (and a build picked).
+    if (vscode.workspace.isTrusted && typeof debugConfiguration.debugServer !== 'number') this.adapter?.warm();
     if (!debugConfiguration.request && !debugConfiguration.name) {
       // F5 without a launch.json: the kernel build of this folder, picked once if several.
       const build = await this.builds.chooseBuild(folder);
@@ -256,16 +262,28 @@ export class KdapDynamicConfigurations implements vscode.DebugConfigurationProvi
 }
 
 /**
- * Runs dist/adapter.js as its own process on the extension host's Node (Electron's binary acting
- * as Node on the desktop). A `debugServer` port in the configuration connects to an adapter
- * that is already running instead (adapter development, tests).
+ * Sessions talk to this window's adapter process (adapter-server.ts: dist/adapter.js on the
+ * extension host's Node, Electron's binary acting as Node on the desktop, serving every session
+ * on a private socket). Where that cannot start, a session runs dist/adapter.js as a process of
+ * its own. A `debugServer` port in the configuration connects to an adapter that is already
+ * running instead (adapter development, tests).
  */
 export class KdapAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
-  constructor(private readonly adapterJs: string) {}
+  constructor(
+    private readonly adapterJs: string,
+    private readonly server?: AdapterServer,
+  ) {}
 
-  createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
+  async createDebugAdapterDescriptor(session: vscode.DebugSession): Promise<vscode.DebugAdapterDescriptor> {
     const port = (session.configuration as KdapConfiguration).debugServer;
     if (typeof port === 'number') return new vscode.DebugAdapterServer(port, '127.0.0.1');
+    const running = await this.server?.ensure();
+    if (running) return new vscode.DebugAdapterNamedPipeServer(running.socket);
+    return this.ownProcess();
+  }
+
+  /** dist/adapter.js as the session's own process, on stdin and stdout. */
+  ownProcess(): vscode.DebugAdapterExecutable {
     return new vscode.DebugAdapterExecutable(process.execPath, [this.adapterJs], {
       env: { ELECTRON_RUN_AS_NODE: '1' },
     });

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { AdapterServer } from '../../../src/extension/adapter-server';
 import { KdapAdapterFactory, resolveKdapConfiguration, type DebugSettings } from '../../../src/extension/debug';
 import { FakeAdapter } from './fakeAdapter';
 import { kdapExtension, makeKernelTree, stopAll, workspaceFolder } from './util';
@@ -129,16 +130,48 @@ describe('debug configurations', () => {
     assert.ok('config' in resolveKdapConfiguration(launch, settings, true));
   });
 
-  it('runs dist/adapter.js as a separate Node process', () => {
+  it('serves sessions from one adapter process per window, on a socket only its owner may reach', async () => {
     const adapterJs = path.join(kdapExtension().extensionPath, 'dist', 'adapter.js');
     assert.ok(fs.existsSync(adapterJs), `${adapterJs} is missing`);
-    const factory = new KdapAdapterFactory(adapterJs);
+    const server = new AdapterServer(adapterJs);
+    try {
+      const factory = new KdapAdapterFactory(adapterJs, server);
+      const session = { configuration: { type: 'kdap', request: 'launch', name: 'x' } } as unknown as vscode.DebugSession;
+      const d = await factory.createDebugAdapterDescriptor(session);
+      assert.ok(d instanceof vscode.DebugAdapterNamedPipeServer, `a socket, not ${JSON.stringify(d)}: ${server.lastError}`);
+      const running = await server.ensure();
+      assert.ok(running);
+      assert.equal(d.path, running.socket);
+      // The process the socket belongs to is dist/adapter.js on the extension host's Node.
+      const cmdline = fs.readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').split('\0');
+      assert.deepEqual(cmdline.slice(0, 4), [process.execPath, adapterJs, '--listen', running.socket]);
+      assert.equal(fs.statSync(path.dirname(running.socket)).mode & 0o077, 0, 'nobody else may enter the socket\'s directory');
+      const again = await factory.createDebugAdapterDescriptor(session);
+      assert.ok(again instanceof vscode.DebugAdapterNamedPipeServer && again.path === running.socket, 'the next session goes to the same process');
+
+      // A server that died is replaced at the next session.
+      process.kill(running.pid, 'SIGKILL');
+      await waitUntil(() => !fs.existsSync(`/proc/${running.pid}/cmdline`) || fs.readFileSync(`/proc/${running.pid}/stat`, 'utf8').includes(') Z '));
+      await waitUntil(async () => (await server.ensure())?.pid !== running.pid);
+      const next = await server.ensure();
+      assert.ok(next && next.pid !== running.pid);
+    } finally {
+      server.dispose();
+    }
+  });
+
+  it('falls back to an adapter process of the session\'s own when the server cannot start', async () => {
+    const adapterJs = path.join(kdapExtension().extensionPath, 'dist', 'adapter.js');
+    const broken = new AdapterServer(path.join(path.dirname(adapterJs), 'no-such-adapter.js'));
+    const factory = new KdapAdapterFactory(adapterJs, broken);
     const session = { configuration: { type: 'kdap', request: 'launch', name: 'x' } } as unknown as vscode.DebugSession;
-    const d = factory.createDebugAdapterDescriptor(session);
+    const d = await factory.createDebugAdapterDescriptor(session);
     assert.ok(d instanceof vscode.DebugAdapterExecutable);
     assert.equal(d.command, process.execPath);
     assert.deepEqual(d.args, [adapterJs]);
     assert.equal(d.options?.env?.ELECTRON_RUN_AS_NODE, '1');
+    assert.match(broken.lastError ?? '', /exited|listen/);
+    broken.dispose();
   });
 });
 
@@ -147,3 +180,10 @@ function errorOf(r: ReturnType<typeof resolveKdapConfiguration>): string {
   return r.error;
 }
 
+async function waitUntil(ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -20,7 +20,8 @@ export interface TestResult {
 const first = ['activation.test.js'];
 
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec' });
+  // KDAP_VSCODE_GREP narrows the suite to the tests whose full title matches (development).
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec', grep: process.env.KDAP_VSCODE_GREP || undefined });
   const files = fs
     .readdirSync(__dirname)
     .filter((f) => f.endsWith('.test.js'))
