@@ -32,7 +32,8 @@ export class AdapterServer {
 
   /** The running server, started if need be; undefined when it cannot start. */
   ensure(): Promise<RunningServer | undefined> {
-    if (this.disposed) return Promise.resolve(undefined);
+    // Windows has named pipes, not sockets in a private directory: sessions there keep their own process.
+    if (this.disposed || process.platform === 'win32') return Promise.resolve(undefined);
     this.starting ??= this.start();
     return this.starting;
   }
