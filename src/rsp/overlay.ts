@@ -25,6 +25,7 @@ import { SwitchFrameError } from '../kernel/switch-frame';
 import type { Arch, Target } from '../kernel/target';
 import { RspClient } from './client';
 import { RspLink, type LinkStats } from './link';
+import { keepsMemory, StopReadCache } from './read-cache';
 import { fromHex, hexText, registerHex } from './packet';
 import { encodeG } from './registers';
 import { listenForGdb, stopListening, ThreadListPager } from './serve-common';
@@ -78,6 +79,10 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   private interruptQueued = false;
   /** gdb switched QEMU's stub to physical reads (Qqemu.PhyMemMode:1) and has not switched back. */
   private physical = false;
+  /** Kernel memory gdb read since the last stop (read-cache.ts). */
+  private readonly reads = new StopReadCache();
+  /** Reads answered from `reads` so far. */
+  readsKept = 0;
   private lastStop: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pager = new ThreadListPager();
@@ -197,6 +202,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     const p = payload.toString('latin1');
     const leaving = p === 'D' || p.startsWith('D;') || p === 'k' || p.startsWith('vKill');
     if (leaving) this.detached = true;
+    if (!keepsMemory(p)) this.reads.clear();
     let reply: Packet | Buffer | undefined;
     try {
       // Only memory packets mean what gdb's physical mode says; the task reads others need are virtual.
@@ -385,11 +391,21 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
   }
 
   private async memory(raw: Buffer): Promise<Buffer> {
+    const key = this.physical ? undefined : StopReadCache.keyOf(this.gdbG, raw.toString('latin1'));
+    const kept = key === undefined ? undefined : this.reads.get(key);
+    if (kept) {
+      this.readsKept++;
+      return kept;
+    }
+    let reply: Buffer;
     if (this.taskId(this.gdbG) !== undefined) {
       await this.session.selectForKernelMemory();
-      return this.client.request(raw);
+      reply = await this.client.request(raw);
+    } else {
+      reply = await this.session.forwardOn(this.qemu ? this.stubThread(this.gdbG) : undefined, raw);
     }
-    return this.session.forwardOn(this.qemu ? this.stubThread(this.gdbG) : undefined, raw);
+    if (key !== undefined) this.reads.put(key, reply);
+    return reply;
   }
 
   private async monitor(link: RspLink, p: string, raw: Buffer): Promise<Packet | Buffer> {
