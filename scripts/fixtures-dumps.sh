@@ -11,8 +11,8 @@
 #                  and runs makedumpfile -c -d 31. Host-side makedumpfile then makes -l, -E and
 #                  unfiltered -c variants of the same vmcore, and rearranges the flattened one.
 #
-# Each guest prints its own truths (uname, /proc/<pid>/stat and stack, /proc/modules, the
-# kdap_test module's sections, the last dmesg lines) and the QEMU runs add the monitor's
+# Each guest prints its own truths (uname, /proc/<pid>/stat, stack and context switches,
+# /proc/modules, the kdap_test module's sections, the last dmesg lines) and the QEMU runs add the monitor's
 # gva2gpa and registers: truths.json beside the dumps. crash's `log` of each dump is kept too
 # (crash-log.txt), as a second oracle where crash 8.0.2 can read it.
 #

@@ -28,17 +28,26 @@ dmesg -n 1
 echo "KDAP-TRUTH-BEGIN"
 echo "UNAME $(uname -a)"
 echo "BANNER $(cat /proc/version)"
-for d in /proc/[0-9]*; do
-  p=${d#/proc/}
-  s=$(cat "$d/stat" 2>/dev/null) || continue
-  echo "STAT $s"
-  sed "s/^/STACK $p /" "$d/stack" 2>/dev/null
-done
 sed 's/^/MODULE /' /proc/modules
 for f in /sys/module/kdap_test/sections/.* /sys/module/kdap_test/sections/*; do
   [ -f "$f" ] && echo "SECTION ${f##*/} $(cat "$f")"
 done
 dmesg | tail -n 40 | sed 's/^/DMESG /'
+# The tasks last, with shell builtins only, so that no fork or exec wakes kernel threads
+# (migration/N, kworkers) between these reads and the dump. A task's context switches
+# (voluntary + involuntary) are read before its stat and stack: while its count in the dump is
+# still this one, it has not run since, and its state, CPU and stack are still these.
+for d in /proc/[0-9]*; do
+  p=${d#/proc/}
+  v= n=
+  while read -r k x; do
+    case $k in voluntary_ctxt_switches:) v=$x ;; nonvoluntary_ctxt_switches:) n=$x ;; esac
+  done 2>/dev/null <"$d/status"
+  { read -r s <"$d/stat"; } 2>/dev/null || continue
+  echo "STAT $s"
+  [ -n "$v" ] && [ -n "$n" ] && echo "SWITCHES $p $((v + n))"
+  while read -r l; do echo "STACK $p $l"; done 2>/dev/null <"$d/stack"
+done
 echo "KDAP-TRUTH-END"
 if [ "$mode" = kdump ]; then
   echo "KDAP-PANIC-NOW"

@@ -95,6 +95,9 @@ function parseTruths() {
       const task = { pid: Number(m[1]), comm: m[2], state: m[3], ppid: Number(m[4]), cpu: Number(f[36]), stat: body, stack: [] };
       tasks.set(task.pid, task);
       t.tasks.push(task);
+    } else if (tag === 'SWITCHES') {
+      const task = tasks.get(Number(rest[0]));
+      if (task) task.switches = Number(rest[1]);
     } else if (tag === 'STACK') tasks.get(Number(rest[0]))?.stack.push(rest.slice(1).join(' '));
     else if (tag === 'MODULE') t.modules.push(body);
     else if (tag === 'SECTION') t.sections[rest[0]] = rest[1];

@@ -17,7 +17,7 @@ import type { PsReport, StacksReport } from '../../src/engine/task-report';
 import type { WalkResult } from '../../src/kernel/pagetable';
 import { repoRoot } from '../support/dap';
 import { archFixture, fixtureArches, kgdbFixture, type FixtureArch } from '../support/fixtures';
-import { assertTail, dumpFixture, type DumpFixture } from './dump-support';
+import { assertTail, dumpFixture, GdbDebugInfo, sinceProc, switchCounts, type DumpFixture } from './dump-support';
 import { functionName, innerLabels, kernelStyleFrames, schedFunctions } from './tasks-support';
 
 const cli = path.join(repoRoot, 'dist', 'cli.js');
@@ -103,38 +103,18 @@ for (const { arch, scenario } of scenarios) {
     const elfName = Object.keys(f.files).find((n) => f.files[n].endsWith('.elf'));
     const kdumpName = Object.keys(f.files).find((n) => /-d31$/.test(n) && f.files[n].endsWith('.kdump')) ?? Object.keys(f.files).find((n) => f.files[n].endsWith('.kdump'));
     for (const name of [elfName, kdumpName].filter((n): n is string => n !== undefined)) {
-      test(`${name}: ps and bt --all are the tasks and stacks /proc showed before the dump`, (t) => {
+      test(`${name}: ps and bt --all are the tasks and stacks /proc showed before the dump`, async (t) => {
         const file = f.files[name];
         const p = kdap('core', 'ps', '--core', file, '--vmlinux', vmlinux, '--json');
         assert.equal(p.status, 0, p.stderr);
-        const byPid = new Map((JSON.parse(p.stdout) as PsReport).tasks.map((r) => [r.pid, r]));
-        // pid 1 is the shell that printed the truths: it ran on, into the dump.
-        const truths = f.truths.tasks.filter((x) => x.pid !== 1);
-        const asleep = truths.filter((x) => ['S', 'D', 'I'].includes(x.state));
-        const wrong: string[] = [];
-        const woken: number[] = [];
-        for (const want of truths) {
-          const got = byPid.get(want.pid);
-          if (!got) {
-            wrong.push(`${want.pid} ${want.comm}: not listed`);
-            continue;
-          }
-          // /proc names a kthread in full and a kworker with its workqueue (`kworker/0:1-events`);
-          // task->comm holds the first 15 characters of the name alone.
-          const comm = got.comm === want.comm || (want.comm.startsWith(got.comm) && (got.comm.length === 15 || want.comm[got.comm.length] === '-'));
-          if (!comm || got.ppid !== want.ppid) wrong.push(`${want.pid}: ${got.comm} ppid ${got.ppid}, /proc: ${want.comm} ppid ${want.ppid}`);
-          // A kernel thread asleep then (kcompactd, rcu_preempt, a kworker) may wake and sleep again on
-          // another CPU before the dump, or be woken and still wait on a run queue when the panic
-          // stops every CPU (having run or not in between: its stack is not compared); the guest's own
-          // sleepers (sleep 100000, the shell loop) do neither.
-          const cpuKept = !got.kernelThread;
-          const wokenKthread = got.kernelThread && got.state === 'R' && !got.onCpu;
-          if (wokenKthread) woken.push(want.pid);
-          if (asleep.includes(want) && ((got.state !== want.state && !wokenKthread) || (cpuKept && got.cpu !== want.cpu))) wrong.push(`${want.pid} ${want.comm}: ${got.state}${got.onCpu ? ' on' : ''} cpu ${got.cpu}, /proc: ${want.state} cpu ${want.cpu}`);
-        }
-        if (woken.length) t.diagnostic(`kernel threads asleep then, woken and waiting to run in the dump (stacks not compared): ${woken.join(', ')}`);
-        assert.deepEqual(wrong, []);
-        assert.ok(asleep.length - woken.length > 30, `only ${asleep.length - woken.length} sleeping tasks in the truths still asleep in the dump`);
+        const rows = (JSON.parse(p.stdout) as PsReport).tasks;
+        const debug = await GdbDebugInfo.open(vmlinux, arch);
+        const switches = await switchCounts(file, debug, rows).finally(() => debug.close());
+        const since = sinceProc(f.truths, new Map(rows.map((r) => [r.pid, r])), switches);
+        if (since.woken.length) t.diagnostic(`kernel threads asleep then, woken and not yet run in the dump: ${since.woken.join(', ')}`);
+        t.diagnostic(`${since.still.length} sleeping tasks not run since /proc was read; kernel threads that ran since (state, CPU and stack not compared): ${since.ranSince.join(', ') || 'none'}`);
+        assert.deepEqual(since.wrong, []);
+        assert.ok(since.still.length >= 30, `only ${since.still.length} sleeping tasks in the truths not run since`);
 
         const b = kdap('core', 'bt', '--all', '--core', file, '--vmlinux', vmlinux, '--json');
         assert.equal(b.status, 0, b.stderr);
@@ -142,7 +122,7 @@ for (const { arch, scenario } of scenarios) {
         const sched = schedFunctions(vmlinux);
         const labels = innerLabels(vmlinux);
         const unlike: string[] = [];
-        const compared = asleep.filter((x) => !woken.includes(x.pid));
+        const compared = since.still;
         for (const want of compared) {
           const got = stacks.get(want.pid);
           const frames = kernelStyleFrames(arch, (got?.frames ?? []).map((x) => ({ name: x.function, kind: x.inlined ? 'inline' : x.tailCall ? 'tailcall' : 'normal', pc: x.pc, file: x.file, line: x.line ?? 0 })), sched);

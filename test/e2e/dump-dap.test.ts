@@ -15,7 +15,7 @@ import type { DmesgResult, WalkResult } from '../../src/adapter/protocol';
 import type { PsReport } from '../../src/engine/task-report';
 import { KdapClient } from '../support/dap';
 import { archFixture, fixtureArches, loadFixtures, type FixtureArch } from '../support/fixtures';
-import { assertTail, dumpFixture, type DumpFixture } from './dump-support';
+import { assertTail, dumpFixture, GdbDebugInfo, sinceProc, switchCounts, type DumpFixture } from './dump-support';
 import { functionName, innerLabels, kernelStyleFrames, schedFunctions } from './tasks-support';
 
 /** addr2line's answer for a link-time address: `file:line` of each inlined level, innermost first. */
@@ -185,14 +185,17 @@ for (const c of cases) {
 
     test('kdap/tasks lists the tasks; a selected sleeping task is a thread whose Call Stack equals /proc/<pid>/stack', async (t) => {
       const ps = (await dc.customRequest('kdap/tasks', {})).body as PsReport;
-      // pid 1 is the shell that printed the truths: it ran on, into the dump.
-      const truths = f.truths.tasks.filter((x) => x.pid !== 1);
-      assert.deepEqual(truths.filter((x) => !ps.tasks.some((r) => r.pid === x.pid)).map((x) => x.pid), [], 'every task /proc listed is listed');
-      // kthreadd, an idle kworker and a user task asleep in a system call, where there are.
+      const debug = await GdbDebugInfo.open(vmlinux, c.arch);
+      const switches = await switchCounts(f.files[c.format], debug, ps.tasks).finally(() => debug.close());
+      const since = sinceProc(f.truths, new Map(ps.tasks.map((r) => [r.pid, r])), switches);
+      assert.deepEqual(since.wrong, [], 'every task /proc listed is listed, as /proc showed it or as having run since');
+      // Of the sleepers not run since: kthreadd (else another kernel thread in S), an idle
+      // kworker, and a user task asleep in a system call.
+      const still = since.still.filter((x) => !since.woken.includes(x.pid));
       const picks = [
-        truths.find((x) => x.pid === 2),
-        truths.find((x) => x.state === 'I' && x.comm.startsWith('kworker/')),
-        truths.find((x) => x.state === 'S' && x.ppid !== 2 && x.ppid !== 0),
+        still.find((x) => x.pid === 2) ?? still.find((x) => x.state === 'S' && x.ppid === 2),
+        still.find((x) => x.state === 'I' && x.comm.startsWith('kworker/')),
+        still.find((x) => x.state === 'S' && x.ppid !== 2 && x.ppid !== 0),
       ].filter((x) => x !== undefined);
       const sched = schedFunctions(vmlinux);
       const labels = innerLabels(vmlinux);
@@ -219,9 +222,9 @@ for (const c of cases) {
         if (JSON.stringify(got) !== JSON.stringify(proc)) wrong.push(`${want.pid} (${want.comm} ${want.state}):\n  kdap:  ${got.join(' ← ')}\n  /proc: ${proc.join(' ← ')}`);
         assert.ok(stack.some((x) => x.name === '__schedule' && x.source?.path?.endsWith('kernel/sched/core.c')), `__schedule with its source in ${want.pid}'s stack`);
       }
-      t.diagnostic(`${picks.length} selected tasks compared`);
+      t.diagnostic(`${picks.length} selected tasks compared: ${picks.map((x) => `${x.pid} ${x.comm}`).join(', ')}`);
       assert.deepEqual(wrong, []);
-      assert.ok(picks.length >= 2, `only ${picks.length} sleeping tasks to select`);
+      assert.equal(picks.length, 3, `only ${picks.length} sleeping tasks to select`);
       // The CPUs are still the CPUs, with the selected tasks after them.
       const names = (await dc.threadsRequest()).body.threads.map((x) => x.name.split(' ·')[0]);
       assert.deepEqual(names.slice(0, 2), ['CPU 0', 'CPU 1']);
