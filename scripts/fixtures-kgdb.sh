@@ -3,7 +3,8 @@
 # scripts/fixtures.sh extracted, and adds them to fixtures.json under "kgdb":
 #
 #   kgdb/<arch>/build/              out-of-tree build (O=): Image/bzImage, vmlinux, .config
-#   kgdb/<arch>/kmod/kdap_test.ko   test/fixtures/kmod built against that kernel
+#   kgdb/<arch>/kmod/kdap_test.ko   test/fixtures/kmod built against that kernel, from the
+#                                   cache's copy of its sources (scripts/kmod-build.sh)
 #   kgdb/<arch>/initrd.cpio.gz      the busybox initramfs of fixtures.sh + that module appended
 #
 # Debian's kernels have CONFIG_KGDB off, hence the builds. Both start from tinyconfig and add only
@@ -22,7 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${KDAP_CACHE:-$HOME/.cache/kdap}
 CACHE=$(cd "$CACHE" && pwd)
 MANIFEST=$CACHE/fixtures.json
-KMOD_SRC=$ROOT/test/fixtures/kmod
+KMOD_REPO=$ROOT/test/fixtures/kmod
 ARM64_BASE=${KDAP_KGDB_ARM64_BASE:-/work/shared/samples/config-arm64-64k-kgdb-6.1}
 JOBS=${KDAP_KGDB_JOBS:-$(nproc)}
 LOCALVERSION=-kdap-kgdb
@@ -157,18 +158,13 @@ verify_config() { # arch config
 build_kmod() { # arch
   local arch=$1 dir=$CACHE/kgdb/$1 key
   local k=$dir/kmod
-  key="$LAYOUT kmod $(cat "$dir/.kernel.stamp") $KMOD_SRC $(cd "$KMOD_SRC" && sha256sum kdap_test.c Kbuild | tr '\n' ' ')"
+  key="$LAYOUT kmod $(cat "$dir/.kernel.stamp") ${KMOD_SRC##*/}"
   stamp_ok "$k/.stamp" "$key" && [[ -f $k/kdap_test.ko ]] && return 0
   local t0; t0=$(date +%s%N)
-  rm -rf "$k" && mkdir -p "$k"
-  cp "$KMOD_SRC/kdap_test.c" "$KMOD_SRC/Kbuild" "$k/"
-  if ! make -C "$SRC" O="$dir/build" ARCH="$(karch_of "$arch")" CROSS_COMPILE="$(cross_of "$arch")" M="$k" \
-      KCFLAGS="-ffile-prefix-map=$k=$KMOD_SRC" modules >"$k/build.log" 2>&1; then
-    cat "$k/build.log" >&2
-    die "$arch: building kdap_test.ko against the kgdb kernel failed"
-  fi
+  kmod_build "$KMOD_SRC" "$k" -C "$SRC" O="$dir/build" ARCH="$(karch_of "$arch")" CROSS_COMPILE="$(cross_of "$arch")" \
+    || die "$arch: building kdap_test.ko against the kgdb kernel failed"
   echo "$key" >"$k/.stamp"
-  log "$arch: kdap_test.ko built ($(elapsed "$t0"))"
+  log "$arch: kdap_test.ko built from ${KMOD_SRC#"$CACHE"/} ($(elapsed "$t0"))"
 }
 
 # The initramfs of fixtures.sh followed by a second cpio with the module: the kernel unpacks
@@ -192,6 +188,10 @@ build_initrd() { # arch
 }
 
 kernel_release() { cat "$CACHE/kgdb/$1/build/include/config/kernel.release"; }
+
+# shellcheck source=scripts/kmod-build.sh
+source "$ROOT/scripts/kmod-build.sh"
+KMOD_SRC=$(kmod_source_copy "$CACHE" "$KMOD_REPO")
 
 for arch in "${ARCHES[@]}"; do
   build_kernel "$arch"

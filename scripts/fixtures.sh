@@ -7,7 +7,8 @@
 #   kernel/<arch>/usr/lib/debug/  vmlinux + System.map + debug .ko of those modules (from -dbg)
 #   src/linux-<upstream>/         the exact-version kernel source (linux-source-6.1)
 #   headers/<arch>/usr/src/...    headers + common + kbuild, relocated into the cache
-#   kmod/<arch>/kdap_test.ko      test/fixtures/kmod built against those headers
+#   kmod/src-<key>/               test/fixtures/kmod's sources, named for their content
+#   kmod/<arch>/kdap_test.ko      built from that copy against those headers (scripts/kmod-build.sh)
 #   initramfs/<arch>.cpio.gz      static busybox + /init + the modules
 #   fixtures.json                 manifest read by test/support/fixtures.ts
 #   kernel/arm64-16k/, kgdb/      see scripts/fixtures-16k.sh and scripts/fixtures-kgdb.sh
@@ -40,7 +41,7 @@ CACHE=${KDAP_CACHE:-$HOME/.cache/kdap}
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 DEBS=$CACHE/debs
-KMOD_SRC=$ROOT/test/fixtures/kmod
+KMOD_REPO=$ROOT/test/fixtures/kmod
 
 # Debian bookworm point-release kernel. Its linux-source is in the main archive, so source lines,
 # vmlinux and modules all come from one build.
@@ -264,28 +265,21 @@ extract_headers() { # arch
 
 cross_compile_of() { case $1 in x86_64) echo "" ;; arm64) echo aarch64-linux-gnu- ;; esac; }
 
-# kdap_test.ko, built in the cache. -ffile-prefix-map makes its DWARF and __FILE__ name the file
-# in the repository, so breakpoints set on test/fixtures/kmod/kdap_test.c and WARN lines match.
+# kdap_test.ko from the cache's copy of its sources (KMOD_SRC), so that it does not depend on
+# the checkout's path: see scripts/kmod-build.sh.
 build_kmod() { # arch
-  local arch=$1 rel dir hdr key cross
+  local arch=$1 rel dir hdr key
   rel=$(release_of "$arch")
   hdr=$CACHE/headers/$arch/usr/src/linux-headers-$rel
   dir=$CACHE/kmod/$arch
-  cross=$(cross_compile_of "$arch")
-  key="$LAYOUT kmod $KMOD_SRC $(cat "$CACHE/headers/$arch/.stamp") $(cd "$KMOD_SRC" && sha256sum kdap_test.c Kbuild | tr '\n' ' ')"
+  key="$LAYOUT kmod ${KMOD_SRC##*/} $(cat "$CACHE/headers/$arch/.stamp")"
   stamp_ok "$dir/.stamp" "$key" && [[ -f $dir/kdap_test.ko ]] && return 0
   local t0; t0=$(date +%s%N)
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp "$KMOD_SRC/kdap_test.c" "$KMOD_SRC/Kbuild" "$dir/"
   local karch=x86; [[ $arch == arm64 ]] && karch=arm64
-  if ! make -s -C "$hdr" M="$dir" ARCH="$karch" CROSS_COMPILE="$cross" \
-      KCFLAGS="-ffile-prefix-map=$dir=$KMOD_SRC" modules >"$dir/build.log" 2>&1; then
-    cat "$dir/build.log" >&2
-    die "$arch: building kdap_test.ko failed"
-  fi
-  [[ -f $dir/kdap_test.ko ]] || die "$arch: kdap_test.ko not produced"
+  kmod_build "$KMOD_SRC" "$dir" -s -C "$hdr" ARCH="$karch" CROSS_COMPILE="$(cross_compile_of "$arch")" \
+    || die "$arch: building kdap_test.ko failed"
   echo "$key" >"$dir/.stamp"
-  log "$arch: kdap_test.ko built ($(elapsed "$t0"))"
+  log "$arch: kdap_test.ko built from ${KMOD_SRC#"$CACHE"/} ($(elapsed "$t0"))"
 }
 
 # The guest's /init. The ready marker line is what tests and the adapter wait for.
@@ -363,6 +357,10 @@ bg_pids=()
 kill_tree() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done; kill "$1" 2>/dev/null || true; }
 cleanup_bg() { local p; for p in "${bg_pids[@]}"; do kill_tree "$p"; done; }
 trap cleanup_bg EXIT
+
+# shellcheck source=scripts/kmod-build.sh
+source "$ROOT/scripts/kmod-build.sh"
+KMOD_SRC=$(kmod_source_copy "$CACHE" "$KMOD_REPO")
 
 extract_source & bg_pids+=($!)
 for arch in "${ARCHES[@]}"; do extract_dbg "$arch" & bg_pids+=($!); done

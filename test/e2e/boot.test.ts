@@ -67,7 +67,7 @@ for (const arch of fixtureArches) {
       await guest.sh(`echo w > ${fx.kmod.procFile}`);
       const line = fx.kmod.lines.warn;
       const m = await guest.waitFor(/WARNING: CPU: \d+ PID: \d+ at (\S+):(\d+) (kdap_test_warn)\+0x[0-9a-f]+\/0x[0-9a-f]+ \[kdap_test\]/, 10_000, from);
-      assert.equal(m[1], fx.kmod.sourceFile, 'WARN names the source file in this checkout');
+      assert.equal(m[1], fx.kmod.sourceFile, 'WARN names the copy of kdap_test.c in the fixture cache');
       assert.equal(Number(m[2]), line, 'WARN names the LINE:warn line');
       await guest.waitFor(/---\[ end trace [0-9a-f]+ \]---/, 10_000, from);
       assert.equal(await guest.sh('echo alive'), 'alive');

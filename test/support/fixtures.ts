@@ -26,17 +26,21 @@ export interface ModuleFixture {
 
 export interface KmodFixture {
   name: 'kdap_test';
-  /** Built module (its DWARF points at sourceFile). */
+  /** Built module (its DWARF and __FILE__ name sourceFile). */
   ko: string;
-  /** test/fixtures/kmod in this checkout. */
+  /**
+   * The cache's read-only copy of test/fixtures/kmod the module was built from
+   * (kmod/src-<hash of the sources>), the same for every checkout with these sources.
+   */
   source: string;
+  /** kdap_test.c in `source`: what the DWARF, WARN and BUG name, and where the `lines` are. */
   sourceFile: string;
   guestPath: string;
   /** Control file: write t, c, w, b or o (b and o from a child shell). */
   procFile: string;
   /** kdap_test_percpu on CPU n is percpuBase + n. */
   percpuBase: string;
-  /** Source line of each `LINE:<name>` marker in kdap_test.c. */
+  /** Source line of each `LINE:<name>` marker in sourceFile. */
   lines: Record<string, number>;
 }
 
@@ -104,6 +108,7 @@ export interface KgdbKernelFixture {
   kdb: boolean;
   pageSize: number;
   pgtableLevels: number;
+  /** kdap_test.ko built against this kernel from the same copy as `arches`' (sourceFile). */
   kmod: { ko: string; sourceFile: string; guestPath: string };
   /** Seconds the kernel build took when the cache was cold. */
   buildSeconds: number;
@@ -177,6 +182,25 @@ export class FixturesMissingError extends Error {
   }
 }
 
+/** This checkout's test/fixtures/kmod (out/test/support is three levels below the root). */
+export const checkoutKmodDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'kmod');
+
+/**
+ * Why a kdap_test.ko built from the copy in `source` is not this checkout's module, or undefined
+ * when it is: the copy must hold the same kdap_test.c and Kbuild. Another checkout with edited
+ * sources may have rebuilt the shared cache; its module has other lines and behaviour.
+ */
+export function kmodMismatch(source: string, checkout = checkoutKmodDir): string | undefined {
+  for (const name of ['kdap_test.c', 'Kbuild']) {
+    const mine = path.join(checkout, name);
+    if (!fs.existsSync(mine)) return `${mine} is missing`;
+    const built = path.join(source, name);
+    if (!fs.existsSync(built)) return `${built} is missing`;
+    if (!fs.readFileSync(built).equals(fs.readFileSync(mine))) return `kdap_test.ko was built from ${built}, which differs from ${mine}`;
+  }
+  return undefined;
+}
+
 let cached: Fixtures | undefined;
 
 /** Reads and checks the manifest (once per process). Throws FixturesMissingError when absent. */
@@ -198,9 +222,11 @@ export function loadFixtures(): Fixtures {
   for (const arch of fixtureArches) {
     const a = m.arches?.[arch];
     if (!a) throw new FixturesMissingError(`${file} has no ${arch} entry`);
-    for (const f of [a.kernel, a.vmlinux, a.initrd, a.kmod.ko, a.systemMap]) {
+    for (const f of [a.kernel, a.vmlinux, a.initrd, a.kmod.ko, a.systemMap, a.kmod.sourceFile]) {
       if (!fs.existsSync(f)) throw new FixturesMissingError(`${f} is missing`);
     }
+    const stale = kmodMismatch(a.kmod.source);
+    if (stale) throw new FixturesMissingError(stale);
   }
   if (!fs.existsSync(m.sourceRoot)) throw new FixturesMissingError(`${m.sourceRoot} is missing`);
   cached = m;
@@ -232,9 +258,11 @@ export function arm64_16kFixture(): Arm64_16kFixture | { missing: string } {
 export function kgdbFixture(arch: FixtureArch): KgdbKernelFixture | { missing: string } {
   const k = loadFixtures().kgdb?.[arch];
   if (!k) return { missing: `missing fixture kgdb: no kgdb entry in ${manifestPath()} (run bash scripts/fixtures-kgdb.sh)` };
-  for (const file of [k.kernel, k.vmlinux, k.initrd, k.kmod.ko]) {
+  for (const file of [k.kernel, k.vmlinux, k.initrd, k.kmod.ko, k.kmod.sourceFile]) {
     if (!fs.existsSync(file)) return { missing: `missing fixture kgdb: ${file} is missing (run bash scripts/fixtures-kgdb.sh)` };
   }
+  const stale = kmodMismatch(path.dirname(k.kmod.sourceFile));
+  if (stale) return { missing: `missing fixture kgdb: ${stale} (run bash scripts/fixtures-kgdb.sh)` };
   return k;
 }
 

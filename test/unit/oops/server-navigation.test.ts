@@ -93,7 +93,7 @@ describe('language server navigation with the fixture vmlinux', { skip: why }, (
     text =
       readLog('x86_64/sysrq-l.log') +
       '[    9.000000] kernel BUG at fs/proc/inode.c:340!\n' +
-      `[    9.000001] see ${path.join(repoRoot, 'test/fixtures/kmod/kdap_test.c')}:70 and ../../etc/shadow.c:1\n`;
+      `[    9.000001] see ${fx.kmod.sourceFile}:70 and ../../etc/shadow.c:1\n`;
     client.notify('textDocument/didOpen', { textDocument: { uri: URI, languageId: 'kernel-log', version: 1, text } });
   });
 

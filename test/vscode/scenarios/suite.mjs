@@ -12,12 +12,16 @@ import { installVsix, printDiagnostics, startServer } from '../harness/server.mj
 
 const suiteIndex = path.join(root, 'out', 'test', 'vscode', 'suite', 'index.js');
 
-/** The compiled suite (and the sources and support files it imports) inside the installed extension. */
+/**
+ * The compiled suite (and the sources and support files it imports) inside the installed extension,
+ * with the kdap_test sources that test/support/fixtures.ts checks the cache's module against.
+ */
 function placeTests(installed) {
   const dir = path.join(installed, '.kdap-tests');
   for (const sub of [['src'], ['test', 'vscode'], ['test', 'support']]) {
     fs.cpSync(path.join(root, 'out', ...sub), path.join(dir, 'out', ...sub), { recursive: true });
   }
+  fs.cpSync(path.join(root, 'test', 'fixtures', 'kmod'), path.join(dir, 'test', 'fixtures', 'kmod'), { recursive: true });
   // mocha and the protocol packages the suite imports; kdap's own code comes from the vsix.
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   return path.join(dir, 'out', 'test', 'vscode', 'suite', 'index.js');
