@@ -3,7 +3,7 @@
  * `linux_banner` and the link addresses KASLR detection needs (kernel/kaslr.ts `LinkedKernel`).
  * Read from the ELF symbol table (vmlinux-symbols.ts) and a few positional reads; no gdb.
  *
- * The symbol table is the costly part (~50 ms of a CPU that gdb, loading the same file, wants
+ * The symbol table is the costly part (10-25 ms of a CPU that gdb, loading the same file, wants
  * too): the definitions found are kept per build id (`FactsStore`, layout-cache.ts), and the next
  * session reads only the ELF headers and the build-id note. The bytes (the banner, the image
  * head) are read from the file every time, at the stored addresses: a store that does not hold
@@ -33,6 +33,7 @@ export interface FactsStore {
   /** Remembers what the table holds for the names looked for (null: not there). */
   define(found: ReadonlyMap<string, Definition | null>): void;
 }
+
 export interface VmlinuxFacts extends LinkedKernel {
   readonly file: string;
   readonly arch: Arch;
