@@ -18,6 +18,7 @@ import { ModuleSymbols, type ModuleSymbolsHooks } from './module-symbols';
 import { TaskOverlayConnection } from './task-overlay-connection';
 import { isTaskServing, TaskSelection } from './task-selection';
 import { ThreadList } from './threads';
+import { symbolTable, type SymbolTable } from './vmlinux-symbols';
 import { bestEffort } from './errors';
 
 export interface AttachmentOptions extends EngineOptions {
@@ -58,7 +59,7 @@ export class Attachment {
     readonly modules: ModuleSymbols,
     /** The tasks shown as threads, where the stub or the task overlay in front of it serves them. */
     readonly tasks: TaskSelection | undefined,
-    private readonly facts: () => Promise<VmlinuxFacts>,
+    private readonly facts: (extra?: readonly string[]) => Promise<VmlinuxFacts>,
   ) {}
 
   /**
@@ -67,7 +68,7 @@ export class Attachment {
    */
   async vmlinuxFacts(extra: readonly string[] = []): Promise<VmlinuxFacts> {
     const facts = await this.facts();
-    return extra.every((name) => facts.symbols.has(name)) ? facts : readVmlinuxFacts(this.engine.options.vmlinux, extra);
+    return extra.every((name) => facts.symbols.has(name)) ? facts : this.facts(extra);
   }
 
   /**
@@ -77,22 +78,30 @@ export class Attachment {
    */
   static async start(stub: Connection, options: AttachmentOptions): Promise<Attachment> {
     const tasks = options.tasks === true ? {} : options.tasks || undefined;
+    // Per vmlinux build id: struct layouts, link addresses, and what the facts are read from.
+    const store = LayoutCache.open(options.indexCacheDir ?? defaultIndexCacheDir(), options.vmlinux);
     // The file's own facts (banner, link addresses) are read without gdb while gdb loads the
     // symbols, so nothing before the first stop waits for gdb's (slow) first lookups.
     let read: Promise<VmlinuxFacts> | undefined;
-    const facts = (): Promise<VmlinuxFacts> => {
-      read ??= readVmlinuxFacts(options.vmlinux);
+    const facts = (extra: readonly string[] = []): Promise<VmlinuxFacts> => {
+      if (extra.length > 0) return store.then((s) => readVmlinuxFacts(options.vmlinux, extra, { store: s }));
+      read ??= store.then((s) => readVmlinuxFacts(options.vmlinux, [], { store: s }));
       read.catch(() => undefined);
       return read;
     };
     // The whole symbol table only when the task overlay records its debug info (kgdb: before gdb
     // connects; QEMU: when tasks are first asked for).
-    let tableRead: Promise<VmlinuxFacts['table']> | undefined;
-    const table = (): Promise<VmlinuxFacts['table']> => {
-      tableRead ??= readVmlinuxFacts(options.vmlinux, [], { table: true }).then((f) => f.table);
+    let tableRead: Promise<SymbolTable | undefined> | undefined;
+    const table = (): Promise<SymbolTable | undefined> => {
+      tableRead ??= symbolTable(options.vmlinux);
       tableRead.catch(() => undefined);
       return tableRead;
     };
+    // gdb's vmlinux is where kdap put it: at the connection's known offset (a dump's settings
+    // load it there), moved by every slide found since. A setup command of the user's that loads
+    // symbols may have put it elsewhere: then gdb is asked.
+    const userMoves = (options.setupCommands ?? []).some((c) => /symbol-file|^\s*file\b/.test(c));
+    const placement = (): bigint | undefined => (userMoves ? undefined : BigInt.asUintN(64, (stub.knownSlide ?? 0n) + attachment.slide));
     const probeTarget = (): Target => withLinkedSymbols(target, table, () => attachment.slide);
     // A stub that serves tasks itself (a dump's RSP server) needs no overlay in front.
     const connection: Connection = tasks && !isTaskServing(stub) ? new TaskOverlayConnection(stub, options.arch, probeTarget, { say: () => undefined, trace: tasks.trace }) : stub;
@@ -121,7 +130,8 @@ export class Attachment {
       directMap: async () => (await kernelData()).map,
       cpuThreads: (g) => connection.cpuThreads(g),
       preferredThread: () => engine.stopInfo?.threadId,
-      layouts: LayoutCache.open(options.indexCacheDir ?? defaultIndexCacheDir(), options.vmlinux),
+      layouts: store,
+      placement,
       readDirect: connection instanceof TaskOverlayConnection ? overlayReads(connection) : undefined,
     });
     const roots = connection.pageTableRoots === 'registers' ? registerRoots(target) : kernelDataRoots(target, kernelData);
@@ -206,7 +216,7 @@ const KERNEL_HALF = 1n << 63n;
  * A name the file defines several times (a static in several files) goes to gdb, as does every
  * name when the file's table could not be read; gdb's answer is moved back by `slide()`.
  */
-function withLinkedSymbols(target: Target, symbolTable: () => Promise<VmlinuxFacts['table']>, slide: () => bigint): Target {
+function withLinkedSymbols(target: Target, symbolTable: () => Promise<SymbolTable | undefined>, slide: () => bigint): Target {
   return joinTarget(target.arch, target, {
     layout: (name) => target.layout(name),
     symbol: async (name) => {

@@ -58,16 +58,19 @@ export interface EngineEvents {
   console: [string];
 }
 
-/** gdb names its index cache files after the ELF build id. */
-async function indexCached(cacheDir: string, vmlinux: string): Promise<boolean> {
+/**
+ * Whether gdb has the index of `vmlinux` cached, asked once gdb has loaded it; the file is read
+ * before (gdb names its index cache files after the ELF build id).
+ */
+async function indexCheck(cacheDir: string, vmlinux: string): Promise<() => boolean> {
   let elf: ElfFile | undefined;
   try {
     elf = await ElfFile.open(vmlinux);
     const id = await elf.buildId();
-    return id !== undefined && fs.existsSync(path.join(cacheDir, `${id}.gdb-index`));
+    return () => id !== undefined && fs.existsSync(path.join(cacheDir, `${id}.gdb-index`));
   } catch (err) {
     ignore(err, 'looking for the index cache');
-    return true; // unknown: do not block start-up on a guess
+    return () => true; // unknown: do not block start-up on a guess
   } finally {
     await elf?.close();
   }
@@ -134,20 +137,24 @@ export class Engine extends EventEmitter<EngineEvents> {
     const engine = new Engine(gdb, options);
     engine.timings.gdbStart = Date.now() - t;
     try {
-      await gdb.send('-gdb-set', ['mi-async', 'on']);
-      await gdb.send('-gdb-set', ['architecture', ops.gdb.architecture]);
-      for (const map of options.substitutePath ?? []) await gdb.console(`set substitute-path ${map.from} ${map.to}`);
-      if (options.sourceRoot) await gdb.send('-environment-directory', [options.sourceRoot]);
+      // Sent together: gdb runs them in order, and none waits for the answer to the one before.
+      const settings = [
+        gdb.send('-gdb-set', ['mi-async', 'on']),
+        gdb.send('-gdb-set', ['architecture', ops.gdb.architecture]),
+        ...(options.substitutePath ?? []).map((map) => gdb.console(`set substitute-path ${map.from} ${map.to}`)),
+        ...(options.sourceRoot ? [gdb.send('-environment-directory', [options.sourceRoot])] : []),
+      ];
       t = Date.now();
-      const loading = exec.loadSymbols(gdb, options.vmlinux, 300_000);
+      const loading = Promise.all([...settings, exec.loadSymbols(gdb, options.vmlinux, 300_000)]);
       // Read here, while gdb is busy loading, not while the commands before wait to be sent.
       const banner = options.fileBanner?.();
       banner?.catch(() => undefined);
+      const indexed = cacheDir && options.onIndexing ? indexCheck(cacheDir, options.vmlinux) : undefined;
       await loading;
       engine.timings.symbols = Date.now() - t;
       // No target yet: gdb reads this from the file's own .rodata.
       engine.banner = await bestEffort(banner ?? fileBanner(gdb), 'reading linux_banner from the vmlinux');
-      if (cacheDir && options.onIndexing && !(await indexCached(cacheDir, options.vmlinux))) {
+      if (indexed && options.onIndexing && !(await indexed)()) {
         // Cold cache: gdb would stall 10-40 s on the first hover or watch. Build the index now,
         // while the user is told why, instead of at a surprising moment later.
         options.onIndexing('start', `Indexing ${path.basename(options.vmlinux)} debug info (first session only)`);

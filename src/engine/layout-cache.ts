@@ -5,8 +5,10 @@
  *
  * Symbols' link addresses are kept beside them, as the vmlinux's ELF symbol table gives them
  * (vmlinux-symbols.ts): a name asked for and not stored yet is looked up there in the background
- * and written for the next session; the session asks gdb meanwhile. Where the kernel runs them
- * (KASLR) is the session's business: the file holds link addresses only.
+ * and written for the next session; the session asks gdb meanwhile. The definitions the
+ * vmlinux's facts are read from (linked-kernel.ts `FactsStore`) are kept there too, and answer
+ * for their names. Where the kernel runs them (KASLR) is the session's business: the file holds
+ * link addresses only.
  *
  * A stale or wrong layout cannot be served: the file is named after the build id of the vmlinux
  * gdb loads and says that id again inside, each entry is keyed by the struct asked for, and a
@@ -19,7 +21,8 @@ import * as path from 'node:path';
 import type { MemberLayout, StructLayout } from '../kernel/target';
 import { ElfFile } from '../oops/elf';
 import { ignore } from './errors';
-import { linkedAddresses } from './vmlinux-symbols';
+import type { FactsStore } from './linked-kernel';
+import { linkedAddresses, type Definition } from './vmlinux-symbols';
 
 /** How long no new symbol must be asked for before the vmlinux's table is read for them. */
 const LOOK_UP_WHEN_QUIET_MS = 2000;
@@ -47,18 +50,31 @@ interface StoredFile {
   structs: Record<string, { size: number; members: StoredMember[] } | null>;
   /** Link addresses as "0x…" (null: the vmlinux's symbol table lacks the name). Absent before. */
   symbols?: Record<string, string | null>;
+  /** Symbol table definitions (null: not in the table), as the vmlinux's facts are read from. */
+  definitions?: Record<string, StoredDefinition | null>;
+}
+interface StoredDefinition {
+  at: string;
+  size: string;
+  twice?: true;
 }
 
 interface Stored {
   layouts: Map<string, StructLayout | null>;
   symbols: Map<string, bigint | null>;
+  definitions: Map<string, Definition | null>;
 }
 
-export class LayoutCache implements LayoutStore {
+const hexWord = /^0x[0-9a-f]{1,16}$/;
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+export class LayoutCache implements LayoutStore, FactsStore {
   private readonly known = new Map<string, StructLayout | null>();
   private readonly fresh = new Set<string>();
   private readonly symbols = new Map<string, bigint | null>();
   private readonly freshSymbols = new Set<string>();
+  private readonly defined = new Map<string, Definition | null>();
+  private readonly freshDefinitions = new Set<string>();
   /** Names asked for and not stored, looked up in the vmlinux once the session is quiet. */
   private wanted = new Set<string>();
   private quiet: NodeJS.Timeout | undefined;
@@ -95,6 +111,7 @@ export class LayoutCache implements LayoutStore {
     const stored = await cache.load();
     for (const [name, layout] of stored.layouts) cache.known.set(name, layout);
     for (const [name, value] of stored.symbols) cache.symbols.set(name, value);
+    for (const [name, d] of stored.definitions) cache.defined.set(name, d);
     return cache;
   }
 
@@ -108,8 +125,28 @@ export class LayoutCache implements LayoutStore {
     this.writing ??= Promise.resolve().then(() => this.write());
   }
 
+  definitions(names: readonly string[]): ReadonlyMap<string, Definition | null> | undefined {
+    const out = new Map<string, Definition | null>();
+    for (const n of names) {
+      const d = this.defined.get(n);
+      if (d === undefined) return undefined;
+      out.set(n, d);
+    }
+    return out;
+  }
+
+  define(found: ReadonlyMap<string, Definition | null>): void {
+    for (const [name, d] of found) {
+      this.defined.set(name, d);
+      this.freshDefinitions.add(name);
+    }
+    this.writing ??= Promise.resolve().then(() => this.write());
+  }
+
   linked(name: string): bigint | null | undefined {
-    const value = this.symbols.get(name);
+    const asked = this.symbols.get(name);
+    const d = this.defined.get(name);
+    const value = asked !== undefined ? asked : d === null ? null : d && !d.twice ? d.value : undefined;
     if (value === undefined && this.vmlinux && !this.wanted.has(name)) {
       this.wanted.add(name);
       // Reading the table costs the process ~30 ms of CPU: not while the session's first
@@ -155,7 +192,7 @@ export class LayoutCache implements LayoutStore {
 
   /** What the file holds for this build id; nothing when it is missing, garbage or another's. */
   private async load(): Promise<Stored> {
-    const out: Stored = { layouts: new Map(), symbols: new Map() };
+    const out: Stored = { layouts: new Map(), symbols: new Map(), definitions: new Map() };
     let text: string;
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
@@ -179,7 +216,15 @@ export class LayoutCache implements LayoutStore {
     if (isRecord(parsed.symbols)) {
       for (const [name, v] of Object.entries(parsed.symbols)) {
         if (v === null) out.symbols.set(name, null);
-        else if (typeof v === 'string' && /^0x[0-9a-f]{1,16}$/.test(v)) out.symbols.set(name, BigInt(v));
+        else if (typeof v === 'string' && hexWord.test(v)) out.symbols.set(name, BigInt(v));
+      }
+    }
+    if (isRecord(parsed.definitions)) {
+      for (const [name, d] of Object.entries(parsed.definitions)) {
+        if (d === null) out.definitions.set(name, null);
+        else if (isRecord(d) && typeof d.at === 'string' && hexWord.test(d.at) && typeof d.size === 'string' && hexWord.test(d.size) && (d.twice === undefined || d.twice === true)) {
+          out.definitions.set(name, { value: BigInt(d.at), size: BigInt(d.size), twice: d.twice === true });
+        }
       }
     }
     return out;
@@ -190,14 +235,18 @@ export class LayoutCache implements LayoutStore {
     try {
       const names = [...this.fresh];
       const symbols = [...this.freshSymbols];
+      const defined = [...this.freshDefinitions];
       this.fresh.clear();
       this.freshSymbols.clear();
+      this.freshDefinitions.clear();
       const merged = await this.load();
       for (const n of names) merged.layouts.set(n, this.known.get(n) ?? null);
       for (const n of symbols) merged.symbols.set(n, this.symbols.get(n) ?? null);
-      const stored: StoredFile = { format: FORMAT, buildId: this.buildId, structs: {}, symbols: {} };
+      for (const n of defined) merged.definitions.set(n, this.defined.get(n) ?? null);
+      const stored: StoredFile = { format: FORMAT, buildId: this.buildId, structs: {}, symbols: {}, definitions: {} };
       for (const [n, l] of merged.layouts) stored.structs[n] = l ? { size: l.size, members: [...l.members] } : null;
-      for (const [n, v] of merged.symbols) stored.symbols![n] = v === null ? null : `0x${v.toString(16)}`;
+      for (const [n, v] of merged.symbols) stored.symbols![n] = v === null ? null : hex(v);
+      for (const [n, d] of merged.definitions) stored.definitions![n] = d && { at: hex(d.value), size: hex(d.size), ...(d.twice ? { twice: true as const } : {}) };
       await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
       // Written aside and renamed: a reader never sees half a file.
       const temp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
@@ -209,7 +258,7 @@ export class LayoutCache implements LayoutStore {
     } catch (err) {
       ignore(err, 'writing the struct layout cache');
     } finally {
-      this.writing = this.fresh.size > 0 || this.freshSymbols.size > 0 ? this.write() : undefined;
+      this.writing = this.fresh.size > 0 || this.freshSymbols.size > 0 || this.freshDefinitions.size > 0 ? this.write() : undefined;
     }
   }
 }

@@ -48,6 +48,11 @@ export interface LiveTargetOptions {
   /** Layouts kept across sessions (per vmlinux build id): asked before gdb, told what gdb says. */
   layouts?: Promise<LayoutStore | undefined>;
   /**
+   * How far gdb has put the vmlinux from its link addresses, where the owner knows it (it moved
+   * the symbols itself); undefined: gdb's `&_text` tells.
+   */
+  placement?: () => bigint | undefined;
+  /**
    * Kernel virtual memory read past gdb, straight from the stub (the task overlay's own reads,
    * which send a long read's packets back to back), tried before gdb; gdb reads what it refuses.
    */
@@ -180,9 +185,10 @@ export class LiveTarget implements ViewTarget {
   }
 
   /**
-   * A symbol's address from its stored link address, where gdb has put the vmlinux: moved by as
-   * much as gdb's `&_text` is from `_text`'s link address. Symbols linked below the kernel half
-   * (x86_64's per-CPU offsets, which KASLR leaves alone) stay where they are linked.
+   * A symbol's address from its stored link address, where gdb has put the vmlinux: moved by the
+   * placement the owner knows, or as much as gdb's `&_text` is from `_text`'s link address (a
+   * lookup of its own, 4-10 ms even after others). Symbols linked below the kernel half (x86_64's
+   * per-CPU offsets, which KASLR leaves alone) stay where they are linked.
    * null when the vmlinux has no such symbol; undefined when the store does not know the name
    * (yet), or gdb's placement cannot be told.
    */
@@ -190,7 +196,7 @@ export class LiveTarget implements ViewTarget {
     const store = await this.options.layouts;
     const linked = store?.linked?.(name);
     if (linked === undefined || linked === null) return linked;
-    const slide = await (this.slide ??= this.gdbSlide(store!));
+    const slide = this.options.placement?.() ?? (await (this.slide ??= this.gdbSlide(store!)));
     if (slide === undefined) return undefined;
     return linked >= KERNEL_HALF ? BigInt.asUintN(64, linked + slide) : linked;
   }

@@ -64,3 +64,29 @@ test('no directory or an id that is not hex means no cache', async () => {
   assert.equal(await LayoutCache.open(dir(), '/nonexistent/vmlinux'), undefined);
   assert.equal(await LayoutCache.forBuildId(dir(), '../x'), undefined);
 });
+
+test('the definitions the vmlinux facts are read from are kept per build id, and answer for their names', async () => {
+  const d = dir();
+  const first = (await LayoutCache.forBuildId(d, id))!;
+  assert.equal(first.definitions(['modules']), undefined);
+  const found = new Map([
+    ['modules', { value: 0xffffffff82b273e0n, size: 16n, twice: false }],
+    ['two_statics', { value: 0xffffffff82000010n, size: 8n, twice: true }],
+    ['pcpu_hot', null],
+  ]);
+  first.define(found);
+  await first.flush();
+  const second = (await LayoutCache.forBuildId(d, id))!;
+  assert.deepEqual(second.definitions(['modules', 'two_statics', 'pcpu_hot']), found);
+  assert.equal(second.definitions(['modules', 'init_task']), undefined, 'one name not stored: the table is read');
+  assert.equal(second.linked('modules'), 0xffffffff82b273e0n);
+  assert.equal(second.linked('pcpu_hot'), null);
+  assert.equal(second.linked('two_statics'), undefined, 'gdb decides between two statics');
+  assert.equal((await LayoutCache.forBuildId(d, 'ab'.repeat(20)))!.definitions(['modules']), undefined, 'another build never sees them');
+  // Entries that are not what was written are left out.
+  const file = path.join(d, 'kdap-layouts', `${id}.json`);
+  const bad = [{ at: 'modules', size: '0x10' }, { at: '0x1', size: 16 }, { at: '0x1', size: '0x1', twice: 'yes' }, '0x1', 7];
+  fs.writeFileSync(file, JSON.stringify({ format: 1, buildId: id, structs: {}, definitions: Object.fromEntries(bad.map((b, i) => [`s${i}`, b])) }));
+  const third = (await LayoutCache.forBuildId(d, id))!;
+  for (let i = 0; i < bad.length; i++) assert.equal(third.definitions([`s${i}`]), undefined, JSON.stringify(bad[i]));
+});

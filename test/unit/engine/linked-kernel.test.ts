@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bannerOfFacts } from '../../../src/engine/banner';
-import { readVmlinuxFacts } from '../../../src/engine/linked-kernel';
+import { readVmlinuxFacts, type FactsStore, type VmlinuxFacts } from '../../../src/engine/linked-kernel';
+import { symbolTable, type Definition } from '../../../src/engine/vmlinux-symbols';
 
 interface ArchEntry {
   vmlinux: string;
@@ -54,7 +55,7 @@ for (const arch of ['x86_64', 'arm64']) {
     });
 
     test('the symbol table: names defined once have their System.map address, names defined at several addresses none', { skip }, async () => {
-      const { table } = await readVmlinuxFacts(fx!.vmlinux, [], { table: true });
+      const table = await symbolTable(fx!.vmlinux);
       const all = new Map<string, Set<bigint>>();
       for (const line of fs.readFileSync(fx!.systemMap, 'utf8').split('\n')) {
         const [addr, , name] = line.split(' ');
@@ -72,6 +73,78 @@ for (const arch of ['x86_64', 'arm64']) {
       assert.equal(banner?.address, table!.get('linux_banner'));
       assert.ok(banner?.text.startsWith(`Linux version ${fx!.release} `));
       assert.equal(banner?.size, banner!.text.length + 2, 'the text, its newline and the NUL');
+    });
+  });
+}
+
+/** A store of definitions for one build id that counts what it is asked and told. */
+function storeFor(buildId: string, held?: Map<string, Definition | null>): FactsStore & { asked: number; told: number; held: Map<string, Definition | null> } {
+  const store = {
+    buildId,
+    asked: 0,
+    told: 0,
+    held: held ?? new Map<string, Definition | null>(),
+    definitions(names: readonly string[]) {
+      store.asked++;
+      return names.every((n) => store.held.has(n)) ? new Map(names.map((n) => [n, store.held.get(n)!])) : undefined;
+    },
+    define(found: ReadonlyMap<string, Definition | null>) {
+      store.told++;
+      for (const [n, d] of found) store.held.set(n, d);
+    },
+  };
+  return store;
+}
+
+const sameFacts = (a: VmlinuxFacts, b: VmlinuxFacts) => {
+  assert.deepEqual(b.symbols, a.symbols);
+  assert.deepEqual(b.sizes, a.sizes);
+  assert.equal(b.bannerText, a.bannerText);
+  assert.deepEqual([...b.banner], [...a.banner]);
+  assert.deepEqual([...b.fileHead], [...a.fileHead]);
+  assert.deepEqual(b.fileWords, a.fileWords);
+  assert.deepEqual(b.unmovedSections, a.unmovedSections);
+  assert.equal(b.buildId, a.buildId);
+};
+
+for (const arch of ['x86_64', 'arm64']) {
+  const fx = typeof arches === 'string' ? undefined : arches[arch];
+  const other = typeof arches === 'string' ? undefined : arches[arch === 'x86_64' ? 'arm64' : 'x86_64'];
+  const skip = typeof arches === 'string' ? arches : !fx || !other || !fs.existsSync(fx.vmlinux) || !fs.existsSync(other.vmlinux) ? 'the fixtures lack a vmlinux of each arch' : false;
+  describe(`vmlinux facts kept per build id (${arch} Debian fixture)`, () => {
+    test('the next read takes the definitions from the store, not the symbol table, and gives the same facts', { skip }, async () => {
+      const table = await readVmlinuxFacts(fx!.vmlinux);
+      const store = storeFor(fx!.buildId);
+      sameFacts(table, await readVmlinuxFacts(fx!.vmlinux, [], { store }));
+      assert.equal(store.told, 1, 'the first read tells the store what the table holds');
+      assert.equal(store.held.get('linux_banner')?.value, table.symbols.get('linux_banner'));
+      assert.equal(store.held.get('no_such_symbol'), undefined);
+      sameFacts(table, await readVmlinuxFacts(fx!.vmlinux, [], { store }));
+      assert.equal(store.told, 1, 'the second read was answered by the store');
+      // A name it has not been asked for sends the read to the table again.
+      const extra = await readVmlinuxFacts(fx!.vmlinux, ['schedule'], { store });
+      assert.equal(store.told, 2);
+      assert.ok(extra.symbols.has('schedule'));
+    });
+
+    test('a store that does not lead to the banner, or holds another build, is not believed', { skip }, async () => {
+      const table = await readVmlinuxFacts(fx!.vmlinux);
+      // The other arch's definitions filed under this build id (a store gone wrong).
+      const theirs = storeFor(other!.buildId);
+      await readVmlinuxFacts(other!.vmlinux, [], { store: theirs });
+      const forged = storeFor(fx!.buildId, new Map(theirs.held));
+      sameFacts(table, await readVmlinuxFacts(fx!.vmlinux, [], { store: forged }));
+      assert.equal(forged.told, 1, 'read from the table, and the store corrected');
+      assert.equal(forged.held.get('linux_banner')?.value, table.symbols.get('linux_banner'));
+      // This build's definitions, but linux_banner where _text is: the bytes there are no banner.
+      const moved = storeFor(fx!.buildId, new Map(forged.held));
+      moved.held.set('linux_banner', { value: table.symbols.get('_text')!, size: 200n, twice: false });
+      sameFacts(table, await readVmlinuxFacts(fx!.vmlinux, [], { store: moved }));
+      assert.equal(moved.told, 1);
+      // A store of another build id (a rebuilt vmlinux) is not even asked.
+      const rebuilt = storeFor(other!.buildId, new Map(forged.held));
+      sameFacts(table, await readVmlinuxFacts(fx!.vmlinux, [], { store: rebuilt }));
+      assert.deepEqual([rebuilt.asked, rebuilt.told], [0, 0]);
     });
   });
 }

@@ -339,6 +339,23 @@ describe('LiveTarget symbols stored per build id, and reads past gdb', () => {
     assert.equal(fake.log.filter((c) => c.endsWith('&_text')).length, 2);
   });
 
+  test('where the owner knows how far it moved the vmlinux, gdb is not asked where _text is', async () => {
+    const fake = twoCpus();
+    let placement: bigint | undefined = 0n;
+    const t = new LiveTarget(fake as unknown as GdbBackend, 'x86_64', { physical: () => 'stub', layouts: Promise.resolve(store), placement: () => placement });
+    assert.equal(await t.symbol('prb'), 0xffffffff82a62540n, 'not moved yet: the link address');
+    placement = 0x1e000000n;
+    t.forgetSymbols();
+    assert.equal(await t.symbol('prb'), 0xffffffffa0a62540n);
+    assert.equal(await t.symbol('runqueues'), 0x31980n, 'per-CPU offsets stay');
+    assert.deepEqual(fake.log, []);
+    // Unknown to the owner (a setup command loaded the symbols): gdb says.
+    placement = undefined;
+    t.forgetSymbols();
+    assert.equal(await t.symbol('prb'), 0xffffffffa0a62540n);
+    assert.deepEqual(fake.log, ['-data-evaluate-expression &_text']);
+  });
+
   test('virtual reads go past gdb first; what that refuses, gdb reads', async () => {
     const fake = twoCpus();
     fake.write(fake.virtual, 0xffffffff82a079c0n, [1, 2, 3, 4]);
