@@ -12,9 +12,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ProtocolClient } from '@vscode/debugadapter-testsupport/lib/protocolClient';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/engine/qemu';
+import { EventClient, guestAnswers } from '../support/protocol-client';
 import { adapterJs } from '../support/dap';
 import { loadFixtures } from '../support/fixtures';
 import { alive, childProcesses } from '../support/processes';
@@ -23,7 +23,7 @@ import { dumpFixture } from './dump-support';
 const fixtures = loadFixtures();
 const fx = fixtures.arches.x86_64;
 
-class SocketClient extends ProtocolClient {
+class SocketClient extends EventClient {
   readonly socket: net.Socket;
   private constructor(socket: net.Socket) {
     super();
@@ -38,15 +38,6 @@ class SocketClient extends ProtocolClient {
     });
   }
 
-  waitFor(event: string, ms = 120_000): Promise<DebugProtocol.Event> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no '${event}' event in ${ms} ms`)), ms);
-      this.once(event, (e: DebugProtocol.Event) => {
-        clearTimeout(timer);
-        resolve(e);
-      });
-    });
-  }
 
   /** initialize, then `request` with `args`, configurationDone on `initialized`; resolves on the first stop. */
   async begin(request: 'attach' | 'launch', args: Record<string, unknown>): Promise<DebugProtocol.StoppedEvent> {
@@ -118,15 +109,6 @@ async function gdbsGone(pid: number, ms = 10_000): Promise<number[]> {
   return left;
 }
 
-async function answers(qemu: QemuProcess, tag: string): Promise<void> {
-  const from = qemu.consoleText.length;
-  qemu.write(`echo ${tag}-$((40+2))\n`);
-  const deadline = Date.now() + 30_000;
-  while (!qemu.consoleText.slice(from).includes(`${tag}-42`)) {
-    if (Date.now() > deadline) throw new Error(`the guest did not answer (${tag}): ${qemu.consoleText.slice(-300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the adapter serving a window\'s sessions on a socket (adapter.js --listen)', { concurrency: false }, () => {
   let qemu: QemuProcess;
@@ -162,7 +144,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
       c.socket.end();
       assert.deepEqual(await gdbsGone(server.proc.pid!), [], `round ${round}: no gdb left after disconnect`);
       assert.ok(alive(server.proc.pid!), 'the server lives on');
-      await answers(qemu, `round${round}`);
+      await guestAnswers(qemu, `round${round}`);
     }
   });
 
@@ -186,7 +168,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
     await live.send('disconnect', {});
     live.socket.end();
     assert.deepEqual(await gdbsGone(server.proc.pid!), [], 'no gdb left');
-    await answers(qemu, 'both');
+    await guestAnswers(qemu, 'both');
   });
 
   test('a client that goes away without disconnect: its gdb ends and the kernel runs on', async () => {
@@ -196,7 +178,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
     c.socket.destroy();
     assert.deepEqual(await gdbsGone(server.proc.pid!), [], 'no gdb left');
     assert.ok(alive(server.proc.pid!), 'the server lives on');
-    await answers(qemu, 'vanished');
+    await guestAnswers(qemu, 'vanished');
   });
 
   test('stdin closed (the extension host gone): the server ends its sessions, removes its socket and exits', async () => {
@@ -208,7 +190,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
     assert.equal(await exited(server.proc, 15_000), 0, server.stderr);
     assert.deepEqual(gdbs.filter(alive), [], 'the session\'s gdb ended with it');
     assert.equal(fs.existsSync(server.socket), false, 'the socket is gone');
-    await answers(qemu, 'hostgone');
+    await guestAnswers(qemu, 'hostgone');
   });
 
   test('with no session for its idle time, the server exits by itself', async () => {

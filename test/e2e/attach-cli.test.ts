@@ -10,29 +10,20 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ProtocolClient } from '@vscode/debugadapter-testsupport/lib/protocolClient';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/engine/qemu';
+import { EventClient, guestAnswers } from '../support/protocol-client';
 import { ElfFile } from '../../src/oops/elf';
 import { childProcesses } from '../support/processes';
 import { kgdbFixture, loadFixtures } from '../support/fixtures';
 import { repoRoot } from '../support/dap';
 
-class StdioClient extends ProtocolClient {
+class StdioClient extends EventClient {
   readonly proc: ChildProcess;
   constructor(args: string[]) {
     super();
     this.proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.connect(this.proc.stdout!, this.proc.stdin!);
-  }
-  waitFor(event: string, ms = 120_000): Promise<DebugProtocol.Event> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no '${event}' event in ${ms} ms`)), ms);
-      this.once(event, (e: DebugProtocol.Event) => {
-        clearTimeout(timer);
-        resolve(e);
-      });
-    });
   }
 }
 
@@ -42,15 +33,6 @@ const fx = fixtures.arches.x86_64;
 /** The adapter's children that are still alive (zombies excluded). */
 const liveChildren = (parent: number): string[] => childProcesses(parent).filter((c) => !c.zombie).map((c) => c.comm);
 
-async function answers(qemu: QemuProcess, tag: string): Promise<void> {
-  const before = qemu.consoleText.length;
-  qemu.write(`echo ${tag}-$((40+2))\n`);
-  const deadline = Date.now() + 30_000;
-  while (!qemu.consoleText.slice(before).includes(`${tag}-42`)) {
-    if (Date.now() > deadline) throw new Error(`the guest did not answer (${tag}): ${qemu.consoleText.slice(-300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * A vmlinux of another build of the same kernel at the same addresses: a copy of the Debian
@@ -161,7 +143,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     await client.send('disconnect', {});
     await new Promise<void>((resolve) => (client.proc.exitCode !== null ? resolve() : client.proc.once('exit', () => resolve())));
     assert.ok(qemu.running, 'QEMU still runs');
-    await answers(qemu, 'attach');
+    await guestAnswers(qemu, 'attach');
   });
 
   test('disconnect while the kernel runs detaches it running, every time', async () => {
@@ -176,7 +158,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
       await c.send('continue', { threadId: 1 });
       await c.send('disconnect', {});
       await exited(c);
-      await answers(qemu, `round${round}`);
+      await guestAnswers(qemu, `round${round}`);
     }
   });
 
@@ -189,7 +171,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     assert.deepEqual(liveChildren(c.proc.pid!), [], 'no gdb left');
     await c.send('disconnect', {}).catch(() => undefined);
     await exited(c);
-    await answers(qemu, 'wrongarch');
+    await guestAnswers(qemu, 'wrongarch');
   });
 
   test('attach with a vmlinux of another build names both banners and leaves nothing behind', async () => {
@@ -208,7 +190,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
       assert.deepEqual(liveChildren(c.proc.pid!), [], 'no gdb left');
       await c.send('disconnect', {}).catch(() => undefined);
       await exited(c);
-      await answers(qemu, 'wrongbuild');
+      await guestAnswers(qemu, 'wrongbuild');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -225,7 +207,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     assert.deepEqual(liveChildren(c.proc.pid!), [], 'no gdb left');
     await c.send('disconnect', {}).catch(() => undefined);
     await exited(c);
-    await answers(qemu, 'kgdbbuild');
+    await guestAnswers(qemu, 'kgdbbuild');
   });
 
   test('attach to a port where nothing listens, or where something that is not a gdbstub answers, fails clearly', async () => {
@@ -257,7 +239,7 @@ describe('kdap dap: attach to a running QEMU gdbstub', { concurrency: false }, (
     } finally {
       chatter.close();
     }
-    await answers(qemu, 'badport');
+    await guestAnswers(qemu, 'badport');
   });
 
   test('a gdbPath that does not exist is refused before anything starts, naming it', async () => {
