@@ -1,7 +1,8 @@
 /**
  * gdb's answers to kernel memory reads, kept while the kernel stays stopped. gdb's own cache
  * misses reads its unwinders repeat (arm64 reads each return address's instruction several
- * times per stop), and every miss is a packet to the stub (a serial round trip under kgdb).
+ * times per stop, x86_64's the unmapped page above an interrupt stack twice), and every miss is
+ * a packet to the stub (a serial round trip under kgdb).
  * Kept per (gdb thread, read): a CPU whose page tables do not map some kernel page (KPTI in
  * user mode) answers as it would have. Only reads of the kernel half, in virtual mode, are kept;
  * any packet that could change memory or how it is translated (a write, a breakpoint, a
@@ -30,9 +31,12 @@ export class StopReadCache {
     return this.answers.get(key);
   }
 
-  /** Keeps a successful answer (hex data); errors are asked again. */
+  /**
+   * Keeps an answer, an error too: a page the kernel does not map stays unmapped while it is
+   * stopped, and gdb's x86_64 unwinder asks twice for the page above an interrupt stack's top.
+   */
   put(key: string, reply: Buffer): void {
-    if (reply.length === 0 || reply[0] === 0x45 /* E */) return;
+    if (reply.length === 0) return;
     if (this.answers.size >= MAX_ENTRIES) this.answers.clear();
     this.answers.set(key, reply);
   }

@@ -129,5 +129,7 @@ test('keepsMemory: reads, queries and thread selection keep; everything else dro
   assert.equal(StopReadCache.keyOf('1', 'mFFFF800000000000,8'), '1:ffff800000000000,8');
   const cache = new StopReadCache();
   cache.put('k', Buffer.from('E14'));
-  assert.equal(cache.get('k'), undefined, 'errors are asked again');
+  assert.equal(cache.get('k')?.toString(), 'E14', 'an unmapped page stays unmapped at this stop');
+  cache.put('empty', Buffer.alloc(0));
+  assert.equal(cache.get('empty'), undefined);
 });
