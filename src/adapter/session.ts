@@ -350,6 +350,7 @@ export class KdapSession extends DebugSession {
       // Said once: a stop before the kernel maps itself (reset) cannot show it yet.
       const slide = await locateRunning(a.kernel, (line) => this.progress(line), this.slideTries++ > 0).catch((e: unknown) => this.progress(`KASLR: ${errorText(e)}`));
       this.slidePending = slide === undefined;
+      this.stacks.forgetSources();
     }
     if (this.bannerPending) {
       const wrong = await this.verifyBanner(true).then(() => undefined, (e: unknown) => errorText(e));
@@ -428,6 +429,8 @@ export class KdapSession extends DebugSession {
   }
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
+    // A console command may load or move symbols (add-symbol-file, symbol-file -o).
+    if (args.context === 'repl') this.stacks.forgetSources();
     void this.guard(response, async () => {
       response.body = await evaluate(this.requireAttached(), args);
     });
@@ -546,7 +549,10 @@ export class KdapSession extends DebugSession {
     return {
       say: (text) => this.progress(text),
       breakpointChanged: (b) => this.sendEvent(new BreakpointEvent('changed', toDapBreakpoint(b))),
-      modulesChanged: (change) => this.sendCustomEvent('kdap/modulesChanged', change),
+      modulesChanged: (change) => {
+        this.stacks.forgetSources();
+        this.sendCustomEvent('kdap/modulesChanged', change);
+      },
     };
   }
 

@@ -6,7 +6,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { GdbBackend } from '../gdb/backend';
 import * as stack from '../gdb/mi/stack';
-import type { FaultSite } from '../engine/exceptions';
+import { describe, type FaultSite } from '../engine/exceptions';
 import { describeInterrupted, interruptedContext, type InterruptedContext } from '../engine/interrupted';
 import { trimKernelStack } from '../engine/stack';
 import { frameKinds } from '../engine/task-report';
@@ -33,6 +33,30 @@ export class StackTraces {
   /** Per thread and bottom frame, the context its entry stub interrupted, until the next resume. */
   private readonly interrupted = new Map<string, Promise<InterruptedContext | undefined>>();
   private readAhead: ReadAhead | undefined;
+  /**
+   * Function and line of interrupted kernel pcs (the idle loop's, over and over), until the
+   * symbols change: a module comes or goes, the kernel moves (KASLR), a console command.
+   */
+  private readonly sites = new Map<bigint, Promise<Omit<FaultSite, 'pc'>>>();
+
+  /** Symbols changed: a pc may now have another function or line. */
+  forgetSources(): void {
+    this.sites.clear();
+  }
+
+  private describeSite(gdb: GdbBackend, site: FaultSite): Promise<void> {
+    let known = this.sites.get(site.pc);
+    if (!known) {
+      const fresh: FaultSite = { pc: site.pc };
+      known = describe(gdb, fresh).then(() => {
+        // A pc gdb could not name is asked again next time.
+        if (!fresh.func) this.sites.delete(site.pc);
+        return { func: fresh.func, offset: fresh.offset, file: fresh.file, line: fresh.line };
+      });
+      this.sites.set(site.pc, known);
+    }
+    return known.then((d) => void Object.assign(site, d));
+  }
 
   /** The kernel ran: what was read of its stacks is stale. */
   resumed(): void {
@@ -73,7 +97,7 @@ export class StackTraces {
     const key = `${thread}:${frames[frames.length - 1]?.level ?? -1}`;
     let ctx = this.interrupted.get(key);
     if (!ctx) {
-      ctx = bestEffort(interruptedContext(gdb, a.kernel.target, a.kernel.arch, thread, frames, ended), 'reading the interrupted context');
+      ctx = bestEffort(interruptedContext(gdb, a.kernel.target, a.kernel.arch, thread, frames, ended, (site) => this.describeSite(gdb, site)), 'reading the interrupted context');
       this.interrupted.set(key, ctx);
     }
     return ctx;

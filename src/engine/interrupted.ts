@@ -77,9 +77,19 @@ export type LayoutSource = Pick<Target, 'layout'>;
  *
  * The pt_regs is read raw, in one command that evaluates the handler's `regs` and reads the
  * struct behind it; its members are decoded by the layout read once per session. (A typed
- * `((struct pt_regs *)0x…)->ip` costs a type lookup in gdb each time, ~20 ms.)
+ * `((struct pt_regs *)0x…)->ip` costs a type lookup in gdb each time, ~20 ms.) `describeSite`
+ * names the interrupted kernel pc's function and line (gdb's `info line` unless the caller
+ * remembers it).
  */
-export async function interruptedContext(gdb: GdbBackend, target: LayoutSource, arch: Arch, thread: number, frames: readonly Frame[], ended = false): Promise<InterruptedContext | undefined> {
+export async function interruptedContext(
+  gdb: GdbBackend,
+  target: LayoutSource,
+  arch: Arch,
+  thread: number,
+  frames: readonly Frame[],
+  ended = false,
+  describeSite: (site: FaultSite) => Promise<void> = (site) => describe(gdb, site),
+): Promise<InterruptedContext | undefined> {
   const handler = handlerBelowStub(arch, frames, ended);
   if (handler === undefined) return undefined;
   const layout = await ptRegsLayout(target, arch);
@@ -101,7 +111,7 @@ export async function interruptedContext(gdb: GdbBackend, target: LayoutSource, 
   const ctx: InterruptedContext = { regs: read.address, mode: modeOf(arch, field(layout.mode)), pc, sp: field(layout.sp), stub: frames[frames.length - 1].func ?? '??' };
   if (ctx.mode === 'kernel') {
     const site: FaultSite = { pc };
-    await describe(gdb, site);
+    await describeSite(site);
     ctx.site = site;
   }
   return ctx;

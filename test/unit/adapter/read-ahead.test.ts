@@ -112,4 +112,37 @@ describe('reading a stop ahead of the client', () => {
     await vars.variables(after);
     assert.equal(count(sent, '-stack-list-variables'), 6, 'a resume forgets it');
   });
+
+  test('an interrupted kernel pc is named by gdb once, until the symbols change', async () => {
+    const kernelRegs = Buffer.alloc(168);
+    kernelRegs.writeBigUInt64LE(0xffffffff81a0dfebn, 128); // ip: the idle loop
+    kernelRegs.writeBigUInt64LE(0x10n, 136); // cs: kernel
+    kernelRegs.writeBigUInt64LE(0xffffffff82603e38n, 152);
+    const lines: string[] = [];
+    const { gdb, sent } = recordingGdb({
+      ...answers,
+      '-data-read-memory-bytes': `memory=[{begin="0xffffc90000003f58",offset="0x0",end="0xffffc90000004000",contents="${kernelRegs.toString('hex')}"}]`,
+      '-interpreter-exec': '',
+    });
+    (gdb as { console: GdbBackend['console'] }).console = async (command) => {
+      await gdb.send('-interpreter-exec', ['console', command]);
+      lines.push(command);
+      return `Line 52 of "arch/x86/include/asm/irqflags.h" starts at address 0xffffffff81a0dfea <native_safe_halt+10> and ends at 0xffffffff81a0dfeb <native_safe_halt+11>.\n`;
+    };
+    const a = attached(gdb);
+    const stacks = new StackTraces();
+    const label = async () => (await stacks.stackTrace(a, { threadId: 2, startFrame: 0, levels: 20 }, undefined)).stackFrames.map((f) => f.name).slice(-2);
+    const first = await label();
+    assert.match(first.join(' | '), /native_safe_halt\+0xb/);
+    for (let stop = 0; stop < 3; stop++) {
+      stacks.resumed();
+      assert.deepEqual(await label(), first);
+    }
+    assert.equal(count(sent, '-data-read-memory-bytes'), 4, 'pt_regs are read at every stop');
+    assert.deepEqual(lines, ['info line *0xffffffff81a0dfeb'], 'the same pc is named once');
+    stacks.forgetSources();
+    stacks.resumed();
+    assert.deepEqual(await label(), first);
+    assert.equal(lines.length, 2, 'asked again once the symbols changed');
+  });
 });
