@@ -83,8 +83,11 @@ for (const arch of (['x86_64', 'arm64'] as const).filter((a) => !only || a === o
       fs.writeFileSync(script, FRAMES_PY);
       await engine.gdb.console(`source ${script}`);
 
-      // The truth, written to tmpfs; the stop comes right after.
+      // The truth, written to tmpfs; the stop comes right after. Not before the shell that printed
+      // the prompt sleeps in its read, though: with the spinner in user space on CPU 1 and the shell
+      // still in user space on CPU 0, no CPU maps kernel memory (KPTI) and the gdbstub reads none.
       await guest.sh(`${TRUTH_AWK} > /tmp/truth`, 120_000);
+      await new Promise((r) => setTimeout(r, 300));
 
       const socket = net.connect({ host: '127.0.0.1', port: Number(qemu.gdbAddress!.split(':')[1]) });
       await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
