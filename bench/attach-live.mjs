@@ -25,7 +25,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
-import * as child from 'node:child_process';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -42,6 +41,7 @@ const withModule = process.env.KDAP_BENCH_MODULE === '1';
 const { DebugClient } = require('@vscode/debugadapter-testsupport');
 const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
 const { GdbBackend } = require(path.join(root, 'out', 'src', 'gdb', 'backend.js'));
+const { startAdapterServer } = require(path.join(root, 'out', 'test', 'support', 'adapter-server.js'));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -168,20 +168,6 @@ async function gdbAttach(qemu, traced = false) {
   return { ms: t1 - t0, mi, top: frames[0].func, frames: frames.length, locals: locals.results.variables.length };
 }
 
-/** `adapter.js --listen` on a socket in a private directory, as the extension starts it. */
-async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-bench-adapter-'));
-  dirs.push(dir);
-  const socket = path.join(dir, 'dap.sock');
-  const proc = child.spawn(process.execPath, [adapterJs, '--listen', socket], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => (out += d) && out.includes('listening') && resolve());
-    proc.on('exit', (code) => reject(new Error(`the adapter server exited (${code})`)));
-  });
-  return { socket, process: proc };
-}
-
 console.log(`bench attach-live: ${arch}, adapter ${path.relative(process.cwd(), adapterJs)}, ${rounds} rounds (first + warm kdap, 2 gdb each), smp ${smp}, warm gdb index${withModule ? ', test module loaded' : ''}`);
 const dirs = [];
 const qemu = await QemuProcess.start({ kernel: fx.kernel, initrd: fx.initrd, append: fx.append, arch, smp, gdb: true, startPaused: false });
@@ -203,7 +189,8 @@ try {
   }
   // The adapter process the extension keeps for a window (`--listen`), up before the rounds as it
   // is before a session in an editor that has had one.
-  server = await startServer();
+  server = await startAdapterServer({}, adapterJs);
+  dirs.push(server.dir);
   // The warm layouts are stored by the first kdap attach of the run into `warmDir`.
   const warmDir = firstSessionDir();
   const beforeWarmDir = firstSessionDir();
@@ -248,7 +235,7 @@ try {
     row('before warm', res['before warm']);
   }
 } finally {
-  server?.process.stdin.end();
+  server?.proc.stdin.end();
   await qemu.kill();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }

@@ -8,8 +8,8 @@
 // with the attach time of the first and last windows; every session must have stopped with a
 // thread per CPU, listed tasks and left no gdb behind, or no figure is printed.
 //   node bench/sessions.mjs [x86_64|arm64] [sessions=40]
-// Prints figures, never a pass/fail. Needs `npm run build`.
-import { spawn, spawnSync } from 'node:child_process';
+// Prints figures, never a pass/fail. Needs `npm run build` and `npx tsc -p tsconfig.test.json`.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -26,6 +26,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'fixtures.json'), '
 const fx = manifest.arches[arch];
 const { ProtocolClient } = require('@vscode/debugadapter-testsupport/lib/protocolClient');
 const { QemuProcess } = require(path.join(root, 'out', 'src', 'engine', 'qemu.js'));
+const { startAdapterServer } = require(path.join(root, 'out', 'test', 'support', 'adapter-server.js'));
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -47,25 +48,22 @@ const gdbChildren = (pid) =>
 // The heap probe: encoded so that NODE_OPTIONS' space splitting keeps it whole.
 const probe = `process.on('SIGUSR2',()=>{globalThis.gc();const m=process.memoryUsage();process.stderr.write('KDAPHEAP '+JSON.stringify({heap:m.heapUsed,ext:m.external+m.arrayBuffers})+'\\n')})`;
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-bench-sessions-'));
-const socketPath = path.join(dir, 'dap.sock');
-let serverErr = '';
 let server;
 let qemu;
 
 async function heap() {
-  const from = serverErr.length;
-  process.kill(server.pid, 'SIGUSR2');
+  const from = server.stderr.length;
+  process.kill(server.proc.pid, 'SIGUSR2');
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const m = /KDAPHEAP (\{.*\})\n/.exec(serverErr.slice(from));
+    const m = /KDAPHEAP (\{.*\})\n/.exec(server.stderr.slice(from));
     if (m) {
       const h = JSON.parse(m[1]);
-      return { heap: h.heap / 1048576, ext: h.ext / 1048576, rss: rssKb(server.pid) / 1024 };
+      return { heap: h.heap / 1048576, ext: h.ext / 1048576, rss: rssKb(server.proc.pid) / 1024 };
     }
     await sleep(20);
   }
-  invalid(`the server did not report its heap: ${serverErr.slice(-300)}`);
+  invalid(`the server did not report its heap: ${server.stderr.slice(-300)}`);
 }
 
 function within(promise, what, ms = 120_000) {
@@ -78,7 +76,7 @@ const send = (client, command, args) => within(client.send(command, args), `answ
 
 async function oneSession() {
   const socket = await new Promise((resolve, reject) => {
-    const s = net.createConnection(socketPath, () => resolve(s));
+    const s = net.createConnection(server.socket, () => resolve(s));
     s.once('error', reject);
   });
   const c = new ProtocolClient();
@@ -103,7 +101,7 @@ async function oneSession() {
   await send(c, 'disconnect', {});
   socket.end();
   const deadline = Date.now() + 10_000;
-  while (gdbChildren(server.pid) > 0) {
+  while (gdbChildren(server.proc.pid) > 0) {
     if (Date.now() > deadline) invalid('a session left its gdb running');
     await sleep(50);
   }
@@ -119,16 +117,7 @@ try {
     if (Date.now() > deadline) invalid(`guest did not boot: ${qemu.consoleText.slice(-300)}`);
     await sleep(200);
   }
-  server = spawn(process.execPath, [path.join(root, 'dist', 'adapter.js'), '--listen', socketPath], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import=data:text/javascript,${encodeURIComponent(probe)}` },
-  });
-  server.stderr.on('data', (d) => (serverErr += d));
-  await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => (out += d) && out.includes('listening') && resolve());
-    server.once('exit', (code) => reject(new Error(`the server exited (${code}): ${serverErr}`)));
-  });
+  server = await startAdapterServer({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import=data:text/javascript,${encodeURIComponent(probe)}` });
   const times = [];
   let base;
   for (let i = 0; i < sessions; i++) {
@@ -141,8 +130,8 @@ try {
   const per = (end.heap - base.heap) / (sessions - windowSize);
   console.log(`server after a full GC: JS heap ${base.heap.toFixed(1)} → ${end.heap.toFixed(1)} MB (${(per * 1024).toFixed(1)} kB per session over ${sessions - windowSize}), external ${base.ext.toFixed(1)} → ${end.ext.toFixed(1)} MB, RSS ${base.rss.toFixed(0)} → ${end.rss.toFixed(0)} MB`);
 } finally {
-  server?.stdin.end();
+  server?.proc.stdin.end();
   await qemu?.kill();
   await sleep(500);
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (server) fs.rmSync(server.dir, { recursive: true, force: true });
 }

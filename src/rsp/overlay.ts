@@ -255,7 +255,7 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
       if (this.taskId(this.gdbG) !== undefined) return 'E01';
       return this.session.forwardOn(this.stubThread(this.gdbG), raw);
     }
-    if (/^[mMXx]/.test(p) || p.startsWith('qCRC:') || p.startsWith('qSearch:memory:')) return this.memory(raw);
+    if (/^[mMXx]/.test(p) || p.startsWith('qCRC:') || p.startsWith('qSearch:memory:')) return this.memory(raw, p);
     if (p === '?') return this.stopReply(await this.client.ask('?'));
     if (p === 'vCont?') return this.client.request(raw);
     if (isResume(p)) return this.resume(link, p);
@@ -390,8 +390,8 @@ export class TaskOverlay extends EventEmitter<TaskOverlayEvents> {
     return value === undefined ? 'xx'.repeat(bytes) : registerHex(value, bytes);
   }
 
-  private async memory(raw: Buffer): Promise<Buffer> {
-    const key = this.physical ? undefined : StopReadCache.keyOf(this.gdbG, raw.toString('latin1'));
+  private async memory(raw: Buffer, p: string): Promise<Buffer> {
+    const key = this.physical ? undefined : StopReadCache.keyOf(this.gdbG, p);
     const kept = key === undefined ? undefined : this.reads.get(key);
     if (kept) {
       this.readsKept++;

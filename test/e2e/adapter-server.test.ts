@@ -7,15 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { QemuProcess } from '../../src/engine/qemu';
 import { EventClient, guestAnswers } from '../support/protocol-client';
-import { adapterJs } from '../support/dap';
+import { startAdapterServer, type AdapterServer } from '../support/adapter-server';
 import { loadFixtures } from '../support/fixtures';
 import { alive, childProcesses } from '../support/processes';
 import { dumpFixture } from './dump-support';
@@ -57,34 +55,6 @@ class SocketClient extends EventClient {
   }
 }
 
-interface Server {
-  proc: ChildProcess;
-  socket: string;
-  dir: string;
-  stderr: string;
-}
-
-async function startServer(env: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdap-adapter-test-'));
-  const socket = path.join(dir, 'dap.sock');
-  const proc = spawn(process.execPath, [adapterJs, '--listen', socket], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const server: Server = { proc, socket, dir, stderr: '' };
-  proc.stderr!.on('data', (d: Buffer) => (server.stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not say it listens; stderr: ${server.stderr}`)), 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(`listening on ${socket}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`the server exited (${code}): ${server.stderr}`)));
-  });
-  return server;
-}
-
 function exited(proc: ChildProcess, ms: number): Promise<number | null> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
   return new Promise((resolve, reject) => {
@@ -112,7 +82,7 @@ async function gdbsGone(pid: number, ms = 10_000): Promise<number[]> {
 
 describe('the adapter serving a window\'s sessions on a socket (adapter.js --listen)', { concurrency: false }, () => {
   let qemu: QemuProcess;
-  let server: Server;
+  let server: AdapterServer;
   const attachArgs = (): Record<string, unknown> => ({ vmlinux: fx.vmlinux, remote: qemu.gdbAddress, sourceRoot: fixtures.sourceRoot, substitutePath: fx.substitutePath });
 
   before(async () => {
@@ -122,7 +92,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
       if (Date.now() > deadline) throw new Error(`guest did not boot: ${qemu.consoleText.slice(-500)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    server = await startServer();
+    server = await startAdapterServer();
   });
 
   after(async () => {
@@ -194,7 +164,7 @@ describe('the adapter serving a window\'s sessions on a socket (adapter.js --lis
   });
 
   test('with no session for its idle time, the server exits by itself', async () => {
-    const idle = await startServer({ KDAP_ADAPTER_IDLE_MS: '300' });
+    const idle = await startAdapterServer({ KDAP_ADAPTER_IDLE_MS: '300' });
     try {
       assert.equal(await exited(idle.proc, 10_000), 0, idle.stderr);
       assert.match(idle.stderr, /idle/);
